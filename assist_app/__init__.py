@@ -1,0 +1,27 @@
+"""The agent-assist web app: JSON API, agent console and article browsing over one index."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from flask import Flask
+
+from assist_app.settings import Settings
+
+
+def create_app(settings: Settings | None = None) -> Flask:
+    """Create the app over the index at settings.index_root (built by `kb index`)."""
+    from assist_app import api, errors, pages
+    from assist_app.engine import init_engine
+
+    settings = settings or Settings.from_env()
+    app = Flask(__name__, template_folder=str(Path(__file__).parent / "templates"))
+    app.config["SETTINGS"] = settings
+    app.config["MAX_CONTENT_LENGTH"] = settings.max_body_bytes
+    app.json.ensure_ascii = False
+    app.json.sort_keys = False
+    init_engine(app, settings)
+    errors.init_app(app)
+    app.register_blueprint(api.bp)
+    app.register_blueprint(pages.bp)
+    return app

@@ -1,0 +1,175 @@
+"""Turn search hits into what an agent uses: a checklist tailored to the case, filled replies.
+
+Pure functions over indexer results; no Flask here, so the CLI, the API and the pages share them.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+from indexer.conditions import condition_holds, describe
+from indexer.extract import Evidence
+from indexer.model import Article, KnowledgeBase, Reply, Step
+from indexer.search import Hit, SearchEngine, SearchResult
+
+PLACEHOLDER = re.compile(r"\{\{\s*([a-z_][a-z0-9_]*)\s*\}\}")
+
+
+def gap(label: str) -> str:
+    """How an unfilled slot shows in a reply: a marked gap the agent must fill."""
+    return f"【{label}】"
+
+
+def _value(evidence: Evidence) -> str:
+    value = evidence.value
+    if isinstance(value, float) and value.is_integer():
+        return str(int(value))
+    return str(value)
+
+
+def slot_values(kb: KnowledgeBase, facts: dict[str, Evidence], slots: dict[str, Evidence]) -> dict[str, str]:
+    """Slot values read from the case, plus slots declared as taken from a fact (platform)."""
+    values = {name: _value(ev) for name, ev in slots.items()}
+    for name, spec in kb.slots.items():
+        if name not in values and spec.from_fact and spec.from_fact in facts:
+            values[name] = _value(facts[spec.from_fact])
+    return values
+
+
+def fill_reply(reply: Reply, values: dict[str, str], kb: KnowledgeBase,
+               facts: dict[str, Evidence] | None = None) -> dict[str, Any]:
+    """Fill a reply template; slots we could not read become gaps and are listed as missing."""
+    missing: list[str] = []
+
+    def replace(match: re.Match) -> str:
+        name = match.group(1)
+        if name in values:
+            return values[name]
+        if name not in missing:
+            missing.append(name)
+        spec = kb.slots.get(name)
+        return gap(spec.label if spec else name)
+
+    text = PLACEHOLDER.sub(replace, reply.text)
+    return {
+        "id": reply.id,
+        "title": reply.title,
+        "text": text,
+        "missing": missing,
+        "missing_labels": [kb.slots[n].label if n in kb.slots else n for n in missing],
+        "warnings": banned_phrases_in(text, kb),
+        **when_status(reply.when, facts or {}, kb),
+    }
+
+
+def fill_replies(article: Article, values: dict[str, str], facts: dict[str, Evidence],
+                 kb: KnowledgeBase) -> list[dict[str, Any]]:
+    """All replies of an article, those that fit the case first, not-applicable ones last."""
+    replies = [fill_reply(r, values, kb, facts) for r in article.replies]
+    order = {True: 0, None: 1, False: 2}
+    return sorted(replies, key=lambda r: order[r["applies"]])
+
+
+def banned_phrases_in(text: str, kb: KnowledgeBase) -> list[dict[str, str]]:
+    """Wording in a reply that platforms penalise, with the reason to show the agent."""
+    lowered = text.lower()
+    return [{"phrase": p, "why": why} for p, why in kb.banned_phrases.items() if p.lower() in lowered]
+
+
+def when_status(when: dict[str, list[str]], facts: dict[str, Evidence], kb: KnowledgeBase) -> dict:
+    """Whether a step's or reply's `when` holds: True, False (with why) or None (a fact unknown)."""
+    if not when:
+        return {"applies": True, "when": "", "reason": ""}
+    conditions, unknown, failed = [], [], []
+    for fact, wanted in when.items():
+        label = kb.facts[fact].label if fact in kb.facts else fact
+        conditions.append(describe(label, wanted))
+        if fact not in facts:
+            unknown.append(describe(label, wanted))
+        elif not condition_holds(wanted, facts[fact].value):
+            failed.append(f"{label}是“{_value(facts[fact])}”")
+    if failed:
+        applies, reason = False, "不适用：" + "，".join(failed)
+    elif unknown:
+        applies, reason = None, "需确认：" + "，".join(unknown)
+    else:
+        applies, reason = True, "适用：" + "，".join(conditions)
+    return {"applies": applies, "when": "；".join(conditions), "reason": reason}
+
+
+def tailor_step(step: Step, facts: dict[str, Evidence], kb: KnowledgeBase) -> dict[str, Any]:
+    """A checklist step for this case: its text and whether it applies (see when_status)."""
+    return {"text": step.text, **when_status(step.when, facts, kb)}
+
+
+def tailor_checklist(article: Article, facts: dict[str, Evidence], kb: KnowledgeBase) -> list[dict]:
+    return [tailor_step(step, facts, kb) for step in article.checklist]
+
+
+def why(hit: Hit) -> dict[str, Any]:
+    """Why a result ranks where it does: the matched words and the facts that moved it."""
+    return {
+        "matched_terms": list(hit.matched),
+        "facts": [
+            {"fact": n.fact, "value": n.value, "effect": n.effect, "text": n.text}
+            for n in hit.fact_notes
+        ],
+        "bm25": hit.bm25,
+    }
+
+
+def facts_view(result: SearchResult, kb: KnowledgeBase) -> dict[str, Any]:
+    return {name: (ev.value if not isinstance(ev.value, float) or not ev.value.is_integer()
+                   else int(ev.value))
+            for name, ev in result.query.facts.items()}
+
+
+def fact_details(result: SearchResult, kb: KnowledgeBase) -> list[dict[str, Any]]:
+    """Each fact with its label, the words it was read from, and the choices an agent can pick."""
+    details = []
+    for name, spec in kb.facts.items():
+        ev = result.query.facts.get(name)
+        details.append({
+            "name": name,
+            "label": spec.label,
+            "type": spec.type,
+            "value": None if ev is None else facts_view(result, kb)[name],
+            "evidence": None if ev is None else ev.phrase,
+            "source": None if ev is None else (
+                "agent" if name in result.query.overridden else "case"),
+            "choices": list(spec.values) if spec.type == "enum" else [],
+        })
+    return details
+
+
+def assist(engine: SearchEngine, case: str, limit: int = 5,
+           overrides: dict[str, str | float] | None = None) -> dict[str, Any]:
+    """Answer a case: facts and slots read from it, and ranked procedures ready to use."""
+    result = engine.search(case, limit=limit, overrides=overrides)
+    kb = engine.current().kb
+    values = slot_values(kb, result.query.facts, result.query.slots)
+    return {
+        "facts": facts_view(result, kb),
+        "fact_details": fact_details(result, kb),
+        "slots": values,
+        "slot_labels": {name: spec.label for name, spec in kb.slots.items()},
+        "results": [
+            {
+                "id": hit.article.id,
+                "title": hit.article.title,
+                "category": hit.article.category,
+                "category_name": kb.categories[hit.article.category].name
+                if hit.article.category in kb.categories else hit.article.category,
+                "score": hit.score,
+                "snippet": hit.snippet,
+                "why": why(hit),
+                "status": hit.article.status_on(engine.today()),
+                "checklist": tailor_checklist(hit.article, result.query.facts, kb),
+                "replies": fill_replies(hit.article, values, result.query.facts, kb),
+            }
+            for hit in result.hits
+        ],
+        "took_ms": round(result.took_ms, 2),
+        "kb_version": result.build.get("kb_version"),
+    }

@@ -1,0 +1,207 @@
+"""The `kb` command: lint, index, search, evaluate, review and serve the knowledge base."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import sys
+from pathlib import Path
+
+import click
+
+from assist_app.settings import Settings
+
+
+def _settings(ctx: click.Context) -> Settings:
+    return ctx.obj
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.option("--kb", "kb_dir", type=click.Path(file_okay=False, path_type=Path),
+              help="Knowledge base folder (default: $KB_DIR or the repository's kb/).")
+@click.option("--index", "index_root", type=click.Path(file_okay=False, path_type=Path),
+              help="Index folder (default: $KB_INDEX_DIR or var/index/).")
+@click.pass_context
+def main(ctx: click.Context, kb_dir: Path | None, index_root: Path | None) -> None:
+    """After-sales knowledge base: lint articles, build the index, search cases, serve the app."""
+    settings = Settings.from_env()
+    ctx.obj = Settings(
+        kb_dir=kb_dir or settings.kb_dir,
+        index_root=index_root or settings.index_root,
+    )
+
+
+@main.command()
+@click.option("--strict", is_flag=True, help="Fail on warnings too (overdue reviews, expiring policies).")
+@click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text",
+              help="text: path:line: [level] message (rule); json: a list for machines.")
+@click.option("--rules", is_flag=True, help="List the lint rules with their documentation and exit.")
+@click.pass_context
+def lint(ctx: click.Context, strict: bool, fmt: str, rules: bool) -> None:
+    """Check every article and KB file; report all problems with file, line and fix.
+
+    Exit status: 0 clean, 1 errors (or warnings with --strict).
+    """
+    from indexer.lint import RULES, has_errors, lint_kb
+
+    if rules:
+        for rule in RULES:
+            click.echo(f"{rule.__name__.removeprefix('rule_').replace('_', '-')}: {rule.__doc__}")
+        return
+    kb, problems = lint_kb(_settings(ctx).kb_dir)
+    if fmt == "json":
+        click.echo(json.dumps([p.__dict__ for p in problems], ensure_ascii=False, indent=2))
+    else:
+        for problem in problems:
+            click.echo(problem.format())
+        errors = sum(1 for p in problems if p.level == "error")
+        click.echo(f"{len(kb.articles)} 篇文章，{errors} 个错误，{len(problems) - errors} 个警告", err=True)
+    sys.exit(1 if has_errors(problems, strict) else 0)
+
+
+@main.command()
+@click.pass_context
+def index(ctx: click.Context) -> None:
+    """Build the search index from the KB (refuses a KB with lint errors).
+
+    The new index is built apart and switched to only when verified: a failed build leaves the
+    serving index untouched. Running servers pick the new one up without a restart.
+    """
+    from indexer.build import BuildError, build_index, print_progress
+
+    settings = _settings(ctx)
+    try:
+        summary = build_index(settings.kb_dir, settings.index_root, progress=print_progress)
+    except BuildError as e:
+        for problem in e.problems:
+            click.echo(problem.format(), err=True)
+        raise click.ClickException(str(e)) from None
+    click.echo(
+        f"已构建 {summary.build_id}：{summary.articles} 篇文章，{summary.terms} 个词项，"
+        f"{summary.size_bytes / 1024:.0f} KB，用时 {summary.seconds:.2f} 秒"
+        f"（重新分词 {summary.retokenized} 篇）"
+    )
+
+
+def open_engine(settings: Settings, build_if_missing: bool = True):
+    """A search engine over the index, building the index first when there is none."""
+    from indexer.build import BuildError, build_index, current_build
+    from indexer.search import SearchEngine
+
+    if current_build(settings.index_root) is None and build_if_missing:
+        click.echo("还没有索引，正在构建……", err=True)
+        try:
+            build_index(settings.kb_dir, settings.index_root)
+        except BuildError as e:
+            for problem in e.problems:
+                click.echo(problem.format(), err=True)
+            raise click.ClickException(str(e)) from None
+    return SearchEngine(settings.index_root)
+
+
+@main.command()
+@click.argument("case")
+@click.option("--json", "as_json", is_flag=True, help="Print the same document as POST /api/assist.")
+@click.option("-k", "limit", default=5, show_default=True, type=click.IntRange(1, 50),
+              help="How many results.")
+@click.pass_context
+def search(ctx: click.Context, case: str, as_json: bool, limit: int) -> None:
+    """Find the procedures for a case description (a buyer's message, a note, a question)."""
+    from assist_app.assist import assist
+
+    if not case.strip():
+        raise click.BadParameter("案例描述不能为空", param_hint="CASE")
+    engine = open_engine(_settings(ctx))
+    answer = assist(engine, case, limit=limit)
+    if as_json:
+        click.echo(json.dumps(answer, ensure_ascii=False, indent=2))
+        return
+    facts = "，".join(f"{k}={v}" for k, v in answer["facts"].items()) or "（无）"
+    slots = "，".join(f"{k}={v}" for k, v in answer["slots"].items()) or "（无）"
+    click.echo(f"事实：{facts}\n槽位：{slots}\n")
+    for rank, result in enumerate(answer["results"], start=1):
+        click.echo(f"{rank}. {result['id']}  {result['title']}  ({result['score']:.3f})")
+        terms = "、".join(result["why"]["matched_terms"][:8])
+        if terms:
+            click.echo(f"   匹配词：{terms}")
+        for note in result["why"]["facts"]:
+            click.echo(f"   {'↑' if note['effect'] > 0 else '↓'} {note['text']}")
+    click.echo(f"\n用时 {answer['took_ms']:.1f} ms", err=True)
+
+
+@main.command(name="eval")
+@click.argument("file", required=False, type=click.Path(dir_okay=False, path_type=Path))
+@click.option("--json", "as_json", is_flag=True, help="Print metrics and failures as JSON.")
+@click.option("--baseline/--no-baseline", default=True,
+              help="Also score a plain BM25 baseline (bm25s, jieba tokens) on the same cases.")
+@click.pass_context
+def evaluate(ctx: click.Context, file: Path | None, as_json: bool, baseline: bool) -> None:
+    """Run an evaluation set and compare its metrics with the thresholds beside it.
+
+    FILE defaults to kb/eval/cases.yaml; thresholds come from thresholds.yaml in the same folder.
+    Exit status 1 when a metric is under its threshold.
+    """
+    from indexer.evaluate import EvalError, format_report, run_eval
+
+    settings = _settings(ctx)
+    file = file or settings.kb_dir / "eval" / "cases.yaml"
+    engine = open_engine(settings)
+    try:
+        report = run_eval(engine, file, baseline=baseline)
+    except EvalError as e:
+        raise click.ClickException(str(e)) from None
+    if as_json:
+        click.echo(json.dumps(report, ensure_ascii=False, indent=2))
+    else:
+        click.echo(format_report(report))
+    sys.exit(0 if report["passed"] else 1)
+
+
+@main.command()
+@click.option("--days", default=0, show_default=True, help="Also list reviews due within this many days.")
+@click.pass_context
+def review(ctx: click.Context, days: int) -> None:
+    """List articles due or overdue for review, grouped by owner."""
+    from indexer.loader import load_kb
+
+    kb, _ = load_kb(_settings(ctx).kb_dir)
+    today = dt.date.today()
+    horizon = today + dt.timedelta(days=days)
+    due = sorted((a for a in kb.articles if a.review_due() <= horizon),
+                 key=lambda a: (a.owner, a.review_due()))
+    if not due:
+        click.echo("没有到期需要复核的文章")
+        return
+    owner = None
+    for article in due:
+        if article.owner != owner:
+            owner = article.owner
+            click.echo(f"\n{owner}")
+        late = (today - article.review_due()).days
+        state = f"已超期 {late} 天" if late > 0 else f"{-late} 天后到期"
+        click.echo(f"  {article.review_due()}  {state}  {article.id}  {article.path}")
+
+
+@main.command()
+@click.option("--host", default="127.0.0.1", show_default=True)
+@click.option("--port", default=5000, show_default=True, type=int)
+@click.option("--workers", default=2, show_default=True, type=click.IntRange(1, 32),
+              help="gunicorn worker processes (one per core is a good start).")
+@click.option("--dev", is_flag=True, help="Flask's development server with the reloader.")
+@click.pass_context
+def serve(ctx: click.Context, host: str, port: int, workers: int, dev: bool) -> None:
+    """Serve the agent console, article pages and JSON API (builds the index if missing)."""
+    from assist_app import create_app
+
+    settings = _settings(ctx)
+    open_engine(settings)
+    if dev:
+        create_app(settings).run(host=host, port=port, debug=True)
+        return
+    from assist_app.server import run_gunicorn
+
+    run_gunicorn(settings, host, port, workers)
+
+
+if __name__ == "__main__":
+    main()

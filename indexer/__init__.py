@@ -1,0 +1,1 @@
+"""From knowledge-base files to a searchable index: load, lint, analyse, build, search."""

@@ -1,0 +1,128 @@
+"""Text analysis shared by indexing and querying: normalisation, jieba segmentation, pinyin.
+
+Both sides must cut text the same way, so this is the only module that touches jieba.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import re
+import tempfile
+import threading
+import unicodedata
+from functools import lru_cache
+from pathlib import Path
+
+import jieba
+
+# Word characters worth indexing: CJK ideographs, Latin letters and digits.
+_WORDLIKE = re.compile(r"[\u4e00-\u9fff0-9a-z]")
+_CJK = re.compile(r"[\u4e00-\u9fff]")
+_SPACES = re.compile(r"\s+")
+
+_lock = threading.Lock()
+_segmenter: jieba.Tokenizer | None = None
+_segmenter_words: tuple[str, ...] | None = None
+
+
+@lru_cache(maxsize=1)
+def _t2s():
+    import opencc
+
+    return opencc.OpenCC("t2s")
+
+
+def fold(text: str) -> str:
+    """Fold full-width forms and convert traditional to simplified characters; keep case."""
+    text = unicodedata.normalize("NFKC", text)
+    if _CJK.search(text):
+        text = _t2s().convert(text)
+    return text
+
+
+def normalize(text: str) -> str:
+    """Fold the text (see fold) and lower-case it: the form matching works on."""
+    return fold(text).lower()
+
+
+def default_cache_dir() -> Path:
+    """Where jieba's dictionary cache lives unless the index directory provides a place."""
+    return Path(tempfile.gettempdir()) / f"kb-assist-jieba-{os.getuid()}"
+
+
+def init_segmenter(dict_words: tuple[str, ...], cache_dir: Path | None = None) -> jieba.Tokenizer:
+    """Return a jieba tokenizer with the KB's user words, its cache file under our control.
+
+    jieba's default cache sits in the shared temp directory, fails when that is not writable and
+    is rebuilt on every start when another user owns it (fxsjy/jieba#26). We point it at a
+    directory we own; when that cannot be written either, jieba still works, just slower to start.
+    """
+    global _segmenter, _segmenter_words
+    with _lock:
+        if _segmenter is not None and _segmenter_words == dict_words:
+            return _segmenter
+        jieba.setLogLevel(logging.WARNING)
+        tokenizer = jieba.Tokenizer()
+        cache_dir = cache_dir or default_cache_dir()
+        # Always name the directory: with tmp_dir unset jieba calls tempfile.gettempdir(), which
+        # raises FileNotFoundError when no temp directory is writable. If ours is not writable
+        # either, jieba logs the failed cache dump and goes on with the dictionary in memory.
+        try:
+            cache_dir.mkdir(parents=True, exist_ok=True)
+            writable = os.access(cache_dir, os.W_OK)
+        except OSError:
+            writable = False
+        if not writable:
+            jieba.setLogLevel(logging.CRITICAL)
+        tokenizer.tmp_dir = str(cache_dir)
+        tokenizer.cache_file = "jieba.cache"
+        tokenizer.initialize()
+        for line in dict_words:
+            parts = line.split()
+            word = parts[0]
+            freq = int(parts[1]) if len(parts) > 1 and parts[1].isdigit() else None
+            tag = parts[2] if len(parts) > 2 else None
+            tokenizer.add_word(normalize(word), freq, tag)
+        _segmenter, _segmenter_words = tokenizer, dict_words
+        return tokenizer
+
+
+def segmenter() -> jieba.Tokenizer:
+    if _segmenter is None:
+        raise RuntimeError("call init_segmenter() with the KB's dictionary first")
+    return _segmenter
+
+
+def cut(text: str, stopwords: frozenset[str] = frozenset()) -> list[str]:
+    """Cut normalised text into search-mode tokens, dropping stop words and non-words (emoji)."""
+    tokens = []
+    for token in segmenter().cut_for_search(text):
+        token = token.strip()
+        if token and token not in stopwords and _WORDLIKE.search(token):
+            tokens.append(token)
+    return tokens
+
+
+def bigrams(text: str) -> list[str]:
+    """Character bigrams of each CJK run: robust to segmentation differences and typos."""
+    grams = []
+    for run in re.findall(r"[\u4e00-\u9fff]+", text):
+        grams.extend(run[i : i + 2] for i in range(len(run) - 1))
+    return grams
+
+
+def pinyin_keys(phrase: str) -> list[str]:
+    """Full pinyin and initials of a phrase (退款 -> tuikuan, tk), for agents who type fast."""
+    from pypinyin import Style, lazy_pinyin
+
+    chars = "".join(_CJK.findall(phrase))
+    if not chars:
+        return []
+    full = lazy_pinyin(chars)
+    initials = lazy_pinyin(chars, style=Style.FIRST_LETTER)
+    return ["".join(full), "".join(initials)]
+
+
+def squeeze_spaces(text: str) -> str:
+    return _SPACES.sub(" ", text).strip()

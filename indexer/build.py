@@ -1,0 +1,356 @@
+"""Build the Whoosh index from a linted knowledge base, into a fresh directory, then swap.
+
+Layout of an index root:
+    current -> builds/<build id>    symlink, replaced atomically when a build is verified
+    builds/<build id>/whoosh/       the Whoosh index
+    builds/<build id>/kb.json       the knowledge base exactly as indexed (served from here)
+    builds/<build id>/manifest.json build id, KB version, time, counts, size
+    jieba/jieba.cache               jieba's dictionary cache, owned by us (fxsjy/jieba#26)
+    tokens.sqlite                   token cache by content hash: an edit re-cuts one article
+    last-build.json                 outcome of the last attempt, good or failed (for /readyz)
+"""
+
+from __future__ import annotations
+
+import contextlib
+import datetime as dt
+import fcntl
+import hashlib
+import json
+import os
+import shutil
+import sqlite3
+import sys
+import time
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from pathlib import Path
+
+from whoosh import fields, index
+from whoosh.analysis import SpaceSeparatedTokenizer
+
+from indexer import analysis
+from indexer.lint import has_errors, lint_kb
+from indexer.model import Article, KnowledgeBase, Problem
+from indexer.snapshot import kb_to_json
+
+KEEP_BUILDS = 3
+
+# How much a term found in each field counts (BM25F field weights). Titles and the phrases
+# editors list as keywords say what an article is about; the body mentions many things.
+FIELD_BOOSTS = {
+    "title": 3.0,
+    "keywords": 2.5,
+    "tags": 2.0,
+    "steps": 1.0,
+    "body": 0.6,
+    "grams": 0.35,
+}
+TEXT_FIELDS = tuple(FIELD_BOOSTS)
+
+
+class BuildError(Exception):
+    """A build that did not replace the serving index; the message says why."""
+
+    def __init__(self, message: str, problems: list[Problem] | None = None):
+        super().__init__(message)
+        self.problems = problems or []
+
+
+@dataclass(frozen=True)
+class BuildSummary:
+    build_id: str
+    path: Path
+    articles: int
+    terms: int
+    seconds: float
+    size_bytes: int
+    kb_version: str
+    retokenized: int
+
+
+def schema() -> fields.Schema:
+    """Whoosh schema: text fields hold pre-cut tokens separated by spaces."""
+    space = SpaceSeparatedTokenizer()
+    text_fields = {
+        name: fields.TEXT(analyzer=space, field_boost=boost, phrase=False)
+        for name, boost in FIELD_BOOSTS.items()
+    }
+    return fields.Schema(
+        id=fields.ID(stored=True, unique=True),
+        category=fields.ID(stored=True),
+        pinyin=fields.KEYWORD(),
+        **text_fields,
+    )
+
+
+def article_texts(article: Article) -> dict[str, str]:
+    """The text of each indexed field, before cutting."""
+    return {
+        "title": article.title,
+        "keywords": "\n".join(article.keywords),
+        "tags": "\n".join(article.tags),
+        "steps": "\n".join([s.text for s in article.checklist] + [r.title for r in article.replies]),
+        "body": _strip_markdown(article.body),
+    }
+
+
+def _strip_markdown(body: str) -> str:
+    import re
+
+    body = re.sub(r"\[\[([^\]]+)\]\]", " ", body)  # links name other articles, not this one
+    return re.sub(r"[#*`>|_\-\[\]()]", " ", body)
+
+
+def tokenize_article(article: Article, kb: KnowledgeBase) -> dict[str, list[str]]:
+    """Cut every field of an article into index tokens."""
+    texts = {name: analysis.normalize(text) for name, text in article_texts(article).items()}
+    tokens = {name: analysis.cut(text, kb.stopwords) for name, text in texts.items()}
+    tokens["grams"] = analysis.bigrams("\n".join([texts["title"], texts["keywords"], texts["tags"]]))
+    phrases = [article.title, *article.tags, *article.keywords]
+    words = tokens["title"] + tokens["tags"]
+    tokens["pinyin"] = sorted({key for p in phrases + words for key in analysis.pinyin_keys(p)})
+    return tokens
+
+
+class TokenCache:
+    """Tokens of articles by content hash, so rebuilding after an edit re-cuts only what changed."""
+
+    def __init__(self, path: Path, salt: str):
+        self.salt = salt
+        self.db = sqlite3.connect(path)
+        self.db.execute("CREATE TABLE IF NOT EXISTS tokens (key TEXT PRIMARY KEY, value TEXT)")
+
+    def key(self, article: Article) -> str:
+        raw = json.dumps([self.salt, article_texts(article), article.title, article.tags,
+                          article.keywords], ensure_ascii=False)
+        return hashlib.sha256(raw.encode()).hexdigest()
+
+    def get(self, key: str) -> dict[str, list[str]] | None:
+        row = self.db.execute("SELECT value FROM tokens WHERE key = ?", (key,)).fetchone()
+        return json.loads(row[0]) if row else None
+
+    def put_many(self, items: Iterable[tuple[str, dict[str, list[str]]]]) -> None:
+        with self.db:
+            self.db.executemany(
+                "INSERT OR REPLACE INTO tokens VALUES (?, ?)",
+                ((k, json.dumps(v, ensure_ascii=False)) for k, v in items),
+            )
+
+    def close(self) -> None:
+        self.db.close()
+
+
+def kb_version(kb: KnowledgeBase) -> str:
+    """A short hash of the knowledge base's content: the same files give the same version."""
+    return hashlib.sha256(kb_to_json(kb).encode()).hexdigest()[:12]
+
+
+def current_build(index_root: Path) -> Path | None:
+    link = index_root / "current"
+    if not link.is_symlink():
+        return None
+    target = index_root / os.readlink(link)
+    return target if target.is_dir() else None
+
+
+@contextlib.contextmanager
+def _build_lock(index_root: Path):
+    index_root.mkdir(parents=True, exist_ok=True)
+    with open(index_root / ".build.lock", "w") as lock:
+        try:
+            fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            raise BuildError("另一个索引构建正在进行，请等它结束后再试") from None
+        yield
+
+
+def _record_outcome(index_root: Path, outcome: dict) -> None:
+    tmp = index_root / f".last-build.{os.getpid()}.json"
+    tmp.write_text(json.dumps(outcome, ensure_ascii=False, indent=2), encoding="utf-8")
+    os.replace(tmp, index_root / "last-build.json")
+
+
+def build_index(
+    kb_dir: Path,
+    index_root: Path,
+    progress: Callable[[int, int], None] | None = None,
+    today: dt.date | None = None,
+) -> BuildSummary:
+    """Lint, index and verify the KB in a new build directory, then make it current.
+
+    Raises:
+        BuildError: lint errors, a failed write or a failed check; the current index is untouched.
+    """
+    started = time.perf_counter()
+    kb, problems = lint_kb(kb_dir, today)
+    if has_errors(problems):
+        errors = [p for p in problems if p.level == "error"]
+        failure = BuildError(f"知识库有 {len(errors)} 个错误，未构建索引（先运行 kb lint 修正）", errors)
+        _record_failure(index_root, failure)
+        raise failure
+    index_root.mkdir(parents=True, exist_ok=True)
+    with _build_lock(index_root):
+        try:
+            return _build_locked(kb, index_root, progress, started)
+        except BuildError as e:
+            _record_failure(index_root, e)
+            raise
+        except OSError as e:
+            failure = BuildError(f"写入索引失败：{e}（当前索引未改变）")
+            _record_failure(index_root, failure)
+            raise failure from e
+
+
+def _record_failure(index_root: Path, error: BuildError) -> None:
+    with contextlib.suppress(OSError):
+        index_root.mkdir(parents=True, exist_ok=True)
+        _record_outcome(index_root, {
+            "ok": False,
+            "at": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
+            "error": str(error),
+            "problems": [p.format() for p in error.problems[:50]],
+        })
+
+
+def _build_locked(
+    kb: KnowledgeBase, index_root: Path, progress, started: float
+) -> BuildSummary:
+    analysis.init_segmenter(kb.dict_words, index_root / "jieba")
+    version = kb_version(kb)
+    build_id = f"{dt.datetime.now(dt.UTC).strftime('%Y%m%dT%H%M%S%f')}-{version}"
+    builds = index_root / "builds"
+    builds.mkdir(exist_ok=True)
+    partial = builds / f".partial-{build_id}"
+    final = builds / build_id
+    try:
+        partial.mkdir()
+        retokenized = _write_index(kb, partial, index_root, progress)
+        (partial / "kb.json").write_text(kb_to_json(kb), encoding="utf-8")
+        terms = verify_build(partial, kb)
+        size = sum(f.stat().st_size for f in partial.rglob("*") if f.is_file())
+        summary = BuildSummary(
+            build_id, final, len(kb.articles), terms, time.perf_counter() - started, size,
+            version, retokenized,
+        )
+        manifest = {
+            "build_id": build_id,
+            "kb_version": version,
+            "built_at": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
+            "articles": len(kb.articles),
+            "terms": terms,
+            "size_bytes": size,
+        }
+        (partial / "manifest.json").write_text(json.dumps(manifest, indent=2), encoding="utf-8")
+        _fsync_tree(partial)
+        os.rename(partial, final)
+        _switch_current(index_root, final)
+    except BaseException:
+        shutil.rmtree(partial, ignore_errors=True)
+        raise
+    _record_outcome(index_root, {"ok": True, **manifest})
+    _prune(builds, keep=final)
+    return summary
+
+
+def _write_index(kb: KnowledgeBase, directory: Path, index_root: Path, progress) -> int:
+    cache = TokenCache(index_root / "tokens.sqlite", salt=json.dumps(kb.dict_words) +
+                       json.dumps(sorted(kb.stopwords), ensure_ascii=False))
+    (directory / "whoosh").mkdir()
+    ix = index.create_in(str(directory / "whoosh"), schema())
+    writer = ix.writer()
+    fresh = []
+    try:
+        total = len(kb.articles)
+        for done, article in enumerate(kb.articles, start=1):
+            key = cache.key(article)
+            tokens = cache.get(key)
+            if tokens is None:
+                tokens = tokenize_article(article, kb)
+                fresh.append((key, tokens))
+            writer.add_document(
+                id=article.id,
+                category=article.category,
+                pinyin=" ".join(tokens["pinyin"]),
+                **{name: " ".join(tokens[name]) for name in TEXT_FIELDS},
+            )
+            if progress:
+                progress(done, total)
+        writer.commit(optimize=True)
+    except BaseException:
+        writer.cancel()
+        raise
+    finally:
+        cache.put_many(fresh)
+        cache.close()
+        ix.close()
+    return len(fresh)
+
+
+def verify_build(directory: Path, kb: KnowledgeBase) -> int:
+    """Open the new index and check it holds every article; return its number of terms."""
+    ix = index.open_dir(str(directory / "whoosh"))
+    try:
+        with ix.searcher() as searcher:
+            if searcher.doc_count() != len(kb.articles):
+                raise BuildError(
+                    f"校验失败：索引中有 {searcher.doc_count()} 篇文章，应为 {len(kb.articles)} 篇"
+                )
+            stored = {fields_["id"] for fields_ in searcher.all_stored_fields()}
+            missing = {a.id for a in kb.articles} - stored
+            if missing:
+                raise BuildError(f"校验失败：索引缺少文章 {', '.join(sorted(missing))}")
+            return sum(1 for _ in searcher.reader().all_terms())
+    finally:
+        ix.close()
+
+
+def _fsync_tree(directory: Path) -> None:
+    """Flush the new build to disk before it becomes current: a crash must not leave it half-written."""
+    for path in [*directory.rglob("*"), directory]:
+        fd = os.open(path, os.O_RDONLY)
+        try:
+            os.fsync(fd)
+        finally:
+            os.close(fd)
+
+
+def _switch_current(index_root: Path, build: Path) -> None:
+    tmp = index_root / f".current.{os.getpid()}"
+    with contextlib.suppress(FileNotFoundError):
+        tmp.unlink()
+    os.symlink(os.path.relpath(build, index_root), tmp)
+    os.replace(tmp, index_root / "current")
+    fd = os.open(index_root, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def _prune(builds: Path, keep: Path) -> None:
+    """Keep the newest few builds (servers may still read an older one) and drop half-built ones."""
+    done = sorted((p for p in builds.iterdir() if not p.name.startswith(".")), reverse=True)
+    for old in done[KEEP_BUILDS:]:
+        if old != keep:
+            shutil.rmtree(old, ignore_errors=True)
+    for partial in builds.glob(".partial-*"):
+        if _stale(partial):
+            shutil.rmtree(partial, ignore_errors=True)
+
+
+def _stale(partial: Path) -> bool:
+    # Only we build (the lock is held), so any partial directory left here is from a killed build.
+    return True
+
+
+def print_progress(done: int, total: int) -> None:
+    """A progress bar on a terminal, nothing when output is piped (CI logs stay clean)."""
+    if not sys.stderr.isatty() or total < 20:
+        return
+    width = 30
+    filled = width * done // total
+    sys.stderr.write(f"\r索引中 [{'#' * filled}{'.' * (width - filled)}] {done}/{total}")
+    if done == total:
+        sys.stderr.write("\n")
+    sys.stderr.flush()

@@ -1,0 +1,193 @@
+"""Score matching on an evaluation set: accuracy, MRR, facts and slots, against thresholds."""
+
+from __future__ import annotations
+
+import math
+import time
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from indexer import analysis
+from indexer.search import SearchEngine
+
+METRICS = ("top1", "top3", "mrr", "fact_accuracy", "slot_accuracy")
+
+
+class EvalError(Exception):
+    """An evaluation set or its thresholds cannot be read; the message says where."""
+
+
+def load_cases(path: Path) -> list[dict[str, Any]]:
+    try:
+        data = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise EvalError(f"{path}: 文件不存在") from None
+    except yaml.YAMLError as e:
+        mark = getattr(e, "problem_mark", None)
+        raise EvalError(f"{path}:{mark.line + 1 if mark else 1}: YAML 语法错误：{e}") from None
+    if not isinstance(data, list) or not data:
+        raise EvalError(f"{path}: 评测集应是案例列表（- case: … / expected: [...]）")
+    for number, case in enumerate(data, start=1):
+        if not isinstance(case, dict) or not isinstance(case.get("case"), str) or not case.get(
+            "expected"
+        ):
+            raise EvalError(f"{path}: 第 {number} 个案例需要 `case` 文字和 `expected` 文章 id 列表")
+        if isinstance(case["expected"], str):
+            case["expected"] = [case["expected"]]
+    return data
+
+
+def load_thresholds(cases_path: Path) -> dict[str, dict[str, float]]:
+    """Thresholds per evaluation file name, from thresholds.yaml beside the set."""
+    path = cases_path.parent / "thresholds.yaml"
+    if not path.exists():
+        return {}
+    data = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+    return data.get(cases_path.name, data.get("default", {}))
+
+
+def _same(expected: Any, got: Any) -> bool:
+    if isinstance(got, float) or isinstance(expected, int | float):
+        try:
+            return math.isclose(float(expected), float(got))
+        except (TypeError, ValueError):
+            return False
+    return str(expected) == str(got)
+
+
+def run_eval(engine: SearchEngine, path: Path, baseline: bool = True) -> dict[str, Any]:
+    """Run every case through the engine; return metrics, thresholds and failing cases."""
+    cases = load_cases(path)
+    known = set(engine.current().articles)
+    unknown = sorted({e for c in cases for e in c["expected"] if e not in known})
+    if unknown:
+        raise EvalError(f"{path}: 评测集引用了不存在的文章 {', '.join(unknown)}")
+    top1 = top3 = 0
+    reciprocal = 0.0
+    fact_total = fact_right = slot_total = slot_right = 0
+    failures, fact_misses, slot_misses, latencies = [], [], [], []
+    for case in cases:
+        started = time.perf_counter()
+        result = engine.search(case["case"], limit=10)
+        latencies.append((time.perf_counter() - started) * 1000)
+        ids = [h.article.id for h in result.hits]
+        expected = set(case["expected"])
+        rank = next((i for i, x in enumerate(ids, start=1) if x in expected), None)
+        top1 += rank == 1
+        top3 += rank is not None and rank <= 3
+        reciprocal += 1 / rank if rank else 0
+        if rank != 1:
+            failures.append({"case": case["case"], "expected": case["expected"],
+                             "got": ids[:3], "rank": rank})
+        for name, want in (case.get("facts") or {}).items():
+            fact_total += 1
+            got = result.query.facts.get(name)
+            if got is not None and _same(want, got.value):
+                fact_right += 1
+            else:
+                fact_misses.append({"case": case["case"], "fact": name, "expected": want,
+                                    "got": None if got is None else got.value})
+        for name, want in (case.get("slots") or {}).items():
+            slot_total += 1
+            got = result.query.slots.get(name)
+            if got is not None and _same(want, got.value):
+                slot_right += 1
+            else:
+                slot_misses.append({"case": case["case"], "slot": name, "expected": want,
+                                    "got": None if got is None else got.value})
+    n = len(cases)
+    metrics = {
+        "top1": top1 / n,
+        "top3": top3 / n,
+        "mrr": reciprocal / n,
+        "fact_accuracy": fact_right / fact_total if fact_total else 1.0,
+        "slot_accuracy": slot_right / slot_total if slot_total else 1.0,
+    }
+    thresholds = load_thresholds(path)
+    below = {m: (metrics[m], t) for m, t in thresholds.items() if m in metrics and metrics[m] < t}
+    latencies.sort()
+    report = {
+        "file": str(path),
+        "cases": n,
+        "facts_checked": fact_total,
+        "slots_checked": slot_total,
+        "metrics": metrics,
+        "thresholds": thresholds,
+        "below_threshold": {m: {"value": v, "threshold": t} for m, (v, t) in below.items()},
+        "passed": not below,
+        "latency_ms": {"p50": latencies[n // 2], "p99": latencies[min(n - 1, int(n * 0.99))]},
+        "failures": failures,
+        "fact_misses": fact_misses,
+        "slot_misses": slot_misses,
+    }
+    if baseline:
+        report["baseline"] = baseline_metrics(engine, cases)
+    return report
+
+
+def baseline_metrics(engine: SearchEngine, cases: list[dict[str, Any]]) -> dict[str, float] | None:
+    """Plain BM25 (bm25s) over jieba tokens of whole articles: no synonyms, fields or facts."""
+    try:
+        import bm25s
+    except ImportError:
+        return None
+    loaded = engine.current()
+    articles = loaded.kb.articles
+    corpus = []
+    for a in articles:
+        text = "\n".join([a.title, *a.tags, *a.keywords, *(s.text for s in a.checklist), a.body])
+        corpus.append(analysis.cut(analysis.normalize(text)))
+    retriever = bm25s.BM25()
+    retriever.index(corpus, show_progress=False)
+    top1 = top3 = 0
+    reciprocal = 0.0
+    for case in cases:
+        tokens = analysis.cut(analysis.normalize(case["case"]))
+        ranked = _bm25s_rank(retriever, tokens, len(articles))
+        ids = [articles[i].id for i in ranked]
+        rank = next((i for i, x in enumerate(ids, start=1) if x in case["expected"]), None)
+        top1 += rank == 1
+        top3 += rank is not None and rank <= 3
+        reciprocal += 1 / rank if rank else 0
+    n = len(cases)
+    return {"top1": top1 / n, "top3": top3 / n, "mrr": reciprocal / n}
+
+
+def _bm25s_rank(retriever, tokens: list[str], n_docs: int) -> list[int]:
+    vocab = retriever.vocab_dict
+    ids = [vocab[t] for t in tokens if t in vocab]
+    if not ids:
+        return []
+    scores = retriever.get_scores(ids)
+    order = sorted(range(n_docs), key=lambda i: -scores[i])
+    return [i for i in order if scores[i] > 0]
+
+
+def format_report(report: dict[str, Any], max_failures: int = 40) -> str:
+    m, t = report["metrics"], report["thresholds"]
+    base = report.get("baseline") or {}
+    lines = [f"评测集 {report['file']}：{report['cases']} 个案例"
+             f"（事实 {report['facts_checked']} 项，槽位 {report['slots_checked']} 项）", "",
+             f"{'指标':<14}{'本系统':>8}{'基线BM25':>10}{'门槛':>8}"]
+    for name in METRICS:
+        b = f"{base[name]:.3f}" if name in base else "-"
+        th = f"{t[name]:.3f}" if name in t else "-"
+        flag = "  ✗ 低于门槛" if name in report["below_threshold"] else ""
+        lines.append(f"{name:<16}{m[name]:>8.3f}{b:>10}{th:>8}{flag}")
+    lat = report["latency_ms"]
+    lines.append(f"\n检索用时：中位数 {lat['p50']:.1f} ms，p99 {lat['p99']:.1f} ms")
+    if report["failures"]:
+        lines.append(f"\n第一名不对的案例（{len(report['failures'])}）：")
+        for f in report["failures"][:max_failures]:
+            lines.append(f"  [{f['rank'] or '-'}] {f['case'][:50]}\n"
+                         f"      应为 {', '.join(f['expected'])}；实为 {', '.join(f['got'])}")
+    for key, label in (("fact_misses", "事实"), ("slot_misses", "槽位")):
+        if report[key]:
+            lines.append(f"\n{label}读错（{len(report[key])}）：")
+            for miss in report[key][:max_failures]:
+                name = miss.get("fact") or miss.get("slot")
+                lines.append(f"  {name}: 应为 {miss['expected']}，实为 {miss['got']}  ← {miss['case'][:40]}")
+    lines.append("\n结果：" + ("通过" if report["passed"] else "未达门槛"))
+    return "\n".join(lines)

@@ -1,0 +1,182 @@
+"""Read facts and slots from a case description, as declared in kb/facts.yaml and kb/slots.yaml."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+from indexer.model import FactDef, SlotDef
+
+_CN_DIGITS = {"零": 0, "一": 1, "二": 2, "两": 2, "三": 3, "四": 4, "五": 5, "六": 6, "七": 7,
+              "八": 8, "九": 9, "十": 10, "半": 0.5}
+_NUM = r"(\d+|[一二两三四五六七八九十]{1,3})"
+_RECEIVED = r"(?:签收|收到|收货|到货|到手|拿到|取件|到的|收的)"
+NEAR_WINDOW = 8  # characters before a number in which a `near` word must appear
+
+
+@dataclass(frozen=True)
+class Evidence:
+    """Why a fact or slot was read: the value and the words that signalled it."""
+
+    value: str | float
+    phrase: str
+
+
+def chinese_number(text: str) -> float | None:
+    """Parse 3, 十五, 二十一, 两 into a number."""
+    if text.isdigit():
+        return int(text)
+    if not text or any(c not in _CN_DIGITS for c in text):
+        return None
+    if "十" in text:
+        tens, _, ones = text.partition("十")
+        return (_CN_DIGITS[tens] if tens else 1) * 10 + (_CN_DIGITS[ones] if ones else 0)
+    if len(text) == 1:
+        return _CN_DIGITS[text]
+    return None
+
+
+READ = None  # the pattern's first group is the number of days
+
+_DAY_PATTERNS: tuple[tuple[re.Pattern, float | None], ...] = (
+    (re.compile(_RECEIVED + r"(?:后)?的?第" + _NUM + r"天"), READ),
+    (re.compile(_RECEIVED + r"(?:了|都|已经|有|快|才)*" + _NUM + r"(?:多)?天"), READ),
+    (re.compile(_NUM + r"(?:多)?天前" + r"(?:就)?(?:已经)?" + _RECEIVED), READ),
+    (re.compile(r"(?:已经|都)?" + _NUM + r"(?:多)?天了?(?:才|都)?(?:签收|收到)"), READ),
+    (re.compile(_RECEIVED + r"(?:了|都|已经|有|快)*(?:一|1)(?:个)?(?:周|星期|礼拜)"), 7),
+    (re.compile(_RECEIVED + r"(?:了|都|已经|有|快)*(?:两|2)(?:个)?(?:周|星期|礼拜)"), 14),
+    (re.compile(_RECEIVED + r"(?:了|都|已经|有|快)*半(?:个)?月"), 15),
+    (re.compile(_RECEIVED + r"(?:了|都|已经|有|快)*(?:一|1)个(?:多)?月"), 30),
+    (re.compile(r"(?:一|1)(?:个)?(?:周|星期|礼拜)前" + _RECEIVED), 7),
+    (re.compile(r"大前天(?:就)?" + r"(?:已经)?" + _RECEIVED), 3),
+    (re.compile(r"前天(?:就)?" + r"(?:已经)?" + _RECEIVED), 2),
+    (re.compile(r"昨天(?:晚上|下午|上午|中午|早上)?(?:就)?(?:刚)?" + _RECEIVED), 1),
+    (re.compile(r"(?:今天|刚刚|刚才|今早|今天早上|今天下午)(?:刚)?" + _RECEIVED), 0),
+    (re.compile(r"上(?:个)?(?:周|星期|礼拜)" + r"[一二三四五六日天]?" + _RECEIVED), 7),
+)
+
+
+def days_since_receipt(text: str) -> Evidence | None:
+    """Read how many days ago the buyer signed for the parcel (签收第九天, 前天到的, 收到一周了)."""
+    for pattern, how in _DAY_PATTERNS:
+        match = pattern.search(text)
+        if not match:
+            continue
+        if how is READ:
+            value = chinese_number(match.group(1))
+            if value is None:
+                continue
+        else:
+            value = how
+        return Evidence(float(value), match.group(0))
+    return None
+
+
+NUMBER_EXTRACTORS = {"days_since_receipt": days_since_receipt}
+
+
+def extract_enum(text: str, spec: FactDef) -> Evidence | None:
+    """Find the value whose phrases match; overlapping matches go to the longest phrase.
+
+    "没收到" and "收到" overlap: the longer, more specific phrase wins, so negations hold.
+    Among values that still match, the one with the most matched characters wins; ties go to
+    the one mentioned last (buyers end with what they want now).
+    """
+    spans = []
+    for value, phrases in spec.values.items():
+        for phrase in phrases:
+            needle = phrase.lower()
+            start = text.find(needle)
+            while start != -1:
+                spans.append((start, start + len(needle), value, phrase))
+                start = text.find(needle, start + 1)
+    if not spans:
+        return None
+    spans.sort(key=lambda s: (-(s[1] - s[0]), s[0]))
+    kept: list[tuple[int, int, str, str]] = []
+    for span in spans:
+        if all(span[1] <= k[0] or span[0] >= k[1] for k in kept):
+            kept.append(span)
+    totals: dict[str, list] = {}
+    for start, end, value, phrase in kept:
+        total = totals.setdefault(value, [0, -1, phrase])
+        total[0] += end - start
+        if start > total[1]:
+            total[1], total[2] = start, phrase
+    value, (_, _, phrase) = max(totals.items(), key=lambda kv: (kv[1][0], kv[1][1]))
+    return Evidence(value, phrase)
+
+
+def extract_facts(
+    text: str, facts: dict[str, FactDef], slots: dict[str, Evidence] | None = None
+) -> dict[str, Evidence]:
+    """Read every declared fact from normalised case text."""
+    found: dict[str, Evidence] = {}
+    for name, spec in facts.items():
+        if spec.type == "enum":
+            evidence = extract_enum(text, spec)
+        elif spec.extractor in NUMBER_EXTRACTORS:
+            evidence = NUMBER_EXTRACTORS[spec.extractor](text)
+        elif slots and spec.extractor in slots:
+            # A number fact read by a slot's patterns (amount).
+            slot = slots[spec.extractor]
+            try:
+                evidence = Evidence(float(slot.value), slot.phrase)
+            except ValueError:
+                evidence = None
+        else:
+            evidence = None
+        if evidence is not None:
+            found[name] = evidence
+    return found
+
+
+def extract_slots(text: str, slots: dict[str, SlotDef]) -> dict[str, Evidence]:
+    """Read slot values by their patterns; a span taken by one slot is not read again by another.
+
+    Slots are tried in the order slots.yaml declares them, patterns in order, so a specific shape
+    (SF1234…, a Pinduoduo order id) is claimed before a generic run of digits.
+    """
+    taken: list[tuple[int, int]] = []
+    found: dict[str, Evidence] = {}
+    # Specific patterns (no `near` condition) of every slot first, then context-dependent ones:
+    # "单号 3900123456789012345" is an order id by shape even though 单号 is near.
+    for generic in (False, True):
+        for name, spec in slots.items():
+            if name in found:
+                continue
+            for pattern in spec.patterns:
+                if bool(pattern.near) != generic:
+                    continue
+                match = _first_free_match(text, pattern.regex, pattern.near, taken)
+                if match:
+                    found[name] = Evidence(match[0], match[2])
+                    taken.append(match[1])
+                    break
+    for name, spec in slots.items():
+        if name not in found and spec.values:
+            lowered = text.lower()
+            for value in spec.values:
+                if value.lower() in lowered:
+                    found[name] = Evidence(value, value)
+                    break
+    return found
+
+
+def _first_free_match(text, regex, near, taken):
+    """Return (value, span, matched text) of the first match not inside a taken span.
+
+    A pattern with two groups reads a number split by a unit: (9)块(9) -> 9.9.
+    """
+    for match in re.finditer(regex, text, flags=re.IGNORECASE):
+        group = 1 if match.groups() else 0
+        span = (match.start(group), match.end(match.lastindex or 0))
+        if any(span[0] < t[1] and span[1] > t[0] for t in taken):
+            continue
+        if near:
+            before = text[max(0, span[0] - NEAR_WINDOW - max(map(len, near))) : span[0]]
+            if not any(word.lower() in before for word in near):
+                continue
+        parts = [g for g in match.groups() if g] or [match.group(0)]
+        return ".".join(parts), span, match.group(0)
+    return None

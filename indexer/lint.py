@@ -1,0 +1,284 @@
+"""Lint rules for knowledge-base articles.
+
+Each rule is a small function taking an article and the knowledge base and yielding Problems;
+its docstring is the editor's documentation of the rule (`kb lint --rules` prints them).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import difflib
+import re
+from collections import Counter
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+from indexer.conditions import COMPARISON
+from indexer.loader import load_kb
+from indexer.model import Article, KnowledgeBase, Problem
+
+ID_PATTERN = re.compile(r"^[a-z0-9]+(?:-[a-z0-9]+)*$")
+PLACEHOLDER = re.compile(r"\{\{\s*([^{}]*?)\s*\}\}")
+LINK = re.compile(r"\[\[([^\[\]]*)\]\]")
+EXPIRY_WARNING_DAYS = 14
+
+Rule = Callable[[Article, KnowledgeBase, "SourceLines", dt.date], Iterator[Problem]]
+
+
+class SourceLines:
+    """An article file's lines, to point a problem at the exact line of a word."""
+
+    def __init__(self, root: Path, article: Article):
+        path = root / article.path
+        self.lines = path.read_text(encoding="utf-8").split("\n") if path.exists() else []
+
+    def find(self, needle: str, start: int) -> int:
+        """Return the first 1-based line at or after `start` that contains `needle`."""
+        for number in range(max(start, 1), len(self.lines) + 1):
+            if needle in self.lines[number - 1]:
+                return number
+        return start
+
+
+def rule_id_matches_file(article: Article, kb: KnowledgeBase, src: SourceLines, today: dt.date):
+    """`id` 只用小写字母、数字和连字符，并且等于文件名（不含 .md）。"""
+    stem = Path(article.path).stem
+    line = article.lines.get("id", 2)
+    if not ID_PATTERN.match(article.id):
+        yield Problem(
+            article.path, line,
+            f"id `{article.id}` 只能用小写字母、数字和连字符，例如 `{_slug_hint(article.id)}`",
+            "id-format",
+        )
+    if article.id != stem:
+        yield Problem(
+            article.path, line,
+            f"id `{article.id}` 与文件名 `{stem}.md` 不一致：把 id 改为 `{stem}`，或把文件改名为 `{article.id}.md`",
+            "id-file",
+        )
+
+
+def rule_category_known(article: Article, kb: KnowledgeBase, src: SourceLines, today: dt.date):
+    """`category` 必须是 categories.yaml 里的键，并且等于文章所在的文件夹名。"""
+    line = article.lines.get("category", 2)
+    folder = Path(article.path).parent.name
+    if article.category not in kb.categories:
+        yield Problem(
+            article.path, line,
+            f"未知分类 `{article.category}`，可用分类：{', '.join(kb.categories)}",
+            "category-unknown",
+        )
+    elif article.category != folder:
+        yield Problem(
+            article.path, line,
+            f"分类 `{article.category}` 与所在文件夹 `{folder}` 不一致：把文件移到 "
+            f"articles/{article.category}/，或把 category 改为 `{folder}`",
+            "category-folder",
+        )
+
+
+def rule_platforms_known(article: Article, kb: KnowledgeBase, src: SourceLines, today: dt.date):
+    """`platforms` 只能用 facts.yaml 中 platform 的取值。"""
+    known = list(kb.facts["platform"].values) if "platform" in kb.facts else []
+    for platform in article.platforms:
+        if platform not in known:
+            yield Problem(
+                article.path, src.find(platform, article.lines.get("platforms", 2)),
+                f"未知平台 `{platform}`，可用平台：{', '.join(known)}",
+                "platform-unknown",
+            )
+
+
+def _condition_problems(
+    conditions: dict[str, list[str]], kb: KnowledgeBase, path: str, line: int, where: str
+) -> Iterator[Problem]:
+    for fact, values in conditions.items():
+        spec = kb.facts.get(fact)
+        if spec is None:
+            yield Problem(
+                path, line,
+                f"{where} 中的事实 `{fact}` 未在 facts.yaml 中定义，可用事实：{', '.join(kb.facts)}",
+                "fact-unknown",
+            )
+            continue
+        for value in values:
+            if spec.type == "number":
+                if not COMPARISON.match(value):
+                    yield Problem(
+                        path, line,
+                        f"{where} 中数字事实 `{fact}` 的条件 `{value}` 应写成比较式，例如 \"> 7\" 或 \"<= 7\"（加引号）",
+                        "fact-value",
+                    )
+            elif value not in spec.values:
+                yield Problem(
+                    path, line,
+                    f"{where} 中 `{fact}` 的取值 `{value}` 不存在，可用取值：{', '.join(spec.values)}",
+                    "fact-value",
+                )
+
+
+def rule_facts_known(article: Article, kb: KnowledgeBase, src: SourceLines, today: dt.date):
+    """`applies_when`、步骤和回复的 `when` 只能用 facts.yaml 里的事实和取值；数字事实用比较式（"> 7"）。"""
+    yield from _condition_problems(
+        article.applies_when, kb, article.path, article.lines.get("applies_when", 2), "applies_when"
+    )
+    for step in article.checklist:
+        yield from _condition_problems(step.when, kb, article.path, step.line, "步骤的 when")
+    for reply in article.replies:
+        yield from _condition_problems(reply.when, kb, article.path, reply.line, "回复的 when")
+
+
+def rule_placeholders_known(article: Article, kb: KnowledgeBase, src: SourceLines, today: dt.date):
+    """回复模板只能用 slots.yaml 里定义的 `{{占位符}}`，且花括号成对。"""
+    for reply in article.replies:
+        for name in PLACEHOLDER.findall(reply.text):
+            if name not in kb.slots:
+                yield Problem(
+                    article.path, src.find("{{" + name, reply.line),
+                    f"回复 `{reply.id}` 中的占位符 `{{{{{name}}}}}` 未在 slots.yaml 中定义，"
+                    f"可用：{', '.join('{{' + s + '}}' for s in kb.slots)}",
+                    "placeholder-unknown",
+                )
+        leftover = PLACEHOLDER.sub("", reply.text)
+        if "{{" in leftover or "}}" in leftover:
+            yield Problem(
+                article.path, src.find("{{" if "{{" in leftover else "}}", reply.line),
+                f"回复 `{reply.id}` 中有不成对的花括号：占位符写成 `{{{{order_id}}}}`",
+                "placeholder-syntax",
+            )
+
+
+def rule_reply_ids_unique(article: Article, kb: KnowledgeBase, src: SourceLines, today: dt.date):
+    """同一篇文章里每条回复的 `id` 不能重复。"""
+    seen: set[str] = set()
+    for reply in article.replies:
+        if reply.id in seen:
+            yield Problem(
+                article.path, reply.line,
+                f"回复 id `{reply.id}` 重复：换一个本文内唯一的 id，例如 `{reply.id}-2`",
+                "reply-id-duplicate",
+            )
+        seen.add(reply.id)
+
+
+def rule_links_resolve(article: Article, kb: KnowledgeBase, src: SourceLines, today: dt.date):
+    """正文和步骤里的 `[[id]]` 链接必须指向存在的文章。"""
+    ids = {a.id for a in kb.articles}
+    texts = [(article.body, article.lines.get("body", 2))] + [(s.text, s.line) for s in article.checklist]
+    for text, start in texts:
+        for target in LINK.findall(text):
+            if target.strip() not in ids:
+                close = difflib.get_close_matches(target, ids, n=1)
+                hint = f"，是不是 [[{close[0]}]]？" if close else "：检查拼写，或先写那篇文章"
+                yield Problem(
+                    article.path, src.find(f"[[{target}]]", start),
+                    f"链接 [[{target}]] 指向不存在的文章{hint}",
+                    "link-broken",
+                )
+
+
+def rule_banned_phrases(article: Article, kb: KnowledgeBase, src: SourceLines, today: dt.date):
+    """回复模板不能含平台处罚的说法（banned_phrases.yaml），例如好评返现、引导加微信。"""
+    for reply in article.replies:
+        lowered = reply.text.lower()
+        for phrase, why in kb.banned_phrases.items():
+            if phrase.lower() in lowered:
+                yield Problem(
+                    article.path, src.find(phrase, reply.line),
+                    f"回复 `{reply.id}` 含违规说法「{phrase}」：{why} 请删去或改写",
+                    "banned-phrase",
+                )
+
+
+def rule_review_dates(article: Article, kb: KnowledgeBase, src: SourceLines, today: dt.date):
+    """`reviewed` 不能是未来日期；超过复核周期（reviewed + review_every_days）给出警告。"""
+    line = article.lines.get("reviewed", 2)
+    if article.reviewed > today:
+        yield Problem(
+            article.path, line,
+            f"复核日期 {article.reviewed} 在未来：写实际复核的日期（今天是 {today}）",
+            "reviewed-future",
+        )
+    elif article.review_due() < today:
+        yield Problem(
+            article.path, line,
+            f"已超过复核期（应在 {article.review_due()} 前复核，负责人：{article.owner}）："
+            f"复核内容后把 reviewed 改为复核当天的日期",
+            "review-overdue",
+            "warning",
+        )
+
+
+def rule_effective_dates(article: Article, kb: KnowledgeBase, src: SourceLines, today: dt.date):
+    """限时政策：`effective_from` 不晚于 `effective_until`；快到期（14 天内）或已失效给出警告。"""
+    start, end = article.effective_from, article.effective_until
+    line = article.lines.get("effective_until", article.lines.get("effective_from", 2))
+    if start and end and start > end:
+        yield Problem(
+            article.path, line,
+            f"生效日期 {start} 晚于失效日期 {end}：检查这两个日期",
+            "effective-range",
+        )
+    elif end and end < today:
+        yield Problem(
+            article.path, line,
+            f"政策已于 {end} 失效，不再出现在搜索结果中：延长 effective_until，或删除这篇文章",
+            "policy-expired",
+            "warning",
+        )
+    elif end and (end - today).days <= EXPIRY_WARNING_DAYS:
+        yield Problem(
+            article.path, line,
+            f"政策将于 {end} 失效（还有 {(end - today).days} 天）：需要延续就更新 effective_until",
+            "policy-expiring",
+            "warning",
+        )
+
+
+RULES: tuple[Rule, ...] = (
+    rule_id_matches_file,
+    rule_category_known,
+    rule_platforms_known,
+    rule_facts_known,
+    rule_placeholders_known,
+    rule_reply_ids_unique,
+    rule_links_resolve,
+    rule_banned_phrases,
+    rule_review_dates,
+    rule_effective_dates,
+)
+
+
+def _slug_hint(value: str) -> str:
+    slug = re.sub(r"[^a-z0-9]+", "-", value.lower()).strip("-")
+    return slug or "return-after-receipt"
+
+
+def _duplicate_ids(kb: KnowledgeBase) -> Iterator[Problem]:
+    counts = Counter(a.id for a in kb.articles)
+    for article in kb.articles:
+        if counts[article.id] > 1:
+            others = [a.path for a in kb.articles if a.id == article.id and a is not article]
+            yield Problem(
+                article.path, article.lines.get("id", 2),
+                f"id `{article.id}` 重复（也在 {', '.join(others)}）：每篇文章的 id 必须唯一",
+                "id-duplicate",
+            )
+
+
+def lint_kb(kb_dir: Path, today: dt.date | None = None) -> tuple[KnowledgeBase, list[Problem]]:
+    """Load and check the knowledge base; return it with every problem found, sorted by file and line."""
+    today = today or dt.date.today()
+    kb, problems = load_kb(kb_dir)
+    problems = list(problems) + list(_duplicate_ids(kb))
+    root = kb_dir.parent
+    for article in kb.articles:
+        src = SourceLines(root, article)
+        for rule in RULES:
+            problems.extend(rule(article, kb, src, today))
+    problems.sort(key=lambda p: (p.path, p.line, p.rule))
+    return kb, problems
+
+
+def has_errors(problems: list[Problem], strict: bool = False) -> bool:
+    return any(p.level == "error" or strict for p in problems)

@@ -1,0 +1,486 @@
+"""Read kb/ files into a KnowledgeBase, collecting every problem with its file and line."""
+
+from __future__ import annotations
+
+import datetime as dt
+import difflib
+import re
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from indexer.model import (
+    Article,
+    Category,
+    FactDef,
+    KnowledgeBase,
+    Problem,
+    Reply,
+    SlotDef,
+    SlotPattern,
+    Step,
+)
+
+FRONT_MATTER = "---"
+
+# Front-matter fields: name -> (required, kind). Kinds are checked by _check_kind.
+ARTICLE_FIELDS: dict[str, tuple[bool, str]] = {
+    "id": (True, "str"),
+    "title": (True, "str"),
+    "category": (True, "str"),
+    "tags": (True, "str_list"),
+    "platforms": (False, "str_list"),
+    "keywords": (False, "str_list"),
+    "owner": (True, "str"),
+    "reviewed": (True, "date"),
+    "review_every_days": (True, "positive_int"),
+    "effective_from": (False, "date"),
+    "effective_until": (False, "date"),
+    "applies_when": (False, "conditions"),
+    "checklist": (True, "checklist"),
+    "replies": (True, "replies"),
+}
+
+KIND_HINTS = {
+    "str": "一段文字，例如 `title: 已付款未发货：买家要求取消订单`",
+    "str_list": "一个列表，例如 `tags: [退款, 未发货]`",
+    "date": "日期 YYYY-MM-DD，例如 `reviewed: 2026-11-20`",
+    "positive_int": "正整数天数，例如 `review_every_days: 180`",
+    "conditions": "事实到取值的映射，例如 `applies_when: {order_status: 未发货}`",
+    "checklist": "步骤列表，每步是一句话或 `{text: ..., when: {...}}`",
+    "replies": "回复列表，每条是 `{id: ..., title: ..., text: ...}`",
+}
+
+
+class _Lines:
+    """Line numbers of a YAML document's keys, from yaml.compose, offset to the file."""
+
+    def __init__(self, node: yaml.Node | None, offset: int):
+        self.node = node
+        self.offset = offset
+
+    def of(self, node: yaml.Node | None) -> int:
+        return (node.start_mark.line if node is not None else 0) + 1 + self.offset
+
+    def key(self, name: str) -> int:
+        value = self.value(name)
+        if isinstance(self.node, yaml.MappingNode):
+            for k, _ in self.node.value:
+                if k.value == name:
+                    return self.of(k)
+        return self.of(value) if value is not None else 1 + self.offset
+
+    def value(self, name: str) -> yaml.Node | None:
+        if isinstance(self.node, yaml.MappingNode):
+            for k, v in self.node.value:
+                if k.value == name:
+                    return v
+        return None
+
+    def items(self, name: str) -> list[int]:
+        """Lines of the items of a sequence value."""
+        value = self.value(name)
+        if isinstance(value, yaml.SequenceNode):
+            return [self.of(item) for item in value.value]
+        return []
+
+
+def yaml_problem(path: str, error: yaml.YAMLError, offset: int = 0) -> Problem:
+    """Turn a PyYAML error into a Problem on the parser's own line."""
+    mark = getattr(error, "problem_mark", None) or getattr(error, "context_mark", None)
+    line = (mark.line + 1 + offset) if mark else 1 + offset
+    what = getattr(error, "problem", None) or str(error)
+    context = getattr(error, "context", None)
+    detail = f"{context}, {what}" if context else what
+    return Problem(
+        path,
+        line,
+        f"YAML 语法错误：{detail}。检查这一行及上一行的缩进、冒号后的空格，"
+        "含 : # [ ] { } 或以 > * & 开头的文字请用引号括起来",
+        "yaml-syntax",
+    )
+
+
+def read_text(path: Path, shown: str) -> tuple[str | None, list[Problem]]:
+    """Read a file as UTF-8; a decoding failure is a problem on the line of the bad byte."""
+    raw = path.read_bytes()
+    try:
+        return raw.decode("utf-8"), []
+    except UnicodeDecodeError as e:
+        line = raw[: e.start].count(b"\n") + 1
+        return None, [
+            Problem(
+                shown,
+                line,
+                f"文件不是 UTF-8 编码（第 {e.start} 字节）。请用 UTF-8 另存此文件"
+                "（编辑器“另存为”里选择 UTF-8，不要用 GBK/GB2312）",
+                "encoding",
+            )
+        ]
+
+
+def split_front_matter(text: str) -> tuple[str, str, int] | None:
+    """Return (front matter, body, body's first line) or None when there is no front matter."""
+    lines = text.split("\n")
+    if not lines or lines[0].strip() != FRONT_MATTER:
+        return None
+    for i, line in enumerate(lines[1:], start=1):
+        if line.strip() == FRONT_MATTER:
+            return "\n".join(lines[1:i]), "\n".join(lines[i + 1 :]), i + 2
+    return None
+
+
+def _check_kind(kind: str, value: Any) -> bool:
+    if kind == "str":
+        return isinstance(value, str) and bool(value.strip())
+    if kind == "str_list":
+        return isinstance(value, list) and all(
+            isinstance(v, str) and v.strip() for v in value
+        )
+    if kind == "date":
+        return isinstance(value, dt.date) and not isinstance(value, dt.datetime)
+    if kind == "positive_int":
+        return isinstance(value, int) and not isinstance(value, bool) and value > 0
+    if kind == "conditions":
+        return isinstance(value, dict)
+    return isinstance(value, list)
+
+
+def _conditions(raw: Any) -> dict[str, list[str]] | None:
+    """Normalise a `when`/`applies_when` mapping to fact -> list of strings, or None if malformed."""
+    if not isinstance(raw, dict):
+        return None
+    out: dict[str, list[str]] = {}
+    for fact, value in raw.items():
+        values = value if isinstance(value, list) else [value]
+        if not values or not all(isinstance(v, str | int | float) and v != "" for v in values):
+            return None
+        out[str(fact)] = [str(v) for v in values]
+    return out
+
+
+def parse_article(text: str, shown: str) -> tuple[Article | None, list[Problem]]:
+    """Parse one article file's text; return the Article (None if unusable) and its problems."""
+    parts = split_front_matter(text)
+    if parts is None:
+        return None, [
+            Problem(
+                shown,
+                1,
+                "缺少 YAML 头信息：文件第一行应为 `---`，头信息之后再写一行 `---`，然后是正文",
+                "front-matter",
+            )
+        ]
+    front, body, body_line = parts
+    try:
+        node = yaml.compose(front)
+        data = yaml.safe_load(front)
+    except yaml.YAMLError as e:
+        return None, [yaml_problem(shown, e, offset=1)]
+    lines = _Lines(node, offset=1)
+    if not isinstance(data, dict):
+        return None, [Problem(shown, 2, "头信息应是“字段: 值”的映射", "front-matter")]
+
+    problems: list[Problem] = []
+    for key in data:
+        if key not in ARTICLE_FIELDS:
+            close = difflib.get_close_matches(str(key), ARTICLE_FIELDS, n=1)
+            hint = f"，是不是 `{close[0]}`？" if close else f"。可用字段：{', '.join(ARTICLE_FIELDS)}"
+            problems.append(
+                Problem(shown, lines.key(str(key)), f"未知字段 `{key}`{hint}", "unknown-field")
+            )
+    for name, (required, kind) in ARTICLE_FIELDS.items():
+        if name not in data or data[name] is None:
+            if required:
+                problems.append(
+                    Problem(
+                        shown,
+                        2,
+                        f"缺少必填字段 `{name}`：应为{KIND_HINTS[kind]}",
+                        "missing-field",
+                    )
+                )
+            continue
+        if not _check_kind(kind, data[name]):
+            got = type(data[name]).__name__
+            problems.append(
+                Problem(
+                    shown,
+                    lines.key(name),
+                    f"字段 `{name}` 类型不对（现在是 {got}）：应为{KIND_HINTS[kind]}",
+                    "field-type",
+                )
+            )
+
+    steps = _parse_checklist(data.get("checklist"), lines, shown, problems)
+    replies = _parse_replies(data.get("replies"), lines, shown, problems)
+    applies_when = {}
+    if isinstance(data.get("applies_when"), dict):
+        applies_when = _conditions(data["applies_when"])
+        if applies_when is None:
+            problems.append(
+                Problem(
+                    shown,
+                    lines.key("applies_when"),
+                    "`applies_when` 的每个值应是一个取值或取值列表，例如 `order_status: 未发货`",
+                    "field-type",
+                )
+            )
+            applies_when = {}
+
+    if any(p.rule in ("missing-field", "field-type") for p in problems):
+        return None, problems
+    key_lines = {name: lines.key(name) for name in data}
+    key_lines["body"] = body_line
+    article = Article(
+        id=data["id"],
+        title=data["title"].strip(),
+        category=data["category"],
+        tags=tuple(data["tags"]),
+        keywords=tuple(data.get("keywords") or ()),
+        platforms=tuple(data.get("platforms") or ()),
+        owner=data["owner"],
+        reviewed=data["reviewed"],
+        review_every_days=data["review_every_days"],
+        applies_when=applies_when,
+        checklist=tuple(steps),
+        replies=tuple(replies),
+        body=body.strip(),
+        path=shown,
+        effective_from=data.get("effective_from"),
+        effective_until=data.get("effective_until"),
+        lines=key_lines,
+    )
+    return article, problems
+
+
+def _parse_checklist(
+    raw: Any, lines: _Lines, shown: str, problems: list[Problem]
+) -> list[Step]:
+    if not isinstance(raw, list):
+        return []
+    if not raw:
+        problems.append(
+            Problem(shown, lines.key("checklist"), "清单 `checklist` 不能为空：至少写一步", "empty-checklist")
+        )
+    steps = []
+    for item, line in zip(raw, lines.items("checklist"), strict=False):
+        if isinstance(item, str) and item.strip():
+            steps.append(Step(item.strip(), {}, line))
+            continue
+        if isinstance(item, dict) and isinstance(item.get("text"), str) and item["text"].strip():
+            extra = set(item) - {"text", "when"}
+            when = _conditions(item.get("when", {}))
+            if extra or when is None:
+                problems.append(
+                    Problem(
+                        shown,
+                        line,
+                        "条件步骤只能有 `text` 和 `when`，`when` 的值是取值或取值列表，"
+                        "例如 `- text: ...` 换行 `  when: {reason: 七天无理由}`",
+                        "step-shape",
+                    )
+                )
+                continue
+            steps.append(Step(item["text"].strip(), when, line))
+            continue
+        problems.append(
+            Problem(
+                shown,
+                line,
+                "步骤应是一句话，或 `{text: 步骤内容, when: {事实: 取值}}`",
+                "step-shape",
+            )
+        )
+    return steps
+
+
+def _parse_replies(
+    raw: Any, lines: _Lines, shown: str, problems: list[Problem]
+) -> list[Reply]:
+    if not isinstance(raw, list):
+        return []
+    if not raw:
+        problems.append(
+            Problem(shown, lines.key("replies"), "回复 `replies` 不能为空：至少写一条回复模板", "empty-replies")
+        )
+    replies = []
+    for item, line in zip(raw, lines.items("replies"), strict=False):
+        ok = isinstance(item, dict) and all(
+            isinstance(item.get(k), str) and item[k].strip() for k in ("id", "title", "text")
+        )
+        when = _conditions(item.get("when", {})) if ok else None
+        if not ok or when is None or set(item) - {"id", "title", "text", "when"}:
+            problems.append(
+                Problem(
+                    shown,
+                    line,
+                    "回复应有 `id`、`title`、`text` 三个文字字段（可选 `when` 条件），例如 "
+                    "`- id: confirm-cancel` / `title: 同意取消` / `text: 亲，您好……`",
+                    "reply-shape",
+                )
+            )
+            continue
+        replies.append(Reply(item["id"], item["title"].strip(), item["text"].strip(), line, when))
+    return replies
+
+
+def load_articles(kb_dir: Path) -> tuple[list[Article], list[Problem]]:
+    """Load every kb/articles/**/*.md file, in a stable order."""
+    articles, problems = [], []
+    root = kb_dir / "articles"
+    for path in sorted(root.rglob("*.md")):
+        shown = _shown(path, kb_dir)
+        text, read_problems = read_text(path, shown)
+        problems += read_problems
+        if text is None:
+            continue
+        article, article_problems = parse_article(text, shown)
+        problems += article_problems
+        if article is not None:
+            articles.append(article)
+    return articles, problems
+
+
+def _shown(path: Path, kb_dir: Path) -> str:
+    """Path as an editor sees it: relative to the repository that holds kb/."""
+    try:
+        return str(path.relative_to(kb_dir.parent))
+    except ValueError:
+        return str(path)
+
+
+def _load_yaml(path: Path, kb_dir: Path, problems: list[Problem]) -> Any:
+    shown = _shown(path, kb_dir)
+    if not path.exists():
+        problems.append(Problem(shown, 1, f"缺少文件 {path.name}", "missing-file"))
+        return None
+    text, read_problems = read_text(path, shown)
+    problems += read_problems
+    if text is None:
+        return None
+    try:
+        return yaml.safe_load(text)
+    except yaml.YAMLError as e:
+        problems.append(yaml_problem(shown, e))
+        return None
+
+
+def _word_lines(path: Path, kb_dir: Path, problems: list[Problem]) -> list[str]:
+    if not path.exists():
+        return []
+    text, read_problems = read_text(path, _shown(path, kb_dir))
+    problems += read_problems
+    if text is None:
+        return []
+    return [
+        line.strip()
+        for line in text.splitlines()
+        if line.strip() and not line.lstrip().startswith("#")
+    ]
+
+
+def _mapping(data: Any, path: Path, kb_dir: Path, problems: list[Problem]) -> dict:
+    if data is None:
+        return {}
+    if not isinstance(data, dict):
+        problems.append(Problem(_shown(path, kb_dir), 1, "文件内容应是“键: 值”的映射", "file-shape"))
+        return {}
+    return data
+
+
+def load_categories(kb_dir: Path, problems: list[Problem]) -> dict[str, Category]:
+    path = kb_dir / "categories.yaml"
+    data = _mapping(_load_yaml(path, kb_dir, problems), path, kb_dir, problems)
+    out = {}
+    for key, value in data.items():
+        if isinstance(value, dict) and isinstance(value.get("name"), str):
+            out[str(key)] = Category(str(key), value["name"], str(value.get("description", "")))
+        else:
+            problems.append(
+                Problem(_shown(path, kb_dir), 1, f"分类 `{key}` 需要 `name: 中文名`", "file-shape")
+            )
+    return out
+
+
+def load_facts(kb_dir: Path, problems: list[Problem]) -> dict[str, FactDef]:
+    path = kb_dir / "facts.yaml"
+    data = _mapping(_load_yaml(path, kb_dir, problems), path, kb_dir, problems)
+    out = {}
+    for name, spec in data.items():
+        spec = spec if isinstance(spec, dict) else {}
+        kind = spec.get("type")
+        values = spec.get("values") or {}
+        if kind == "enum" and isinstance(values, dict):
+            out[name] = FactDef(
+                name,
+                str(spec.get("label", name)),
+                "enum",
+                {str(v): tuple(str(p) for p in (phrases or [])) for v, phrases in values.items()},
+            )
+        elif kind == "number" and spec.get("extractor"):
+            out[name] = FactDef(name, str(spec.get("label", name)), "number", {}, spec["extractor"])
+        else:
+            problems.append(
+                Problem(
+                    _shown(path, kb_dir),
+                    1,
+                    f"事实 `{name}` 应为 `type: enum` 加 `values:`，或 `type: number` 加 `extractor:`",
+                    "file-shape",
+                )
+            )
+    return out
+
+
+def load_slots(kb_dir: Path, problems: list[Problem]) -> dict[str, SlotDef]:
+    path = kb_dir / "slots.yaml"
+    data = _mapping(_load_yaml(path, kb_dir, problems), path, kb_dir, problems)
+    out = {}
+    for name, spec in data.items():
+        spec = spec if isinstance(spec, dict) else {}
+        patterns = []
+        for raw in spec.get("patterns") or []:
+            pattern = SlotPattern(raw) if isinstance(raw, str) else SlotPattern(
+                str(raw.get("pattern", "")), tuple(raw.get("near") or ())
+            )
+            try:
+                re.compile(pattern.regex)
+            except re.error as e:
+                problems.append(
+                    Problem(_shown(path, kb_dir), 1, f"槽位 `{name}` 的正则表达式有误：{e}", "slot-pattern")
+                )
+                continue
+            patterns.append(pattern)
+        out[name] = SlotDef(
+            name,
+            str(spec.get("label", name)),
+            tuple(patterns),
+            tuple(str(v) for v in spec.get("values") or ()),
+            str(spec.get("from_fact", "")),
+        )
+    return out
+
+
+def load_kb(kb_dir: Path) -> tuple[KnowledgeBase, list[Problem]]:
+    """Load the whole knowledge base; problems cover every file, not just the first bad one."""
+    problems: list[Problem] = []
+    articles, article_problems = load_articles(kb_dir)
+    problems += article_problems
+    synonyms_path = kb_dir / "synonyms.yaml"
+    synonyms = _mapping(_load_yaml(synonyms_path, kb_dir, problems), synonyms_path, kb_dir, problems)
+    banned_path = kb_dir / "banned_phrases.yaml"
+    banned = _mapping(_load_yaml(banned_path, kb_dir, problems), banned_path, kb_dir, problems)
+    kb = KnowledgeBase(
+        articles=tuple(articles),
+        categories=load_categories(kb_dir, problems),
+        facts=load_facts(kb_dir, problems),
+        slots=load_slots(kb_dir, problems),
+        synonyms={
+            str(k): tuple(str(v) for v in (vs or [])) for k, vs in synonyms.items()
+        },
+        stopwords=frozenset(_word_lines(kb_dir / "stopwords.txt", kb_dir, problems)),
+        dict_words=tuple(_word_lines(kb_dir / "dict.txt", kb_dir, problems)),
+        banned_phrases={str(k): str(v) for k, v in banned.items()},
+    )
+    return kb, problems

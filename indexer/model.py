@@ -1,0 +1,127 @@
+"""The knowledge base's content model: frozen values that every later stage reads."""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass, field
+
+
+@dataclass(frozen=True)
+class Problem:
+    """One thing wrong in a knowledge-base file, with where it is and what to write instead."""
+
+    path: str
+    line: int
+    message: str
+    rule: str
+    level: str = "error"  # "error" fails `kb lint`; "warning" fails only with --strict
+
+    def format(self) -> str:
+        return f"{self.path}:{self.line}: [{self.level}] {self.message} ({self.rule})"
+
+
+@dataclass(frozen=True)
+class Step:
+    """A checklist step; `when` maps fact names to the values (or comparisons) it needs."""
+
+    text: str
+    when: dict[str, list[str]] = field(default_factory=dict)
+    line: int = 0
+
+
+@dataclass(frozen=True)
+class Reply:
+    """A reply template whose text holds {{slot}} placeholders; `when` as for a Step."""
+
+    id: str
+    title: str
+    text: str
+    line: int = 0
+    when: dict[str, list[str]] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Article:
+    """One procedure: front matter fields plus its Markdown body."""
+
+    id: str
+    title: str
+    category: str
+    tags: tuple[str, ...]
+    keywords: tuple[str, ...]
+    platforms: tuple[str, ...]
+    owner: str
+    reviewed: dt.date
+    review_every_days: int
+    applies_when: dict[str, list[str]]
+    checklist: tuple[Step, ...]
+    replies: tuple[Reply, ...]
+    body: str
+    path: str = ""
+    effective_from: dt.date | None = None
+    effective_until: dt.date | None = None
+    # Line of each front-matter key and of the body's first line, for problems found later.
+    lines: dict[str, int] = field(default_factory=dict, compare=False)
+
+    def review_due(self) -> dt.date:
+        return self.reviewed + dt.timedelta(days=self.review_every_days)
+
+    def status_on(self, day: dt.date) -> str:
+        """Return "active", "upcoming" (即将生效) or "expired" (已失效) for a time-boxed policy."""
+        if self.effective_until and day > self.effective_until:
+            return "expired"
+        if self.effective_from and day < self.effective_from:
+            return "upcoming"
+        return "active"
+
+
+@dataclass(frozen=True)
+class FactDef:
+    """A fact declared in facts.yaml: an enum with signal phrases, or a number read by code."""
+
+    name: str
+    label: str
+    type: str  # "enum" | "number"
+    values: dict[str, tuple[str, ...]] = field(default_factory=dict)
+    extractor: str = ""
+
+
+@dataclass(frozen=True)
+class SlotPattern:
+    regex: str
+    near: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class SlotDef:
+    """A placeholder declared in slots.yaml and how to read it from a case."""
+
+    name: str
+    label: str
+    patterns: tuple[SlotPattern, ...] = ()
+    values: tuple[str, ...] = ()
+    from_fact: str = ""
+
+
+@dataclass(frozen=True)
+class Category:
+    key: str
+    name: str
+    description: str = ""
+
+
+@dataclass(frozen=True)
+class KnowledgeBase:
+    """Everything under kb/: articles and the vocabularies that matching and linting use."""
+
+    articles: tuple[Article, ...]
+    categories: dict[str, Category]
+    facts: dict[str, FactDef]
+    slots: dict[str, SlotDef]
+    synonyms: dict[str, tuple[str, ...]]
+    stopwords: frozenset[str]
+    dict_words: tuple[str, ...]  # lines of dict.txt, as jieba reads them
+    banned_phrases: dict[str, str]
+
+    def article(self, article_id: str) -> Article | None:
+        return next((a for a in self.articles if a.id == article_id), None)

@@ -1,0 +1,297 @@
+"""From a case description to ranked procedures, each with the reasons it ranks where it does.
+
+Query design (see MEASURED.md): the query is built in code from analyser tokens, never parsed
+(user text is not query syntax); chat noise is dropped; synonyms add the articles' own words;
+character bigrams catch segmentation differences and typos; facts read from the case move
+articles whose `applies_when` agrees up and those that contradict it down.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import html
+import json
+import os
+import re
+import threading
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from whoosh import index as whoosh_index
+from whoosh.filedb.filestore import FileStorage, RamStorage
+from whoosh.query import Or, Term
+
+from indexer import analysis
+from indexer.build import TEXT_FIELDS, current_build
+from indexer.conditions import condition_holds, describe
+from indexer.extract import Evidence, extract_facts, extract_slots
+from indexer.model import Article, KnowledgeBase
+from indexer.snapshot import kb_from_json
+
+MAX_ANALYSED_CHARS = 2000  # longer cases are cut here: the gist of a chat message comes first
+CANDIDATES = 40  # BM25 candidates re-ranked with facts
+SYNONYM_BOOST = 0.8
+GRAM_BOOST = 1.0
+PINYIN_BOOST = 2.0
+# Re-ranking, relative to the best BM25 score of the query (so 0.3 = 30 % of the top score).
+FACT_MATCH_BONUS = 0.3
+FACT_CONFLICT_PENALTY = 0.45
+_ASCII_WORD = re.compile(r"^[a-z]{2,12}$")
+_LONG_NUMBER = re.compile(r"\d{5,}|[a-z]+\d{5,}")
+_SENTENCE = re.compile(r"[^。！？!?\n；;]+[。！？!?；;]?")
+
+
+class IndexNotReady(Exception):
+    """No built index to search: run `kb index` first."""
+
+
+@dataclass(frozen=True)
+class Query:
+    """A case description analysed for matching."""
+
+    text: str
+    tokens: tuple[str, ...]
+    expansions: tuple[str, ...]
+    pinyin: tuple[str, ...]
+    grams: tuple[str, ...]
+    facts: dict[str, Evidence]
+    slots: dict[str, Evidence]
+    overridden: frozenset[str] = frozenset()
+
+
+@dataclass(frozen=True)
+class FactNote:
+    """How one fact of the case bears on an article: raised (+1) or lowered (-1) it."""
+
+    fact: str
+    value: str
+    effect: int
+    text: str
+
+
+@dataclass(frozen=True)
+class Hit:
+    article: Article
+    score: float
+    bm25: float
+    matched: tuple[str, ...]
+    fact_notes: tuple[FactNote, ...]
+    snippet: str
+
+
+@dataclass(frozen=True)
+class SearchResult:
+    query: Query
+    hits: tuple[Hit, ...]
+    took_ms: float
+    build: dict = field(default_factory=dict)
+
+
+class LoadedIndex:
+    """One build, loaded into memory: its Whoosh index and the KB it was built from.
+
+    The files are copied into RAM, so a build directory deleted or replaced under a running
+    server does not disturb requests; searchers are per thread (a shared one returns wrong
+    results, MEASURED.md).
+    """
+
+    def __init__(self, build_dir: Path, index_root: Path):
+        self.build_dir = build_dir
+        self.manifest = json.loads((build_dir / "manifest.json").read_text(encoding="utf-8"))
+        self.kb: KnowledgeBase = kb_from_json((build_dir / "kb.json").read_text(encoding="utf-8"))
+        storage = RamStorage()
+        files = FileStorage(str(build_dir / "whoosh"))
+        for name in files.list():
+            with files.open_file(name) as f:
+                storage.files[name] = f.read()
+        self.index = storage.open_index()
+        self.articles = {a.id: a for a in self.kb.articles}
+        self.synonyms = [
+            (variant.lower(), canonical)
+            for canonical, variants in self.kb.synonyms.items()
+            for variant in (canonical, *variants)
+        ]
+        analysis.init_segmenter(self.kb.dict_words, index_root / "jieba")
+        self._local = threading.local()
+
+    def searcher(self):
+        searcher = getattr(self._local, "searcher", None)
+        if searcher is None:
+            searcher = self._local.searcher = self.index.searcher()
+        return searcher
+
+
+def analyse_case(
+    case: str, kb: KnowledgeBase, synonyms, overrides: dict[str, str | float] | None = None
+) -> Query:
+    """Normalise a case, cut it, expand synonyms and read its facts and slots."""
+    folded = analysis.fold(case[:MAX_ANALYSED_CHARS])
+    text = folded.lower()
+    slots = extract_slots(folded, kb.slots)
+    facts = extract_facts(text, kb.facts, slots)
+    for name, value in (overrides or {}).items():
+        facts[name] = Evidence(value, "坐席指定")
+    tokens = [t for t in dict.fromkeys(analysis.cut(text, kb.stopwords))
+              if not _LONG_NUMBER.fullmatch(t)]
+    present = set(tokens)
+    expansions = []
+    for variant, canonical in synonyms:
+        if variant in text:
+            for token in analysis.cut(analysis.normalize(canonical), kb.stopwords):
+                if token not in present:
+                    present.add(token)
+                    expansions.append(token)
+    pinyin = [t for t in tokens if _ASCII_WORD.match(t)]
+    grams = list(dict.fromkeys(analysis.bigrams(text)))
+    return Query(text, tuple(tokens), tuple(expansions), tuple(pinyin), tuple(grams), facts,
+                 slots, frozenset(overrides or ()))
+
+
+def whoosh_query(query: Query) -> Or:
+    """An OR of the query's terms over the text fields: any term may match, none is required."""
+    terms = []
+    for token in query.tokens:
+        terms += [Term(f, token) for f in TEXT_FIELDS if f != "grams"]
+    for token in query.expansions:
+        terms += [Term(f, token, boost=SYNONYM_BOOST) for f in TEXT_FIELDS if f != "grams"]
+    terms += [Term("grams", g, boost=GRAM_BOOST) for g in query.grams]
+    terms += [Term("pinyin", p, boost=PINYIN_BOOST) for p in query.pinyin]
+    return Or(terms)
+
+
+def fact_notes(article: Article, facts: dict[str, Evidence], kb: KnowledgeBase) -> list[FactNote]:
+    """Facts of the case that agree (+1) or disagree (-1) with the article's applies_when."""
+    notes = []
+    for fact, wanted in article.applies_when.items():
+        if fact not in facts:
+            continue
+        value = facts[fact].value
+        label = kb.facts[fact].label if fact in kb.facts else fact
+        shown = _show(value)
+        if condition_holds(wanted, value):
+            notes.append(FactNote(fact, shown, +1, f"{label}“{shown}”符合本流程"))
+        else:
+            notes.append(FactNote(fact, shown, -1,
+                                  f"{label}“{shown}”与本流程不符（适用于{describe(label, wanted)}）"))
+    platform = facts.get("platform")
+    if platform and article.platforms and "platform" not in article.applies_when:
+        if platform.value not in article.platforms:
+            notes.append(FactNote("platform", str(platform.value), -1,
+                                  f"平台“{platform.value}”不在本文适用平台（{'、'.join(article.platforms)}）内"))
+    return notes
+
+
+def _show(value: str | float) -> str:
+    if isinstance(value, float) and value.is_integer():
+        return str(int(value))
+    return str(value)
+
+
+def snippet(article: Article, terms: list[str], width: int = 90) -> str:
+    """The sentence that holds most matched terms, HTML-escaped, terms wrapped in <mark>."""
+    if not terms:
+        return html.escape(article.body[:width])
+    candidates = [*article.keywords, *(s.text for s in article.checklist),
+                  *_SENTENCE.findall(article.body)]
+    wanted = sorted(set(terms), key=len, reverse=True)
+    best = max(candidates, key=lambda s: sum(1 for t in wanted if t in s.lower()), default="")
+    best = re.sub(r"\[\[([^\]]+)\]\]|[#*`>]", "", best).strip()
+    if len(best) > width:
+        first = min((best.lower().find(t) for t in wanted if t in best.lower()), default=0)
+        start = max(0, first - width // 3)
+        best = ("…" if start else "") + best[start : start + width] + "…"
+    pattern = re.compile("|".join(re.escape(html.escape(t)) for t in wanted), re.IGNORECASE)
+    return pattern.sub(lambda m: f"<mark>{m.group(0)}</mark>", html.escape(best))
+
+
+class SearchEngine:
+    """Searches the current build of an index root, switching to a new build when one appears."""
+
+    def __init__(self, index_root: Path, today: dt.date | None = None):
+        self.index_root = Path(index_root)
+        self._today = today
+        self._lock = threading.Lock()
+        self._loaded: LoadedIndex | None = None
+        self._target: str | None = None
+        self.load_error: str | None = None
+
+    def today(self) -> dt.date:
+        return self._today or dt.date.today()
+
+    def current(self) -> LoadedIndex:
+        """The loaded build, reloaded when `current` points elsewhere (an atomic switch)."""
+        try:
+            target = os.readlink(self.index_root / "current")
+        except OSError:
+            target = None
+        if target != self._target or self._loaded is None:
+            with self._lock:
+                if target != self._target or self._loaded is None:
+                    self._reload(target)
+        if self._loaded is None:
+            raise IndexNotReady(f"没有可用的索引：{self.index_root}（先运行 kb index）")
+        return self._loaded
+
+    def _reload(self, target: str | None) -> None:
+        build = current_build(self.index_root) if target else None
+        if build is None:
+            # Keep serving what we have: a deleted index directory must not take the service down.
+            self.load_error = "索引目录中没有当前构建" if self._loaded else None
+            self._target = target if self._loaded is None else self._target
+            return
+        try:
+            loaded = LoadedIndex(build, self.index_root)
+        except Exception as e:  # a broken build must never replace a good one
+            self.load_error = f"加载构建 {build.name} 失败：{e}"
+            self._target = target
+            return
+        self._loaded, self._target, self.load_error = loaded, target, None
+
+    def analyse(self, case: str, overrides=None) -> Query:
+        loaded = self.current()
+        return analyse_case(case, loaded.kb, loaded.synonyms, overrides)
+
+    def search(
+        self, case: str, limit: int = 5, overrides: dict[str, str | float] | None = None
+    ) -> SearchResult:
+        """Rank the KB's active articles for a case; return the best `limit` with reasons."""
+        started = time.perf_counter()
+        loaded = self.current()
+        query = analyse_case(case, loaded.kb, loaded.synonyms, overrides)
+        hits = rank(loaded, query, limit, self.today())
+        took = (time.perf_counter() - started) * 1000
+        return SearchResult(query, tuple(hits), took, loaded.manifest)
+
+
+def rank(loaded: LoadedIndex, query: Query, limit: int, today: dt.date) -> list[Hit]:
+    kb = loaded.kb
+    scored: dict[str, tuple[float, set[str]]] = {}
+    wq = whoosh_query(query)
+    if wq.subqueries:
+        results = loaded.searcher().search(wq, limit=CANDIDATES, terms=True)
+        for hit in results:
+            matched = {t.decode() if isinstance(t, bytes) else t
+                       for f, t in hit.matched_terms() if f not in ("grams", "pinyin")}
+            scored[hit["id"]] = (hit.score, matched)
+    # Articles the text does not mention but whose applies_when the facts satisfy still qualify.
+    for article in kb.articles:
+        if article.id not in scored and article.applies_when and any(
+            n.effect > 0 for n in fact_notes(article, query.facts, kb)
+        ):
+            scored[article.id] = (0.0, set())
+    top = max((s for s, _ in scored.values()), default=0.0) or 1.0
+    hits = []
+    for article_id, (bm25, matched) in scored.items():
+        article = loaded.articles[article_id]
+        if article.status_on(today) == "expired":
+            continue
+        notes = fact_notes(article, query.facts, kb)
+        ups = sum(1 for n in notes if n.effect > 0)
+        downs = sum(1 for n in notes if n.effect < 0)
+        score = bm25 / top + FACT_MATCH_BONUS * ups - FACT_CONFLICT_PENALTY * downs
+        terms = sorted(matched, key=lambda t: (-len(t), t))
+        hits.append(Hit(article, round(score, 4), round(bm25, 3), tuple(terms), tuple(notes),
+                        snippet(article, terms)))
+    hits.sort(key=lambda h: (-h.score, h.article.id))
+    return hits[:limit]
