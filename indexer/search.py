@@ -32,11 +32,16 @@ from indexer.snapshot import kb_from_json
 MAX_ANALYSED_CHARS = 2000  # longer cases are cut here: the gist of a chat message comes first
 CANDIDATES = 40  # BM25 candidates re-ranked with facts
 SYNONYM_BOOST = 0.8
-GRAM_BOOST = 1.0
+GRAM_BOOST = 2.0
 PINYIN_BOOST = 2.0
 # Re-ranking, relative to the best BM25 score of the query (so 0.3 = 30 % of the top score).
 FACT_MATCH_BONUS = 0.3
 FACT_CONFLICT_PENALTY = 0.45
+# A policy not yet in force (即将生效) is shown, but below what applies today.
+UPCOMING_WEIGHT = 0.5
+# A reason (破损, 发错货 …) or a threat names the procedure; an order status is shared by many.
+FACT_WEIGHTS = {"order_status": 1.0}
+DEFAULT_FACT_WEIGHT = 1.0
 _ASCII_WORD = re.compile(r"^[a-z]{2,12}$")
 _LONG_NUMBER = re.compile(r"\d{5,}|[a-z]+\d{5,}")
 _SENTENCE = re.compile(r"[^。！？!?\n；;]+[。！？!?；;]?")
@@ -284,12 +289,15 @@ def rank(loaded: LoadedIndex, query: Query, limit: int, today: dt.date) -> list[
     hits = []
     for article_id, (bm25, matched) in scored.items():
         article = loaded.articles[article_id]
-        if article.status_on(today) == "expired":
+        status = article.status_on(today)
+        if status == "expired":
             continue
         notes = fact_notes(article, query.facts, kb)
-        ups = sum(1 for n in notes if n.effect > 0)
-        downs = sum(1 for n in notes if n.effect < 0)
+        ups = sum(FACT_WEIGHTS.get(n.fact, DEFAULT_FACT_WEIGHT) for n in notes if n.effect > 0)
+        downs = sum(FACT_WEIGHTS.get(n.fact, DEFAULT_FACT_WEIGHT) for n in notes if n.effect < 0)
         score = bm25 / top + FACT_MATCH_BONUS * ups - FACT_CONFLICT_PENALTY * downs
+        if status == "upcoming":
+            score *= UPCOMING_WEIGHT
         terms = sorted(matched, key=lambda t: (-len(t), t))
         hits.append(Hit(article, round(score, 4), round(bm25, 3), tuple(terms), tuple(notes),
                         snippet(article, terms)))
