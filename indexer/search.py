@@ -236,6 +236,9 @@ class SearchEngine:
                     self._reload(target)
         if self._loaded is None:
             raise IndexNotReady(f"没有可用的索引：{self.index_root}（先运行 kb index）")
+        # jieba's tokenizer is per process: another KB built or loaded here since (tests, tools)
+        # may have swapped in one without this KB's dictionary words. Cheap when it is ours.
+        analysis.init_segmenter(self._loaded.kb.dict_words, self.index_root / "jieba")
         return self._loaded
 
     def _reload(self, target: str | None) -> None:
