@@ -32,6 +32,7 @@ test: install-test browser
 	$(BIN)/pytest
 	$(BIN)/kb eval
 	$(BIN)/kb eval kb/eval/holdout.yaml
+	$(BIN)/kb check
 
 clean:
 	rm -rf $(VENV) var test-artifacts

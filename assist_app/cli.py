@@ -158,6 +158,25 @@ def evaluate(ctx: click.Context, file: Path | None, as_json: bool, baseline: boo
 
 
 @main.command()
+@click.option("--base", default=None, help="Git revision to compare with (default: merge base with main).")
+@click.pass_context
+def check(ctx: click.Context, base: str | None) -> None:
+    """Pull-request check: lint, build, evaluate, and compare with the base revision.
+
+    Prints a Markdown summary for the pull request; exit status 1 when lint fails or a metric is
+    under its threshold.
+    """
+    from indexer.check import CheckError, format_check, run_check
+
+    try:
+        report = run_check(_settings(ctx).kb_dir, base)
+    except CheckError as e:
+        raise click.ClickException(str(e)) from None
+    click.echo(format_check(report))
+    sys.exit(0 if report["passed"] else 1)
+
+
+@main.command()
 @click.option("--days", default=0, show_default=True, help="Also list reviews due within this many days.")
 @click.pass_context
 def review(ctx: click.Context, days: int) -> None:

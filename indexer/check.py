@@ -1,0 +1,143 @@
+"""`kb check`: what a knowledge-base pull request does to matching, as a Markdown summary.
+
+Lints the working tree's KB, builds it into a scratch index, evaluates every set under
+kb/eval/, does the same for the base revision's KB (taken from git), and lists the cases whose
+first result changed.
+"""
+
+from __future__ import annotations
+
+import subprocess
+import tarfile
+import tempfile
+from dataclasses import dataclass
+from io import BytesIO
+from pathlib import Path
+from typing import Any
+
+from indexer.build import BuildError, build_index
+from indexer.evaluate import METRICS, load_cases, run_eval
+from indexer.lint import has_errors, lint_kb
+from indexer.search import SearchEngine
+
+
+class CheckError(Exception):
+    """The base revision cannot be read from git; the message says why."""
+
+
+@dataclass
+class SideResult:
+    reports: dict[str, dict[str, Any]]
+    firsts: dict[str, dict[str, str | None]]  # eval file -> case -> first result id
+
+
+def _git(repo: Path, *args: str) -> bytes:
+    try:
+        return subprocess.run(["git", "-C", str(repo), *args], check=True,
+                              capture_output=True).stdout
+    except (OSError, subprocess.CalledProcessError) as e:
+        detail = getattr(e, "stderr", b"") or b""
+        raise CheckError(f"git {' '.join(args)} 失败：{detail.decode(errors='replace').strip() or e}") from e
+
+
+def default_base(repo: Path) -> str:
+    """The merge base with main (or HEAD when there is no main branch)."""
+    try:
+        return _git(repo, "merge-base", "HEAD", "main").decode().strip()
+    except CheckError:
+        return "HEAD"
+
+
+def export_kb(repo: Path, ref: str, kb_rel: str, target: Path) -> Path:
+    """Write the KB folder as it is at `ref` into target; return its path."""
+    archive = _git(repo, "archive", "--format=tar", ref, kb_rel)
+    with tarfile.open(fileobj=BytesIO(archive)) as tar:
+        tar.extractall(target, filter="data")
+    return target / kb_rel
+
+
+def evaluate_kb(kb_dir: Path, eval_files: list[Path], scratch: Path) -> SideResult:
+    root = scratch / "index"
+    build_index(kb_dir, root)
+    engine = SearchEngine(root)
+    reports, firsts = {}, {}
+    for path in eval_files:
+        reports[path.name] = run_eval(engine, path, baseline=False)
+        firsts[path.name] = {
+            case["case"]: next((h.article.id for h in engine.search(case["case"], 1).hits), None)
+            for case in load_cases(path)
+        }
+    return SideResult(reports, firsts)
+
+
+def run_check(kb_dir: Path, base: str | None = None) -> dict[str, Any]:
+    """Compare the working tree's KB with the base revision's; return a report for format_check."""
+    kb_dir = kb_dir.resolve()
+    repo = Path(_git(kb_dir, "rev-parse", "--show-toplevel").decode().strip())
+    kb_rel = str(kb_dir.relative_to(repo))
+    base = base or default_base(repo)
+    _, problems = lint_kb(kb_dir)
+    report: dict[str, Any] = {"base": base, "lint": [p.format() for p in problems],
+                              "lint_failed": has_errors(problems), "sets": {}}
+    if report["lint_failed"]:
+        report["passed"] = False
+        return report
+    eval_files = sorted(p for p in (kb_dir / "eval").glob("*.yaml") if p.name != "thresholds.yaml")
+    with tempfile.TemporaryDirectory() as tmp:
+        tmp = Path(tmp)
+        now = evaluate_kb(kb_dir, eval_files, tmp / "now")
+        try:
+            base_kb = export_kb(repo, base, kb_rel, tmp / "base-src")
+            was = evaluate_kb(base_kb, [f for f in eval_files if (base_kb / "eval" / f.name).exists()],
+                              tmp / "base")
+        except (CheckError, BuildError) as e:
+            was, report["base_error"] = SideResult({}, {}), str(e)
+    for path in eval_files:
+        name = path.name
+        cases = load_cases(path)
+        expected = {c["case"]: c["expected"] for c in cases}
+        changed = []
+        for case, first in now.firsts[name].items():
+            before = was.firsts.get(name, {}).get(case, first)
+            if before != first:
+                good_now, good_before = first in expected[case], before in expected[case]
+                verdict = "better" if good_now and not good_before else (
+                    "worse" if good_before and not good_now else "changed")
+                changed.append({"case": case, "was": before, "now": first, "verdict": verdict,
+                                "expected": expected[case]})
+        report["sets"][name] = {
+            "now": now.reports[name]["metrics"],
+            "was": was.reports.get(name, {}).get("metrics"),
+            "below_threshold": now.reports[name]["below_threshold"],
+            "changed": changed,
+        }
+    report["passed"] = not any(s["below_threshold"] for s in report["sets"].values())
+    return report
+
+
+def format_check(report: dict[str, Any]) -> str:
+    """A Markdown summary fit for a pull-request comment."""
+    lines = [f"## kb check（对比 `{report['base'][:12]}`）", ""]
+    errors = [p for p in report["lint"] if "[error]" in p]
+    lines.append(f"**检查（lint）**：{len(errors)} 个错误，{len(report['lint']) - len(errors)} 个警告")
+    lines += [f"- `{p}`" for p in report["lint"][:30]]
+    if report.get("base_error"):
+        lines.append(f"\n> 无法评测基准版本：{report['base_error']}")
+    for name, s in report.get("sets", {}).items():
+        lines += ["", f"### {name}", "", "| 指标 | 之前 | 现在 | 变化 |", "| --- | --- | --- | --- |"]
+        for metric in METRICS:
+            now = s["now"][metric]
+            was = s["was"][metric] if s["was"] else None
+            delta = "" if was is None else f"{now - was:+.3f}"
+            flag = " ✗ 低于门槛" if metric in s["below_threshold"] else ""
+            lines.append(f"| {metric} | {'-' if was is None else f'{was:.3f}'} | {now:.3f}{flag} | {delta} |")
+        if s["changed"]:
+            lines += ["", "第一名变化的案例：", ""]
+            icon = {"better": "✅ 变好", "worse": "❌ 变差", "changed": "↔ 变化"}
+            for c in s["changed"]:
+                lines.append(f"- {icon[c['verdict']]}：{c['case'][:40]} — 之前 `{c['was']}` → 现在 "
+                             f"`{c['now']}`（应为 {', '.join(c['expected'])}）")
+        else:
+            lines += ["", "第一名没有变化。"]
+    lines += ["", "**结果：" + ("通过**" if report["passed"] else "未通过**")]
+    return "\n".join(lines)
