@@ -183,8 +183,11 @@ def rule_banned_phrases(article: Article, kb: KnowledgeBase, src: SourceLines, t
         lowered = reply.text.lower()
         for phrase, why in kb.banned_phrases.items():
             if phrase.lower() in lowered:
+                # Matched ignoring case: look for the words as written (加v for 加V).
+                start = lowered.index(phrase.lower())
+                written = reply.text[start : start + len(phrase)]
                 yield Problem(
-                    article.path, src.find(phrase, reply.line),
+                    article.path, src.find(written, reply.line),
                     f"回复 `{reply.id}` 含违规说法「{phrase}」：{why} 请删去或改写",
                     "banned-phrase",
                 )

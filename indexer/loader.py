@@ -131,6 +131,27 @@ def split_front_matter(text: str) -> tuple[str, str, int] | None:
     return None
 
 
+def _impossible_date(shown: str, node: yaml.Node, error: ValueError) -> Problem:
+    """A problem on the line of the first date-like value that is not a real date."""
+    nodes, bad = [node], None
+    while nodes and bad is None:
+        current = nodes.pop(0)
+        if isinstance(current, yaml.ScalarNode) and current.tag.endswith(":timestamp"):
+            try:
+                yaml.SafeLoader("").construct_yaml_timestamp(current)
+            except ValueError:
+                bad = current
+        elif isinstance(current, yaml.SequenceNode):
+            nodes = current.value + nodes
+        elif isinstance(current, yaml.MappingNode):
+            nodes = [n for pair in current.value for n in pair] + nodes
+    line = _Lines(node, offset=1).of(bad) if bad is not None else 2
+    shown_value = f"`{bad.value}` " if bad is not None else ""
+    return Problem(
+        shown, line, f"日期 {shown_value}不存在（{error}）：应为{KIND_HINTS['date']}", "field-type"
+    )
+
+
 def _check_kind(kind: str, value: Any) -> bool:
     if kind == "str":
         return isinstance(value, str) and bool(value.strip())
@@ -178,6 +199,9 @@ def parse_article(text: str, shown: str) -> tuple[Article | None, list[Problem]]
         data = yaml.safe_load(front)
     except yaml.YAMLError as e:
         return None, [yaml_problem(shown, e, offset=1)]
+    except ValueError as e:
+        # PyYAML raises a bare ValueError for a date the calendar lacks (2026-02-30).
+        return None, [_impossible_date(shown, node, e)]
     lines = _Lines(node, offset=1)
     if not isinstance(data, dict):
         return None, [Problem(shown, 2, "头信息应是“字段: 值”的映射", "front-matter")]

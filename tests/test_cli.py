@@ -1,0 +1,272 @@
+"""The `kb` command: exit codes and output, run as real subprocesses of the installed script."""
+
+from __future__ import annotations
+
+import json
+import re
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+from kb_helpers import copy_mini_kb, edit, run_kb
+
+from assist_app.assist import assist
+from assist_app.cli import main
+from indexer.build import build_index, current_build
+
+
+@pytest.fixture(scope="module")
+def mini(tmp_path_factory) -> tuple[Path, Path]:
+    """The mini KB and its index, built once for this module (read-only for tests)."""
+    base = tmp_path_factory.mktemp("cli")
+    kb = copy_mini_kb(base)
+    root = base / "index"
+    build_index(kb, root)
+    return kb, root
+
+
+def without_timing(answer: dict) -> dict:
+    return {k: v for k, v in answer.items() if k != "took_ms"}
+
+
+# --- kb search
+
+
+def test_search_json_is_the_assist_document(engine, index_root):
+    case = "订单3900581274630918275 拍错了 还没发货 想取消"
+
+    result = CliRunner().invoke(main, ["--index", str(index_root), "search", case, "--json"])
+
+    assert result.exit_code == 0, result.output
+    printed = json.loads(result.stdout)
+    expected = json.loads(json.dumps(assist(engine, case)))
+    assert printed.keys() == expected.keys()
+    assert without_timing(printed) == without_timing(expected)
+
+
+def test_search_text_lists_ranked_results(mini):
+    kb, root = mini
+
+    result = CliRunner().invoke(
+        main, ["--kb", str(kb), "--index", str(root), "search", "收到就碎了 箱子压坏", "-k", "2"]
+    )
+
+    assert result.exit_code == 0, result.output
+    assert re.search(r"^事实：.*reason=破损", result.stdout, re.MULTILINE)
+    ranked = re.findall(r"^(\d)\. (\S+)  ", result.stdout, re.MULTILINE)
+    assert ranked[0] == ("1", "damaged-item")
+    assert len(ranked) <= 2
+
+
+@pytest.mark.parametrize("case", ["", "   "])
+def test_search_refuses_an_empty_case(mini, case):
+    kb, root = mini
+
+    result = run_kb("--kb", kb, "--index", root, "search", case)
+
+    assert result.returncode == 2
+    assert "案例描述不能为空" in result.stderr
+    assert result.stdout == ""
+
+
+def test_search_builds_the_index_when_there_is_none(tmp_path):
+    kb = copy_mini_kb(tmp_path)
+    root = tmp_path / "index"
+
+    result = CliRunner().invoke(
+        main, ["--kb", str(kb), "--index", str(root), "search", "不想要了能退吗", "--json"]
+    )
+
+    assert result.exit_code == 0, result.output
+    assert "还没有索引，正在构建" in result.stderr
+    assert json.loads(result.stdout)["results"][0]["id"] == "seven-day-return"
+    assert current_build(root) is not None
+
+
+# --- kb index
+
+
+def test_index_builds_and_reports(tmp_path):
+    kb = copy_mini_kb(tmp_path)
+    root = tmp_path / "index"
+
+    first = CliRunner().invoke(main, ["--kb", str(kb), "--index", str(root), "index"])
+    second = CliRunner().invoke(main, ["--kb", str(kb), "--index", str(root), "index"])
+
+    assert first.exit_code == 0, first.output
+    assert second.exit_code == 0, second.output
+    assert re.match(r"已构建 \S+：3 篇文章，\d+ 个词项", first.stdout)
+    assert "（重新分词 3 篇）" in first.stdout
+    assert "（重新分词 0 篇）" in second.stdout
+    assert current_build(root).name in second.stdout
+
+
+def test_index_of_a_broken_kb_exits_1_with_the_problems_on_stderr(tmp_path):
+    kb = copy_mini_kb(tmp_path)
+    root = tmp_path / "index"
+    edit(
+        kb / "articles/before-shipment/cancel-order.md",
+        "platforms: [淘宝, 拼多多]",
+        "platforms: [淘宝, 拼夕夕]",
+    )
+    edit(kb / "articles/product-issues/damaged-item.md", "{{tracking_no}}", "{{tracking}}")
+
+    result = run_kb("--kb", kb, "--index", root, "index")
+
+    assert result.returncode == 1
+    assert result.stdout == ""
+    lines = result.stderr.splitlines()
+    assert lines[0].startswith("kb/articles/before-shipment/cancel-order.md:6: [error] ")
+    assert lines[0].endswith("(platform-unknown)")
+    assert lines[1].startswith("kb/articles/product-issues/damaged-item.md:19: [error] ")
+    assert lines[1].endswith("(placeholder-unknown)")
+    assert lines[2] == "Error: 知识库有 2 个错误，未构建索引（先运行 kb lint 修正）"
+    assert current_build(root) is None
+
+
+# --- kb eval
+
+
+def write_eval(folder: Path, cases: dict[str, list[dict]], thresholds: dict) -> None:
+    folder.mkdir(parents=True, exist_ok=True)
+    for name, items in cases.items():
+        (folder / name).write_text(json.dumps(items, ensure_ascii=False), encoding="utf-8")
+    (folder / "thresholds.yaml").write_text(json.dumps(thresholds), encoding="utf-8")
+
+
+EVAL_CASES = [
+    {
+        "case": "拍错了 还没发货 想取消订单",
+        "expected": ["cancel-order"],
+        "facts": {"order_status": "未发货"},
+    },
+    {
+        "case": "收到就碎了 箱子压坏 SF1234567890123",
+        "expected": "damaged-item",
+        "slots": {"tracking_no": "SF1234567890123"},
+    },
+    {"case": "不想要了能退吗 七天无理由", "expected": ["seven-day-return"]},
+]
+
+
+@pytest.fixture
+def eval_dir(tmp_path) -> Path:
+    folder = tmp_path / "eval"
+    wrong = [*EVAL_CASES[:2], {**EVAL_CASES[2], "expected": ["damaged-item"]}]
+    write_eval(
+        folder,
+        {"met.yaml": EVAL_CASES, "missed.yaml": wrong},
+        {
+            "met.yaml": {"top1": 1.0, "fact_accuracy": 1.0, "slot_accuracy": 1.0},
+            "missed.yaml": {"top1": 0.9, "top3": 0.9},
+        },
+    )
+    return folder
+
+
+def test_eval_exits_0_when_thresholds_are_met(mini, eval_dir):
+    kb, root = mini
+
+    result = run_kb(
+        "--kb", kb, "--index", root, "eval", eval_dir / "met.yaml", "--json", "--no-baseline"
+    )
+
+    assert result.returncode == 0, result.stderr
+    report = json.loads(result.stdout)
+    assert report["passed"] is True
+    assert report["metrics"] == {
+        "top1": 1.0,
+        "top3": 1.0,
+        "mrr": 1.0,
+        "fact_accuracy": 1.0,
+        "slot_accuracy": 1.0,
+    }
+    assert (report["facts_checked"], report["slots_checked"]) == (1, 1)
+
+
+def test_eval_exits_1_when_a_threshold_is_missed(mini, eval_dir):
+    kb, root = mini
+
+    result = run_kb("--kb", kb, "--index", root, "eval", eval_dir / "missed.yaml", "--no-baseline")
+
+    assert result.returncode == 1
+    assert re.search(r"^top1 +0\.667 +- +0\.900  ✗ 低于门槛$", result.stdout, re.MULTILINE)
+    assert "应为 damaged-item；实为 seven-day-return" in result.stdout
+    assert result.stdout.rstrip().endswith("结果：未达门槛")
+
+
+def test_eval_of_a_set_naming_an_unknown_article_fails_with_the_name(mini, tmp_path):
+    kb, root = mini
+    write_eval(tmp_path, {"cases.yaml": [{"case": "退款", "expected": ["no-such-article"]}]}, {})
+
+    result = CliRunner().invoke(
+        main, ["--kb", str(kb), "--index", str(root), "eval", str(tmp_path / "cases.yaml")]
+    )
+
+    assert result.exit_code == 1
+    assert "评测集引用了不存在的文章 no-such-article" in result.stderr
+
+
+# --- kb review
+
+
+def test_review_lists_an_overdue_article_under_its_owner(tmp_path):
+    kb = copy_mini_kb(tmp_path)
+    article = kb / "articles/returns-refunds/seven-day-return.md"
+    edit(article, "owner: 售后组", "owner: 退货组张三")
+    edit(
+        article,
+        "reviewed: 2026-11-01\nreview_every_days: 3650",
+        "reviewed: 2020-01-01\nreview_every_days: 30",
+    )
+
+    result = CliRunner().invoke(main, ["--kb", str(kb), "review"])
+
+    assert result.exit_code == 0, result.output
+    lines = result.output.strip().splitlines()
+    assert lines[0] == "退货组张三"
+    assert re.fullmatch(
+        r"  2020-01-31  已超期 \d+ 天  seven-day-return  "
+        r"kb/articles/returns-refunds/seven-day-return\.md",
+        lines[1],
+    )
+    assert len(lines) == 2  # the other articles are not due
+
+
+def test_review_with_a_horizon_groups_by_owner(tmp_path):
+    kb = copy_mini_kb(tmp_path)
+
+    result = CliRunner().invoke(main, ["--kb", str(kb), "review", "--days", "5000"])
+
+    assert result.exit_code == 0
+    owners = [line for line in result.output.splitlines() if line and not line.startswith(" ")]
+    assert owners == ["售前组", "售后组"]
+    assert result.output.count("天后到期") == 3
+
+
+def test_review_says_when_nothing_is_due(tmp_path):
+    result = CliRunner().invoke(main, ["--kb", str(copy_mini_kb(tmp_path)), "review"])
+
+    assert result.exit_code == 0
+    assert result.output.strip() == "没有到期需要复核的文章"
+
+
+# --- help
+
+
+def test_kb_help_as_a_subprocess():
+    result = run_kb("--help")
+
+    assert result.returncode == 0
+    for command in main.commands:
+        assert command in result.stdout
+
+
+@pytest.mark.parametrize("command", sorted(main.commands))
+def test_each_subcommand_has_help(command):
+    result = CliRunner().invoke(main, [command, "--help"])
+
+    assert result.exit_code == 0, result.output
+    assert f"Usage: main {command}" in result.output
+    summary = main.commands[command].help.split("\n")[0]
+    assert summary in " ".join(result.output.split())  # help text is re-wrapped

@@ -1,0 +1,283 @@
+"""indexer.extract: slots and facts read from a case, with the real kb/slots.yaml and facts.yaml.
+
+The lookalike tests are the point: a phone number must not become an order id, a date must not
+become an amount, a bare run of digits is nobody's until the words around it say whose it is.
+"""
+
+from __future__ import annotations
+
+import pytest
+from conftest import KB_DIR
+
+from indexer.analysis import fold, normalize
+from indexer.extract import (
+    chinese_number,
+    days_since_receipt,
+    extract_enum,
+    extract_facts,
+    extract_slots,
+)
+from indexer.loader import load_kb
+from indexer.model import FactDef
+
+
+@pytest.fixture(scope="module")
+def kb():
+    kb, problems = load_kb(KB_DIR)
+    assert [p for p in problems if p.level == "error"] == []
+    return kb
+
+
+@pytest.fixture
+def slots(kb):
+    """Slot values read from a case the way search reads them (folded, case kept)."""
+
+    def read(case: str) -> dict[str, str]:
+        return {name: ev.value for name, ev in extract_slots(fold(case), kb.slots).items()}
+
+    return read
+
+
+@pytest.fixture
+def facts(kb):
+    """Fact values read from a case the way search reads them (normalised text)."""
+
+    def read(case: str) -> dict[str, str | float]:
+        found = extract_facts(normalize(case), kb.facts, extract_slots(fold(case), kb.slots))
+        return {name: ev.value for name, ev in found.items()}
+
+    return read
+
+
+# --- order ids
+
+
+@pytest.mark.parametrize(
+    ("case", "order_id"),
+    [
+        ("订单号 3900581274630918275 还没发货", "3900581274630918275"),  # Taobao, 19 digits
+        ("这单390058127463091827能取消吗", "390058127463091827"),  # Taobao, 18 digits
+        ("pdd下错单了 261203-583920174658392", "261203-583920174658392"),  # Pinduoduo
+        ("京东订单号 302145678901 想退", "302145678901"),  # JD, 12 digits named an order
+        ("订单号：3900581274630918275，电话：13812345678", "3900581274630918275"),
+    ],
+)
+def test_order_id(slots, case, order_id):
+    assert slots(case)["order_id"] == order_id
+
+
+# --- tracking numbers
+
+
+@pytest.mark.parametrize(
+    ("case", "tracking_no"),
+    [
+        ("顺丰单号SF1234567890123 显示签收了", "SF1234567890123"),
+        ("圆通 YT1234567890123 三天没动", "YT1234567890123"),
+        ("京东快递 JD0123456789012", "JD0123456789012"),
+        ("JDV012345678901 到哪了", "JDV012345678901"),
+        ("极兔 JT1234567890123", "JT1234567890123"),
+        ("中通 73512345678901 一直不更新", "73512345678901"),
+        ("快递单号 73512345678901", "73512345678901"),
+        ("邮政国际 EA123456789CN 到哪了", "EA123456789CN"),
+        ("单号ＳＦ１２３４５６７８９０１２３", "SF1234567890123"),  # full-width, folded first
+    ],
+)
+def test_tracking_no(slots, case, tracking_no):
+    assert slots(case)["tracking_no"] == tracking_no
+    assert "order_id" not in slots(case)
+
+
+def test_courier_is_read_by_name(slots):
+    assert slots("中通 73512345678901 一直不更新")["courier"] == "中通"
+
+
+# --- amounts and phone
+
+
+@pytest.mark.parametrize(
+    ("case", "amount"),
+    [
+        ("退了¥29.9 还没到", "29.9"),
+        ("付了29.9元", "29.9"),
+        ("差价50块你们给不给补", "50"),
+        ("9块9买的 坏了", "9.9"),
+        ("实付 128 元", "128"),
+        ("退款 50 还没到账", "50"),  # a bare number right after 退款
+    ],
+)
+def test_amount(slots, case, amount):
+    assert slots(case)["amount"] == amount
+
+
+def test_amount_is_also_a_number_fact(facts):
+    assert facts("付了29.9元 想退款")["amount"] == 29.9
+
+
+def test_phone(slots):
+    assert slots("电话 13812345678 打不通")["phone"] == "13812345678"
+
+
+# --- lookalikes that must not be taken
+
+
+def test_a_phone_number_is_not_an_order_id(slots):
+    # 11 digits near 订单号 have the JD order shape, but 1[3-9]… is a mobile number.
+    assert slots("订单号 13812345678") == {"phone": "13812345678"}
+
+
+@pytest.mark.parametrize("order_id", ["3900581274630918275", "3913812345678123456"])
+def test_an_order_id_is_not_a_phone(slots, order_id):
+    found = slots(f"订单 {order_id} 什么时候发")
+
+    assert found["order_id"] == order_id
+    assert "phone" not in found
+
+
+def test_a_twelve_digit_number_without_context_is_nobodys(slots):
+    assert slots("302145678901 这个是什么") == {}
+
+
+def test_a_twelve_digit_waybill_is_not_an_order_id(slots):
+    assert slots("快递单号 302145678901") == {"tracking_no": "302145678901"}
+
+
+def test_a_tracking_number_is_not_an_order_id(slots):
+    assert slots("SF1234567890123") == {"tracking_no": "SF1234567890123"}
+
+
+def test_a_number_is_read_once(slots):
+    found = slots("订单号是1234567890，快递单号是 SF1234567890123，花了¥99")
+
+    assert found == {"order_id": "1234567890", "tracking_no": "SF1234567890123", "amount": "99"}
+
+
+@pytest.mark.parametrize(
+    "case",
+    [
+        "退款 2026-11-20 申请的",
+        "申请退款 2026-11-20",
+        "退款申请时间2026/11/20",
+        "实付 2026.11.20 下的单",
+        "付了钱 2026年11月20日",
+        "退款的钱11月20号到账吗",
+        "差价 10:30 联系的客服",
+        "退款 3天了 还没到",
+        "价格 第2件半价",
+    ],
+)
+def test_a_date_time_or_count_after_a_money_word_is_not_an_amount(slots, case):
+    assert "amount" not in slots(case)
+
+
+def test_twenty_digits_are_not_an_order_id(slots):
+    assert "order_id" not in slots("订单号 12345678901234567890")
+
+
+# --- days since receipt
+
+
+@pytest.mark.parametrize(
+    ("case", "days"),
+    [
+        ("签收第九天了想退", 9),
+        ("前天到的", 2),
+        ("收到一周了", 7),
+        ("昨天签收的", 1),
+        ("收到5天了", 5),
+        ("收到十五天了", 15),
+        ("签收后第8天", 8),
+        ("3天前就已经签收了", 3),
+        ("大前天收到的", 3),
+        ("今天刚收到", 0),
+        ("收到两周了", 14),
+        ("收到半个月", 15),
+    ],
+)
+def test_days_since_receipt(case, days):
+    evidence = days_since_receipt(normalize(case))
+
+    assert evidence.value == days
+    assert evidence.phrase in normalize(case)
+
+
+@pytest.mark.parametrize("case", ["还没收到", "9天", "物流5天没动了"])
+def test_no_days_since_receipt_without_a_receipt(case):
+    assert days_since_receipt(normalize(case)) is None
+
+
+def test_days_since_receipt_is_a_fact(facts):
+    assert facts("簽收第九天了 不想要了")["days_since_receipt"] == 9
+
+
+@pytest.mark.parametrize(
+    ("text", "number"),
+    [("3", 3), ("十", 10), ("十五", 15), ("二十一", 21), ("两", 2), ("九", 9), ("廿", None)],
+)
+def test_chinese_number(text, number):
+    assert chinese_number(text) == number
+
+
+# --- enum facts
+
+
+ORDER_STATUS = FactDef(
+    "order_status",
+    "订单状态",
+    "enum",
+    {"运输中": ("没收到", "在路上"), "已签收": ("收到", "签收")},
+)
+
+
+@pytest.mark.parametrize(
+    ("text", "value"),
+    [
+        ("还没收到", "运输中"),  # 收到 sits inside 没收到: the longer phrase wins
+        ("收到了", "已签收"),
+        ("没收到 还在路上", "运输中"),
+        ("昨天签收 今天收到", "已签收"),
+    ],
+)
+def test_overlapping_phrases_longest_wins(text, value):
+    assert extract_enum(text, ORDER_STATUS).value == value
+
+
+def test_most_matched_characters_win():
+    # 没收到 (3) + 在路上 (3) outweigh 签收 (2).
+    assert extract_enum("显示签收了 但是没收到 说在路上", ORDER_STATUS).value == "运输中"
+
+
+def test_tie_goes_to_what_is_said_last():
+    tie = FactDef("want", "诉求", "enum", {"退货": ("退货",), "换货": ("换货",)})
+    assert extract_enum("先说退货，后来想换货", tie).value == "换货"
+    assert extract_enum("先说换货，后来想退货", tie).value == "退货"
+
+
+def test_evidence_names_the_phrase(kb):
+    evidence = extract_enum(normalize("快递一直没收到"), kb.facts["order_status"])
+
+    assert evidence.value == "运输中"
+    assert evidence.phrase in "快递一直没收到"
+    assert "没收到" in evidence.phrase
+
+
+def test_not_received_is_not_received_with_the_real_facts(facts):
+    assert facts("快递一直没收到")["order_status"] == "运输中"
+    assert facts("收到了 有问题")["order_status"] == "已签收"
+
+
+@pytest.mark.parametrize(
+    ("traditional", "simplified"), [("壓壞了", "压坏了"), ("盒子碎了", "盒子碎了")]
+)
+def test_traditional_input_reads_the_same_reason(facts, traditional, simplified):
+    assert facts(traditional)["reason"] == "破损"
+    assert facts(traditional) == facts(simplified)
+
+
+def test_traditional_platform_name(facts):
+    assert facts("在淘寶買的")["platform"] == "淘宝"
+
+
+def test_nothing_is_read_from_chat_noise(facts, slots):
+    assert facts("亲 在吗 😭🙏！！！") == {}
+    assert slots("亲 在吗 😭🙏！！！") == {}

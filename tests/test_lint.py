@@ -1,0 +1,553 @@
+"""indexer.lint and the loader's problems: one test per rule, `check(source, (line, rule))`.
+
+Every rule is exercised on the mini KB's cancel-order article (kb_helpers.CANCEL_ORDER, whose
+line numbers are listed there) with one line changed; each test asserts the exact problems of
+that file and that the message tells the editor what to write.
+"""
+
+from __future__ import annotations
+
+import ast
+import datetime as dt
+import json
+import re
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+from conftest import KB_DIR
+from kb_helpers import CANCEL_ORDER, copy_mini_kb, run_kb, write_article
+
+import indexer
+from assist_app.cli import main
+from indexer.lint import RULES, has_errors, lint_kb
+from indexer.model import Problem
+
+TODAY = dt.date(2026, 11, 26)
+ARTICLE = "before-shipment/cancel-order.md"
+
+
+@pytest.fixture
+def kb(tmp_path) -> Path:
+    kb = copy_mini_kb(tmp_path)
+    (kb / "articles" / ARTICLE).unlink()  # each test writes its own version
+    return kb
+
+
+def check(
+    kb: Path,
+    source: str | bytes,
+    *expected: tuple[int, str],
+    path: str = ARTICLE,
+) -> list[Problem]:
+    """Lint the KB with `source` at articles/<path>; assert the file's (line, rule) problems."""
+    write_article(kb, path, source)
+    _, problems = lint_kb(kb, TODAY)
+    shown = f"kb/articles/{path}"
+    mine = [p for p in problems if p.path == shown]
+    assert [p for p in problems if p.path != shown] == []
+    assert sorted((p.line, p.rule) for p in mine) == sorted(expected)
+    return mine
+
+
+def change(old: str, new: str) -> str:
+    assert old in CANCEL_ORDER
+    return CANCEL_ORDER.replace(old, new, 1)
+
+
+def test_the_unchanged_article_is_clean(kb):
+    check(kb, CANCEL_ORDER)
+
+
+# --- rules in indexer.lint.RULES
+
+
+def test_id_format(kb):
+    source = change("id: cancel-order", "id: Cancel_Order")
+    [problem] = check(kb, source, (2, "id-format"), path="before-shipment/Cancel_Order.md")
+    assert "`cancel-order`" in problem.message  # a slug to use instead
+
+
+def test_id_file(kb):
+    [problem] = check(kb, CANCEL_ORDER, (2, "id-file"), path="before-shipment/cancel.md")
+    assert "把 id 改为 `cancel`" in problem.message
+    assert "`cancel-order.md`" in problem.message
+
+
+def test_id_duplicate(kb):
+    other = change("category: before-shipment", "category: returns-refunds")
+    write_article(kb, ARTICLE, CANCEL_ORDER)
+    write_article(kb, "returns-refunds/cancel-order.md", other)
+
+    _, problems = lint_kb(kb, TODAY)
+
+    assert [(p.path, p.line, p.rule) for p in problems] == [
+        ("kb/articles/before-shipment/cancel-order.md", 2, "id-duplicate"),
+        ("kb/articles/returns-refunds/cancel-order.md", 2, "id-duplicate"),
+    ]
+    assert "kb/articles/returns-refunds/cancel-order.md" in problems[0].message
+    assert "kb/articles/before-shipment/cancel-order.md" in problems[1].message
+
+
+def test_category_unknown(kb):
+    [problem] = check(
+        kb, change("category: before-shipment", "category: presale"), (4, "category-unknown")
+    )
+    assert "`presale`" in problem.message
+    assert "before-shipment, returns-refunds, product-issues" in problem.message
+
+
+def test_category_folder(kb):
+    [problem] = check(
+        kb, change("category: before-shipment", "category: returns-refunds"), (4, "category-folder")
+    )
+    assert "articles/returns-refunds/" in problem.message
+    assert "`before-shipment`" in problem.message
+
+
+def test_platform_unknown(kb):
+    [problem] = check(
+        kb,
+        change("platforms: [淘宝, 拼多多]", "platforms: [淘宝, 拼夕夕]"),
+        (6, "platform-unknown"),
+    )
+    assert "`拼夕夕`" in problem.message
+    assert "淘宝, 拼多多, 京东" in problem.message
+
+
+def test_fact_unknown(kb):
+    [problem] = check(kb, change("  order_status: 未发货", "  weather: 下雨"), (10, "fact-unknown"))
+    assert "`weather`" in problem.message
+    assert "platform, order_status" in problem.message  # the facts that exist
+
+
+def test_fact_value_enum(kb):
+    [problem] = check(
+        kb, change("  order_status: 未发货", "  order_status: 已发出"), (10, "fact-value")
+    )
+    assert "`已发出`" in problem.message
+    assert "未发货, 运输中, 已签收" in problem.message
+
+
+def test_fact_value_enum_in_a_step_when(kb):
+    [problem] = check(
+        kb, change("when: {platform: 拼多多}", "when: {platform: 拼夕夕}"), (14, "fact-value")
+    )
+    assert "步骤的 when" in problem.message
+
+
+@pytest.mark.parametrize("condition", ["7", "大于7", '">7天"', '"=> 7"'])
+def test_fact_value_number_needs_a_comparison(kb, condition):
+    source = change("when: {platform: 拼多多}", f"when: {{days_since_receipt: {condition}}}")
+    [problem] = check(kb, source, (14, "fact-value"))
+    assert '"> 7"' in problem.message
+
+
+@pytest.mark.parametrize("condition", ['"> 7"', '"<= 7"', '">=15"', '"= 0"', '"< 3.5"'])
+def test_number_comparisons_are_accepted(kb, condition):
+    check(kb, change("when: {platform: 拼多多}", f"when: {{days_since_receipt: {condition}}}"))
+
+
+def test_fact_value_in_a_reply_when(kb):
+    source = change("    title: 同意取消\n", "    title: 同意取消\n    when: {reason: 不想要}\n")
+    [problem] = check(kb, source, (17, "fact-value"))
+    assert "回复的 when" in problem.message
+    assert "七天无理由, 破损" in problem.message
+
+
+def test_placeholder_unknown(kb):
+    [problem] = check(kb, change("{{order_id}}", "{{ordr_id}}"), (19, "placeholder-unknown"))
+    assert "`{{ordr_id}}`" in problem.message
+    assert "{{order_id}}" in problem.message  # lists what may be used
+
+
+def test_placeholder_syntax(kb):
+    [problem] = check(kb, change("{{amount}}", "{{amount}"), (19, "placeholder-syntax"))
+    assert "`{{order_id}}`" in problem.message  # shows the right shape
+
+
+def test_reply_id_duplicate(kb):
+    source = change(
+        "---\n买家",
+        "  - id: confirm-cancel\n    title: 再次确认\n    text: 亲，已为您取消。\n---\n买家",
+    )
+    [problem] = check(kb, source, (20, "reply-id-duplicate"))
+    assert "`confirm-cancel-2`" in problem.message
+
+
+def test_link_broken_with_a_close_match(kb):
+    [problem] = check(
+        kb, change("[[seven-day-return]]", "[[seven-day-retrun]]"), (21, "link-broken")
+    )
+    assert "是不是 [[seven-day-return]]" in problem.message
+
+
+def test_link_broken_in_a_step(kb):
+    [problem] = check(
+        kb,
+        change("通知仓库拦截订单。", "通知仓库拦截订单，见 [[warehouse-stop]]。"),
+        (13, "link-broken"),
+    )
+    assert "[[warehouse-stop]]" in problem.message
+
+
+def test_banned_phrase(kb):
+    [problem] = check(kb, change("原路退回。", "原路退回，好评返现5元。"), (19, "banned-phrase"))
+    assert "「好评返现」" in problem.message
+    assert "请删去或改写" in problem.message
+
+
+def test_banned_phrase_ignores_case(kb):
+    (kb / "banned_phrases.yaml").write_text("加V: 引导买家离开平台。\n", encoding="utf-8")
+    check(kb, change("原路退回。", "原路退回，有事加v。"), (19, "banned-phrase"))
+
+
+def test_reviewed_future(kb):
+    [problem] = check(
+        kb, change("reviewed: 2026-11-01", "reviewed: 2026-12-01"), (8, "reviewed-future")
+    )
+    assert problem.level == "error"
+    assert "今天是 2026-11-26" in problem.message
+
+
+def test_review_overdue_is_a_warning(kb):
+    source = change("review_every_days: 3650", "review_every_days: 20")
+    [problem] = check(kb, source, (8, "review-overdue"))
+    assert problem.level == "warning"
+    assert "2026-11-21" in problem.message  # when it was due
+    assert "售前组" in problem.message  # whose job it is
+    assert "把 reviewed 改为" in problem.message
+
+
+def test_review_due_today_is_not_overdue(kb):
+    check(kb, change("review_every_days: 3650", "review_every_days: 25"))
+
+
+def test_policy_expired_is_a_warning(kb):
+    source = change(
+        "applies_when:", "effective_from: 2026-10-01\neffective_until: 2026-11-11\napplies_when:"
+    )
+    [problem] = check(kb, source, (11, "policy-expired"))
+    assert problem.level == "warning"
+    assert "延长 effective_until" in problem.message
+
+
+def test_policy_expiring_is_a_warning(kb):
+    source = change("applies_when:", "effective_until: 2026-12-06\napplies_when:")
+    [problem] = check(kb, source, (10, "policy-expiring"))
+    assert problem.level == "warning"
+    assert "还有 10 天" in problem.message
+
+
+def test_policy_far_from_expiry_is_clean(kb):
+    check(kb, change("applies_when:", "effective_until: 2026-12-11\napplies_when:"))
+
+
+def test_effective_range(kb):
+    source = change(
+        "applies_when:", "effective_from: 2026-12-01\neffective_until: 2026-11-30\napplies_when:"
+    )
+    [problem] = check(kb, source, (11, "effective-range"))
+    assert problem.level == "error"
+    assert "2026-12-01" in problem.message and "2026-11-30" in problem.message
+
+
+def test_every_problem_of_an_article_in_one_run(kb):
+    source = (
+        change("platforms: [淘宝, 拼多多]", "platforms: [淘宝, 拼夕夕]")
+        .replace("{{order_id}}", "{{ordr_id}}")
+        .replace("[[seven-day-return]]", "[[seven-day-retrun]]")
+    )
+    check(kb, source, (6, "platform-unknown"), (19, "placeholder-unknown"), (21, "link-broken"))
+
+
+# --- problems found while loading
+
+
+def test_missing_field(kb):
+    [problem] = check(kb, change("owner: 售前组\n", ""), (2, "missing-field"))
+    assert "`owner`" in problem.message
+
+
+@pytest.mark.parametrize(
+    ("old", "new", "line", "expected"),
+    [
+        ("review_every_days: 3650", "review_every_days: -3", 9, "正整数天数"),
+        ("review_every_days: 3650", "review_every_days: 半年", 9, "正整数天数"),
+        ("reviewed: 2026-11-01", "reviewed: 2026/11/01", 8, "YYYY-MM-DD"),
+        ("tags: [取消订单, 未发货]", "tags: 取消订单", 5, "`tags: [退款, 未发货]`"),
+        ("applies_when:\n  order_status: 未发货", "applies_when: 未发货", 10, "事实到取值的映射"),
+        ("  order_status: 未发货", "  order_status: {a: b}", 10, "取值或取值列表"),
+    ],
+)
+def test_field_type(kb, old, new, line, expected):
+    [problem] = check(kb, change(old, new), (line, "field-type"))
+    assert expected in problem.message
+
+
+def test_unknown_field_did_you_mean(kb):
+    source = change("owner: 售前组", "owner: 售前组\nkeyword: [拍错了]")
+    [problem] = check(kb, source, (8, "unknown-field"))
+    assert problem.message == "未知字段 `keyword`，是不是 `keywords`？"
+
+
+def test_unknown_field_without_a_close_match_lists_the_fields(kb):
+    [problem] = check(
+        kb, change("owner: 售前组", "owner: 售前组\n优先级: 高"), (8, "unknown-field")
+    )
+    assert "可用字段：id, title, category" in problem.message
+
+
+def test_empty_checklist(kb):
+    source = change(
+        "checklist:\n  - 通知仓库拦截订单。\n  - text: 拼多多：确认拦截后直接同意仅退款。\n"
+        "    when: {platform: 拼多多}\n",
+        "checklist: []\n",
+    )
+    [problem] = check(kb, source, (12, "empty-checklist"))
+    assert "至少写一步" in problem.message
+
+
+def test_empty_replies(kb):
+    source = change(
+        "replies:\n  - id: confirm-cancel\n    title: 同意取消\n"
+        "    text: 亲，订单 {{order_id}} 已拦截，款项 {{amount}} 原路退回。\n",
+        "replies: []\n",
+    )
+    [problem] = check(kb, source, (16, "empty-replies"))
+    assert "至少写一条" in problem.message
+
+
+@pytest.mark.parametrize(
+    "step",
+    [
+        "  - text: 拼多多：确认拦截后直接同意仅退款。\n    if: {platform: 拼多多}",
+        "  - text: 拼多多：确认拦截后直接同意仅退款。\n    when: 拼多多",
+        "  - when: {platform: 拼多多}",
+        "  - 42",
+    ],
+)
+def test_step_shape(kb, step):
+    source = change(
+        "  - text: 拼多多：确认拦截后直接同意仅退款。\n    when: {platform: 拼多多}", step
+    )
+    [problem] = check(kb, source, (14, "step-shape"))
+    assert "text" in problem.message and "when" in problem.message
+
+
+REPLY = "    title: 同意取消\n    text: 亲，订单 {{order_id}} 已拦截，款项 {{amount}} 原路退回。\n"
+
+
+@pytest.mark.parametrize(
+    "reply",
+    [
+        "    text: 亲，已为您取消。\n",  # no title
+        "    title: 同意取消\n    text: 亲，已为您取消。\n    lang: zh\n",  # unknown key
+        "    title: 同意取消\n    text: 亲，已为您取消。\n    when: 拼多多\n",  # when not a mapping
+        "    title: 同意取消\n    text: [亲, 已为您取消]\n",  # text not text
+    ],
+)
+def test_reply_shape(kb, reply):
+    [problem] = check(kb, change(REPLY, reply), (17, "reply-shape"))
+    assert "`id`、`title`、`text`" in problem.message
+
+
+def test_reply_that_is_only_a_sentence(kb):
+    check(
+        kb,
+        change("  - id: confirm-cancel\n" + REPLY, "  - 亲，已为您取消。\n"),
+        (17, "reply-shape"),
+    )
+
+
+def test_yaml_syntax(kb):
+    [problem] = check(
+        kb, change("title: 未发货取消订单", "title: 未发货: 取消订单"), (3, "yaml-syntax")
+    )
+    assert problem.message.startswith("YAML 语法错误")
+
+
+def test_encoding(kb):
+    source = change("title: 未发货取消订单", "title: 未发货取消订单（旧）")
+    raw = source.encode("utf-8").replace("（旧）".encode(), "（旧）".encode("gb2312"))
+    [problem] = check(kb, raw, (3, "encoding"))
+    assert "请用 UTF-8 另存此文件" in problem.message
+
+
+def test_front_matter(kb):
+    [problem] = check(kb, "# 未发货取消订单\n", (1, "front-matter"))
+    assert "第一行应为 `---`" in problem.message
+
+
+def test_kb_file_problems(kb):
+    (kb / "facts.yaml").write_text(
+        (kb / "facts.yaml").read_text(encoding="utf-8") + "mood:\n  type: feeling\n",
+        encoding="utf-8",
+    )
+    (kb / "slots.yaml").write_text("order_id:\n  patterns: ['(\\d{16']\n", encoding="utf-8")
+    (kb / "categories.yaml").unlink()
+    write_article(kb, ARTICLE, CANCEL_ORDER)
+
+    _, problems = lint_kb(kb, TODAY)
+
+    # (These problems name line 1 of their file whatever line the key is on: not pinned here.)
+    found = {(p.path, p.rule) for p in problems}
+    assert ("kb/categories.yaml", "missing-file") in found
+    assert ("kb/facts.yaml", "file-shape") in found
+    assert ("kb/slots.yaml", "slot-pattern") in found
+    facts_problem = next(p for p in problems if p.rule == "file-shape")
+    assert "`mood`" in facts_problem.message and "type: enum" in facts_problem.message
+
+
+def rules_in_code() -> set[str]:
+    """Rule ids of every Problem(path, line, message, rule, ...) built in lint.py and loader.py."""
+    found = set()
+    for name in ("lint.py", "loader.py"):
+        tree = ast.parse((Path(indexer.__file__).parent / name).read_text(encoding="utf-8"))
+        for node in ast.walk(tree):
+            if isinstance(node, ast.Call) and getattr(node.func, "id", "") == "Problem":
+                rule = node.args[3]
+                assert isinstance(rule, ast.Constant), ast.unparse(node)
+                found.add(rule.value)
+    return found
+
+
+def test_every_rule_in_the_code_has_a_test_here():
+    tested = set(re.findall(r'"([a-z]+(?:-[a-z]+)*)"', Path(__file__).read_text(encoding="utf-8")))
+
+    assert {"id-format", "encoding", "unknown-field", "slot-pattern"} <= rules_in_code()
+    assert rules_in_code() - tested == set()
+
+
+def test_has_errors():
+    warning = Problem("a.md", 1, "m", "review-overdue", "warning")
+    error = Problem("a.md", 1, "m", "id-file")
+
+    assert not has_errors([])
+    assert not has_errors([warning])
+    assert has_errors([warning], strict=True)
+    assert has_errors([warning, error])
+
+
+def test_problems_are_sorted_by_file_and_line(kb):
+    write_article(
+        kb,
+        ARTICLE,
+        change("platforms: [淘宝, 拼多多]", "platforms: [拼夕夕]").replace(
+            "reviewed: 2026-11-01", "reviewed: 2027-01-01"
+        ),
+    )
+    write_article(kb, "before-shipment/a-first.md", "no front matter\n")
+
+    _, problems = lint_kb(kb, TODAY)
+
+    assert [(p.path.rsplit("/", 1)[1], p.line) for p in problems] == [
+        ("a-first.md", 1),
+        ("cancel-order.md", 6),
+        ("cancel-order.md", 8),
+    ]
+
+
+# --- the real knowledge base
+
+
+def test_the_real_kb_lints_without_errors_or_warnings():
+    kb, problems = lint_kb(KB_DIR)  # today's date: overdue reviews would show here
+
+    assert [p.format() for p in problems] == []
+    assert len(kb.articles) >= 30
+
+
+def test_every_rule_is_documented_for_editors():
+    for rule in RULES:
+        assert rule.__doc__ and rule.__doc__.strip(), rule.__name__
+
+
+# --- the `kb lint` command (real subprocesses for the exit codes)
+
+
+def kb_with(tmp_path: Path, source: str | None = None) -> Path:
+    """A copy of the mini KB, with `source` as its cancel-order article when given."""
+    kb = copy_mini_kb(tmp_path)
+    if source is not None:
+        write_article(kb, ARTICLE, source)
+    return kb
+
+
+def test_kb_lint_exit_0_on_a_clean_kb(tmp_path):
+    result = run_kb("--kb", kb_with(tmp_path), "lint")
+
+    assert result.returncode == 0, result.stderr
+    assert result.stdout == ""
+    assert "3 篇文章，0 个错误，0 个警告" in result.stderr
+
+
+def test_kb_lint_exit_1_on_errors_with_one_line_per_problem(tmp_path):
+    source = change("platforms: [淘宝, 拼多多]", "platforms: [淘宝, 拼夕夕]")
+    kb = kb_with(tmp_path, source.replace("{{order_id}}", "{{ordr_id}}"))
+
+    result = run_kb("--kb", kb, "lint")
+
+    assert result.returncode == 1
+    first, second = result.stdout.splitlines()
+    assert first.startswith(
+        "kb/articles/before-shipment/cancel-order.md:6: [error] 未知平台 `拼夕夕`"
+    )
+    assert first.endswith("(platform-unknown)")
+    assert re.fullmatch(
+        r"kb/articles/before-shipment/cancel-order\.md:19: \[error\] .+ \(placeholder-unknown\)",
+        second,
+    )
+    assert "2 个错误，0 个警告" in result.stderr
+
+
+def test_kb_lint_warnings_fail_only_with_strict(tmp_path):
+    # Reviewed long ago with a short cycle: overdue whatever today's date is.
+    source = change("reviewed: 2026-11-01", "reviewed: 2020-01-01")
+    kb = kb_with(tmp_path, source.replace("review_every_days: 3650", "review_every_days: 30"))
+
+    plain = run_kb("--kb", kb, "lint")
+    strict = run_kb("--kb", kb, "lint", "--strict")
+
+    assert plain.returncode == 0
+    assert strict.returncode == 1
+    for result in (plain, strict):
+        assert re.fullmatch(
+            r"kb/articles/before-shipment/cancel-order\.md:8: \[warning\] "
+            r"已超过复核期.+ \(review-overdue\)\n",
+            result.stdout,
+        )
+        assert "0 个错误，1 个警告" in result.stderr
+
+
+def test_kb_lint_json_format(tmp_path):
+    kb = kb_with(tmp_path, change("{{amount}}", "{{amount}"))
+
+    result = CliRunner().invoke(main, ["--kb", str(kb), "lint", "--format", "json"])
+
+    assert result.exit_code == 1
+    assert json.loads(result.stdout) == [
+        {
+            "path": "kb/articles/before-shipment/cancel-order.md",
+            "line": 19,
+            "message": "回复 `confirm-cancel` 中有不成对的花括号：占位符写成 `{{order_id}}`",
+            "rule": "placeholder-syntax",
+            "level": "error",
+        }
+    ]
+
+
+def test_kb_lint_json_format_on_a_clean_kb_is_an_empty_list(tmp_path):
+    result = CliRunner().invoke(main, ["--kb", str(kb_with(tmp_path)), "lint", "--format", "json"])
+
+    assert result.exit_code == 0
+    assert json.loads(result.stdout) == []
+
+
+def test_kb_lint_rules_lists_every_rule(tmp_path):
+    result = CliRunner().invoke(main, ["--kb", str(kb_with(tmp_path)), "lint", "--rules"])
+
+    assert result.exit_code == 0
+    for rule in RULES:
+        name = rule.__name__.removeprefix("rule_").replace("_", "-")
+        assert f"{name}: {rule.__doc__}" in result.stdout

@@ -1,0 +1,248 @@
+"""indexer.search over the real starter KB built into a real Whoosh index (conftest `engine`).
+
+The KB's content changes as editors tune it, so these tests assert properties of matching
+(the same answer for traditional and simplified input, noise changes nothing, syntax is inert)
+rather than copying today's rankings.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+import shutil
+
+import pytest
+from kb_helpers import copy_mini_kb
+
+from indexer.analysis import fold
+from indexer.build import build_index
+from indexer.search import MAX_ANALYSED_CHARS, SearchEngine
+
+CASES = [
+    "拍错了 还没发货 能取消吗",
+    "退款什么时候到账",
+    "收到的杯子压坏了 怎么办",
+    "快递显示签收了但是我没收到",
+    "发错货了 颜色不对",
+    "快递一直不动",
+]
+
+
+def first(engine: SearchEngine, case: str, **kwargs) -> str:
+    hits = engine.search(case, **kwargs).hits
+    assert hits, f"no hits for {case!r}"
+    return hits[0].article.id
+
+
+@pytest.mark.parametrize(
+    ("simplified", "traditional"),
+    [
+        ("请问还没出货的话可以取消订单吗？买重复了", "請問還沒出貨的話可以取消訂單嗎？買重複了"),
+        ("收到的杯子压坏了 怎么办", "收到的杯子壓壞了 怎麼辦"),
+        ("退款什么时候到账", "退款什麼時候到賬"),
+        ("快递显示签收了但是我没收到", "快遞顯示簽收了但是我沒收到"),
+    ],
+)
+def test_traditional_input_finds_what_simplified_finds(engine, simplified, traditional):
+    assert fold(traditional) == fold(simplified)  # the pair really is the same text
+    assert first(engine, traditional) == first(engine, simplified)
+
+
+def test_full_width_input_finds_what_half_width_finds(engine):
+    assert first(engine, "ＰＤＤ 拍错了 还没发货") == first(engine, "pdd 拍错了 还没发货")
+
+
+@pytest.mark.parametrize("case", CASES)
+def test_chat_noise_and_emoji_do_not_change_the_first_result(engine, case):
+    noisy = f"亲 在吗 😭🙏！！！{case}😭🙏！！！"
+
+    assert first(engine, noisy) == first(engine, case)
+
+
+SYNTAX = [
+    "title:",
+    "body:*",
+    "id:cancel-before-shipment",
+    "NOT",
+    "AND",
+    "OR",
+    "*",
+    "?",
+    '"',
+    "'",
+    "(",
+    ")",
+    "[",
+    "]",
+    "{",
+    "}",
+    "[a TO z]",
+    "^2",
+    "~",
+    "~2",
+    "+",
+    "-",
+    "\\",
+    "/",
+    ":",
+    "!",
+    "&&",
+    "||",
+    "<",
+    ">",
+    "%",
+]
+
+
+@pytest.mark.parametrize("syntax", SYNTAX)
+def test_query_syntax_in_a_case_is_just_text(engine, syntax):
+    case = "退款什么时候到账"
+
+    for variant in (f"{syntax}{case}", f"{case} {syntax}", f"{syntax} {case} {syntax}"):
+        assert first(engine, variant) == first(engine, case), variant
+
+
+@pytest.mark.parametrize("case", ["*", "?", "NOT", "[a TO z]", '"', ":", "\\"])
+def test_a_case_of_only_syntax_is_harmless(engine, case):
+    engine.search(case)  # whatever it finds, it must not raise
+
+
+@pytest.mark.parametrize(
+    ("typed", "word"),
+    [("tk", "退款"), ("tuikuan", "退款"), ("qxdd", "取消订单"), ("quxiaodingdan", "取消订单")],
+)
+def test_pinyin_finds_the_word_in_the_top_three(engine, typed, word):
+    top3 = engine.search(typed, limit=3).hits
+
+    assert any(word in h.article.title or word in h.article.tags for h in top3), [
+        (h.article.id, h.article.title) for h in top3
+    ]
+
+
+def test_facts_raise_articles_whose_applies_when_matches(engine):
+    case = "想退款"
+    plain = {h.article.id: h for h in engine.search(case, limit=40).hits}
+    with_fact = engine.search(case, limit=40, overrides={"order_status": "未发货"})
+
+    top = with_fact.hits[0]
+    assert "未发货" in top.article.applies_when.get("order_status", [])
+    raised = [
+        h for h in with_fact.hits if "未发货" in h.article.applies_when.get("order_status", [])
+    ]
+    assert raised
+    for hit in raised:
+        [note] = [n for n in hit.fact_notes if n.fact == "order_status"]
+        assert note.effect == 1
+        assert note.value == "未发货"
+        assert "未发货" in note.text and "符合本流程" in note.text
+        if hit.article.id in plain:
+            assert hit.score > plain[hit.article.id].score
+
+
+def test_facts_that_contradict_applies_when_lower_an_article_and_say_why(engine):
+    case = "想退款"
+    plain = {h.article.id: h for h in engine.search(case, limit=40).hits}
+    shipped = engine.search(case, limit=40, overrides={"order_status": "未发货"}).hits
+
+    lowered = [h for h in shipped if h.article.applies_when.get("order_status") == ["已签收"]]
+    assert lowered
+    for hit in lowered:
+        [note] = [n for n in hit.fact_notes if n.fact == "order_status"]
+        assert note.effect == -1
+        assert "与本流程不符" in note.text and "已签收" in note.text
+        assert hit.score < plain[hit.article.id].score
+
+
+def test_facts_read_from_the_text_show_in_the_first_hits_notes(engine):
+    result = engine.search("签收第九天了 不想要了 能退吗")
+
+    assert result.query.facts["days_since_receipt"].value == 9
+    top = result.hits[0]
+    agreeing = {n.fact for n in top.fact_notes if n.effect > 0}
+    assert agreeing, top.fact_notes
+    assert agreeing <= set(result.query.facts)
+    for fact in agreeing:
+        assert fact in top.article.applies_when
+
+
+def test_hits_say_why_they_match(engine):
+    hit = engine.search("退款什么时候到账").hits[0]
+
+    assert "退款" in hit.matched
+    assert "<mark>" in hit.snippet
+    assert hit.bm25 > 0
+
+
+@pytest.fixture(scope="module")
+def time_boxed(index_root, tmp_path_factory):
+    """A copy of the KB where one article's policy ended yesterday, built into a new index.
+
+    The article is whatever ranks first for a holiday question today; the copy starts from the
+    session index's token cache, so only the changed article is cut again.
+    """
+    from conftest import KB_DIR
+
+    case = "春节还发货吗 过年停发吗"
+    article = SearchEngine(index_root).search(case).hits[0].article
+    kb = tmp_path_factory.mktemp("timeboxed") / "kb"
+    shutil.copytree(KB_DIR, kb)
+    path = kb.parent / article.path
+    today = dt.date.today()
+    front = re.sub(
+        r"^effective_(from|until):.*\n", "", path.read_text(encoding="utf-8"), flags=re.MULTILINE
+    )
+    front = front.replace(
+        "\nowner:",
+        f"\neffective_from: {today - dt.timedelta(days=60)}"
+        f"\neffective_until: {today - dt.timedelta(days=1)}\nowner:",
+        1,
+    )
+    path.write_text(front, encoding="utf-8")
+    root = kb.parent / "index"
+    root.mkdir()
+    shutil.copy(index_root / "tokens.sqlite", root / "tokens.sqlite")
+    build_index(kb, root)
+    return root, article.id, case
+
+
+def test_an_expired_policy_is_not_returned(time_boxed):
+    root, article_id, case = time_boxed
+
+    ids = [h.article.id for h in SearchEngine(root).search(case, limit=50).hits]
+
+    assert ids and article_id not in ids
+
+
+def test_the_same_policy_is_returned_while_it_is_in_force(time_boxed):
+    root, article_id, case = time_boxed
+    ten_days_ago = dt.date.today() - dt.timedelta(days=10)
+
+    assert first(SearchEngine(root, today=ten_days_ago), case) == article_id
+
+
+@pytest.mark.parametrize("case", ["", "   ", "\n\t ", "😭🙏", "！！！"])
+def test_an_empty_case_returns_no_hits(engine, case):
+    result = engine.search(case)
+
+    assert result.hits == ()
+    assert result.query.tokens == ()
+
+
+def test_a_one_megabyte_case_returns(engine):
+    case = "退款什么时候到账"
+    huge = case + "啊" * 1_000_000
+
+    result = engine.search(huge)
+
+    assert len(result.query.text) <= MAX_ANALYSED_CHARS
+    assert result.hits[0].article.id == first(engine, case)
+
+
+def test_building_another_kb_in_the_process_does_not_change_how_the_engine_cuts(engine, tmp_path):
+    # 运费险 is a word of the real KB's dict.txt and not of the mini KB's.
+    before = engine.analyse("运费险怎么赔").tokens
+    assert "运费险" in before
+
+    build_index(copy_mini_kb(tmp_path), tmp_path / "index")
+
+    assert engine.analyse("运费险怎么赔").tokens == before
