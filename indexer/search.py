@@ -18,7 +18,6 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from whoosh import index as whoosh_index
 from whoosh.filedb.filestore import FileStorage, RamStorage
 from whoosh.query import Or, Term
 
@@ -180,10 +179,11 @@ def fact_notes(article: Article, facts: dict[str, Evidence], kb: KnowledgeBase) 
             notes.append(FactNote(fact, shown, -1,
                                   f"{label}“{shown}”与本流程不符（适用于{describe(label, wanted)}）"))
     platform = facts.get("platform")
-    if platform and article.platforms and "platform" not in article.applies_when:
-        if platform.value not in article.platforms:
-            notes.append(FactNote("platform", str(platform.value), -1,
-                                  f"平台“{platform.value}”不在本文适用平台（{'、'.join(article.platforms)}）内"))
+    if (platform and article.platforms and "platform" not in article.applies_when
+            and platform.value not in article.platforms):
+        listed = "、".join(article.platforms)
+        notes.append(FactNote("platform", str(platform.value), -1,
+                              f"平台“{platform.value}”不在本文适用平台（{listed}）内"))
     return notes
 
 
