@@ -37,7 +37,7 @@ PINYIN_BOOST = 2.0
 FACT_MATCH_BONUS = 0.3
 FACT_CONFLICT_PENALTY = 0.45
 # A policy not yet in force (即将生效) is shown, but below what applies today.
-UPCOMING_WEIGHT = 0.5
+UPCOMING_WEIGHT = 0.8
 # A reason (破损, 发错货 …) or a threat names the procedure; an order status is shared by many.
 FACT_WEIGHTS = {"order_status": 1.0}
 DEFAULT_FACT_WEIGHT = 1.0
