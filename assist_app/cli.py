@@ -177,6 +177,28 @@ def check(ctx: click.Context, base: str | None) -> None:
 
 
 @main.command()
+@click.option("--since", required=True, type=click.DateTime(formats=["%Y-%m-%d"]),
+              help="Start date, YYYY-MM-DD.")
+@click.option("--json", "as_json", is_flag=True, help="Print the changes as JSON.")
+@click.pass_context
+def changes(ctx: click.Context, since: dt.datetime, as_json: bool) -> None:
+    """List articles changed since a date and, in a few words, what changed (from git history)."""
+    import dataclasses
+
+    from indexer.changes import changes_since
+
+    found = changes_since(_settings(ctx).kb_dir, since.date())
+    if as_json:
+        click.echo(json.dumps([dataclasses.asdict(c) for c in found], ensure_ascii=False, indent=2))
+        return
+    if not found:
+        click.echo(f"{since.date()} 以来没有文章变化")
+    for change in found:
+        click.echo(f"{change.last_changed}  {change.article_id}  {change.title}\n"
+                   f"            {'；'.join(change.summary)}")
+
+
+@main.command()
 @click.option("--days", default=0, show_default=True, help="Also list reviews due within this many days.")
 @click.pass_context
 def review(ctx: click.Context, days: int) -> None:
