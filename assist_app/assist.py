@@ -115,6 +115,7 @@ def why(hit: Hit) -> dict[str, Any]:
             {"fact": n.fact, "value": n.value, "effect": n.effect, "text": n.text}
             for n in hit.fact_notes
         ],
+        "closest_phrasing": hit.closest,
         "bm25": hit.bm25,
     }
 

@@ -124,6 +124,8 @@ def search(ctx: click.Context, case: str, as_json: bool, limit: int) -> None:
         terms = "、".join(result["why"]["matched_terms"][:8])
         if terms:
             click.echo(f"   匹配词：{terms}")
+        if result["why"]["closest_phrasing"]:
+            click.echo(f"   相近说法：{result['why']['closest_phrasing']}")
         for note in result["why"]["facts"]:
             click.echo(f"   {'↑' if note['effect'] > 0 else '↓'} {note['text']}")
     click.echo(f"\n用时 {answer['took_ms']:.1f} ms", err=True)

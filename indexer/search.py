@@ -11,6 +11,7 @@ from __future__ import annotations
 import datetime as dt
 import html
 import json
+import math
 import os
 import re
 import threading
@@ -38,6 +39,9 @@ FACT_MATCH_BONUS = 0.3
 FACT_CONFLICT_PENALTY = 0.45
 # A policy not yet in force (即将生效) is shown, but below what applies today.
 UPCOMING_WEIGHT = 0.8
+# How much the closest example phrasing (an article keyword, by character-bigram cosine) adds:
+# short colloquial messages often say what a keyword says with different word boundaries.
+PHRASING_WEIGHT = 0.5
 # A reason (破损, 发错货 …) or a threat names the procedure; an order status is shared by many.
 FACT_WEIGHTS = {"order_status": 1.0}
 DEFAULT_FACT_WEIGHT = 1.0
@@ -82,6 +86,7 @@ class Hit:
     matched: tuple[str, ...]
     fact_notes: tuple[FactNote, ...]
     snippet: str
+    closest: str = ""  # the article keyword most like the case, if any is alike
 
 
 @dataclass(frozen=True)
@@ -111,6 +116,10 @@ class LoadedIndex:
                 storage.files[name] = f.read()
         self.index = storage.open_index()
         self.articles = {a.id: a for a in self.kb.articles}
+        self.phrasings = {
+            a.id: [(k, frozenset(analysis.bigrams(analysis.normalize(k)))) for k in a.keywords]
+            for a in self.kb.articles
+        }
         self.synonyms = [
             (variant.lower(), canonical)
             for canonical, variants in self.kb.synonyms.items()
@@ -191,6 +200,17 @@ def _show(value: str | float) -> str:
     if isinstance(value, float) and value.is_integer():
         return str(int(value))
     return str(value)
+
+
+def closest_phrasing(grams: frozenset[str], phrasings) -> tuple[str, float]:
+    """The keyword whose character bigrams are most like the case's (cosine), and how alike."""
+    best, best_score = "", 0.0
+    for phrase, phrase_grams in phrasings:
+        if phrase_grams and grams:
+            score = len(grams & phrase_grams) / math.sqrt(len(grams) * len(phrase_grams))
+            if score > best_score:
+                best, best_score = phrase, score
+    return best, best_score
 
 
 def snippet(article: Article, terms: list[str], width: int = 90) -> str:
@@ -289,6 +309,7 @@ def rank(loaded: LoadedIndex, query: Query, limit: int, today: dt.date) -> list[
         ):
             scored[article.id] = (0.0, set())
     top = max((s for s, _ in scored.values()), default=0.0) or 1.0
+    query_grams = frozenset(query.grams)
     hits = []
     for article_id, (bm25, matched) in scored.items():
         article = loaded.articles[article_id]
@@ -298,11 +319,13 @@ def rank(loaded: LoadedIndex, query: Query, limit: int, today: dt.date) -> list[
         notes = fact_notes(article, query.facts, kb)
         ups = sum(FACT_WEIGHTS.get(n.fact, DEFAULT_FACT_WEIGHT) for n in notes if n.effect > 0)
         downs = sum(FACT_WEIGHTS.get(n.fact, DEFAULT_FACT_WEIGHT) for n in notes if n.effect < 0)
-        score = bm25 / top + FACT_MATCH_BONUS * ups - FACT_CONFLICT_PENALTY * downs
+        phrase, likeness = closest_phrasing(query_grams, loaded.phrasings[article_id])
+        score = (bm25 / top + PHRASING_WEIGHT * likeness + FACT_MATCH_BONUS * ups
+                 - FACT_CONFLICT_PENALTY * downs)
         if status == "upcoming":
             score *= UPCOMING_WEIGHT
         terms = sorted(matched, key=lambda t: (-len(t), t))
         hits.append(Hit(article, round(score, 4), round(bm25, 3), tuple(terms), tuple(notes),
-                        snippet(article, terms)))
+                        snippet(article, terms), phrase if likeness >= 0.3 else ""))
     hits.sort(key=lambda h: (-h.score, h.article.id))
     return hits[:limit]

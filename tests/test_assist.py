@@ -271,6 +271,6 @@ def test_assist_results_carry_checklist_replies_and_reasons(engine):
     for result in answer["results"]:
         assert result["checklist"] and result["replies"]
         assert result["status"] in {"active", "upcoming"}
-        assert set(result["why"]) == {"matched_terms", "facts", "bm25"}
+        assert set(result["why"]) == {"matched_terms", "facts", "closest_phrasing", "bm25"}
     assert answer["facts"]["reason"] == "破损"
     assert answer["kb_version"] == engine.current().manifest["kb_version"]
