@@ -215,6 +215,8 @@ def closest_phrasing(grams: frozenset[str], phrasings) -> tuple[str, float]:
 
 def snippet(article: Article, terms: list[str], width: int = 90) -> str:
     """The sentence that holds most matched terms, HTML-escaped, terms wrapped in <mark>."""
+    # Single characters (不, 说) match everywhere; marking them is noise unless nothing else matched.
+    terms = [t for t in terms if len(t) > 1] or terms
     if not terms:
         return html.escape(article.body[:width])
     candidates = [*article.keywords, *(s.text for s in article.checklist),

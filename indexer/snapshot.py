@@ -33,7 +33,9 @@ def _plain(value: Any) -> Any:
 
 
 def kb_to_json(kb: KnowledgeBase) -> str:
-    return json.dumps(_plain(kb), ensure_ascii=False, sort_keys=True)
+    # Keys keep the files' order (categories.yaml lists categories in browsing order); the
+    # files are read in a stable order, so the same KB still gives the same text and version.
+    return json.dumps(_plain(kb), ensure_ascii=False)
 
 
 def _date(value: str | None) -> dt.date | None:

@@ -39,3 +39,17 @@ def kb_copy(tmp_path) -> Path:
     target = tmp_path / "kb"
     shutil.copytree(KB_DIR, target)
     return target
+
+
+# --- The web layer over HTTP (tests/test_api.py, test_pages.py, test_browser.py) ---
+
+
+@pytest.fixture(scope="session")
+def live_server(settings) -> str:
+    """The real app over the session's real index, served on 127.0.0.1; its base URL."""
+    from web_helpers import serve_app
+
+    from assist_app import create_app
+
+    with serve_app(create_app(settings)) as url:
+        yield url

@@ -1,0 +1,76 @@
+"""The app's one error path: JSON errors for the API, an HTML error page for people.
+
+Every error, whether raised by a view (`abort(404, "没有……")`), by Werkzeug (unknown route, wrong
+method, body too large), by the search engine (no index) or by a bug, ends up in
+`handle_exception`, which picks the status and a Chinese message and renders it in the one
+canonical shape: `{"error": {"status": N, "message": "…"}}` or the error page.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask import Flask, current_app, jsonify, render_template, request
+from werkzeug.exceptions import HTTPException, MethodNotAllowed, RequestEntityTooLarge
+
+from indexer.search import IndexNotReady
+
+JSON_PATHS = ("/healthz", "/readyz")
+
+# Messages for errors Werkzeug raises on its own (its descriptions are English).
+DEFAULT_MESSAGES = {
+    400: "请求有误",
+    404: "没有这个地址",
+    405: "这个地址不支持该请求方法",
+    413: "请求内容太大",
+    414: "请求地址太长",
+    415: "不支持的内容类型",
+    500: "服务器内部错误，请稍后再试",
+    503: "服务暂时不可用，请稍后再试",
+}
+
+
+def error_body(status: int, message: str) -> dict[str, Any]:
+    """The JSON shape of every API error."""
+    return {"error": {"status": status, "message": message}}
+
+
+def wants_json() -> bool:
+    """Whether this request gets a JSON error: the API and the health checks do, pages don't."""
+    return request.path.startswith("/api/") or request.path in JSON_PATHS
+
+
+def _status_and_message(error: Exception) -> tuple[int, str]:
+    if isinstance(error, IndexNotReady):
+        return 503, f"索引未就绪：{error}"
+    if isinstance(error, HTTPException):
+        status = error.code or 500
+        # A view's own description is Chinese and names the problem; Werkzeug's default is not.
+        if error.description and error.description != type(error).description:
+            return status, error.description
+        if isinstance(error, MethodNotAllowed) and error.valid_methods:
+            allowed = "、".join(m for m in error.valid_methods if m not in ("HEAD", "OPTIONS"))
+            return status, f"{DEFAULT_MESSAGES[405]}：{request.path} 只支持 {allowed}"
+        if isinstance(error, RequestEntityTooLarge):
+            limit = current_app.config.get("MAX_CONTENT_LENGTH") or 0
+            return status, f"请求体太大：最多 {limit // 1024} KB"
+        return status, DEFAULT_MESSAGES.get(status, error.name)
+    current_app.logger.exception("未处理的异常：%s %s", request.method, request.path)
+    return 500, DEFAULT_MESSAGES[500]
+
+
+def handle_exception(error: Exception):
+    """Render any error for the client that asked: JSON under /api/, an HTML page elsewhere."""
+    status, message = _status_and_message(error)
+    headers = {}
+    if isinstance(error, HTTPException):
+        # Keep what the status needs (Allow on a 405), not Werkzeug's HTML content type.
+        headers = {k: v for k, v in error.get_headers() if k.lower() != "content-type"}
+    if wants_json():
+        return jsonify(error_body(status, message)), status, headers
+    return render_template("error.html", status=status, message=message), status, headers
+
+
+def init_app(app: Flask) -> None:
+    # Registered for Exception, Flask routes HTTPExceptions here too (routing redirects aside).
+    app.register_error_handler(Exception, handle_exception)

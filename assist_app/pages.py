@@ -1,0 +1,139 @@
+"""Pages for people: the agent console (/) and article browsing for new hires (/articles)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import nh3
+from flask import Blueprint, Response, abort, current_app, render_template, request, url_for
+from markupsafe import Markup
+
+from assist_app import render
+from assist_app.engine import get_engine
+from assist_app.settings import Settings
+from indexer.search import LoadedIndex
+
+bp = Blueprint("pages", __name__)
+
+# Replies every case can use (greetings, closings, holding messages) come from this category.
+COMMON_CATEGORY = "service-skills"
+SEARCH_RESULTS = 10
+# The console's scripts and styles are ours; nothing inline, nothing from elsewhere, so a buyer's
+# text that slipped into markup by mistake still could not run.
+CONTENT_SECURITY_POLICY = (
+    "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
+    "object-src 'none'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'"
+)
+
+
+def _settings() -> Settings:
+    return current_app.config["SETTINGS"]
+
+
+def article_href(article_id: str) -> str:
+    """The URL of an article's page."""
+    return url_for("pages.article", article_id=article_id)
+
+
+def article_detail(article_id: str) -> tuple[LoadedIndex, dict[str, Any]]:
+    """The loaded index and an article's detail (render.detail), or a 404 naming the id."""
+    engine = get_engine()
+    loaded = engine.current()
+    found = loaded.articles.get(article_id)
+    if found is None:
+        abort(404, f"没有 id 为“{article_id}”的文章")
+    return loaded, render.detail(found, loaded.kb, engine.today(), article_href)
+
+
+def console_data(loaded: LoadedIndex, settings: Settings) -> dict[str, Any]:
+    """What the console's script needs besides /api/assist: limits, wording rules, templates."""
+    kb = loaded.kb
+    return {
+        "kb_version": loaded.manifest.get("kb_version"),
+        "max_case_chars": settings.max_case_chars,
+        "banned_phrases": kb.banned_phrases,
+        "slot_labels": {name: spec.label for name, spec in kb.slots.items()},
+        "facts": [
+            {"name": name, "label": spec.label, "type": spec.type, "choices": list(spec.values)}
+            for name, spec in kb.facts.items()
+        ],
+        "titles": {a.id: a.title for a in kb.articles},
+        "common_replies": [
+            {"key": f"{a.id}/{r.id}", "title": r.title, "text": r.text}
+            for a in kb.articles
+            if a.category == COMMON_CATEGORY
+            for r in a.replies
+        ],
+    }
+
+
+@bp.get("/")
+def console():
+    """The agent console: type a case, follow the checklist, copy the reply."""
+    loaded = get_engine().current()
+    return render_template(
+        "console.html",
+        data=console_data(loaded, _settings()),
+        kb_version=loaded.manifest.get("kb_version"),
+    )
+
+
+def _safe_snippet(snippet: str) -> Markup:
+    # The engine escapes the snippet and adds <mark>; keep only <mark> so nothing else can pass.
+    return Markup(nh3.clean(snippet, tags={"mark"}, attributes={}))
+
+
+@bp.get("/articles")
+def browse():
+    """Categories with their articles; with ?q=, search results with highlighted snippets."""
+    engine = get_engine()
+    loaded = engine.current()
+    kb, today = loaded.kb, engine.today()
+    query = request.args.get("q", "").strip()
+    results = None
+    if query:
+        limit = _settings().max_case_chars
+        if len(query) > limit:
+            abort(413, f"搜索词太长：{len(query)} 个字符，最多 {limit} 个字符")
+        result = engine.search(query, limit=SEARCH_RESULTS)
+        results = [
+            {
+                **render.summary(hit.article, kb, today),
+                "snippet": _safe_snippet(hit.snippet),
+            }
+            for hit in result.hits
+        ]
+    groups = [
+        (category, [render.summary(a, kb, today) for a in kb.articles if a.category == key])
+        for key, category in kb.categories.items()
+    ]
+    return render_template(
+        "browse.html",
+        query=query,
+        results=results,
+        groups=groups,
+        kb_version=loaded.manifest.get("kb_version"),
+    )
+
+
+@bp.get("/articles/<article_id>")
+def article(article_id: str):
+    """One article: checklist, replies, body, related articles, owner and review marks."""
+    loaded, view = article_detail(article_id)
+    kb = loaded.kb
+    for step in view["checklist"]:
+        step["html"] = Markup(render.linked_text(step["text"], kb, article_href))
+    for reply in view["replies"]:
+        reply["html"] = Markup(render.template_html(reply["text"], kb))
+    view["body_html"] = Markup(view["body_html"])
+    return render_template(
+        "article.html", article=view, kb_version=loaded.manifest.get("kb_version")
+    )
+
+
+@bp.after_app_request
+def security_headers(response: Response) -> Response:
+    response.headers.setdefault("X-Content-Type-Options", "nosniff")
+    if response.mimetype == "text/html":
+        response.headers.setdefault("Content-Security-Policy", CONTENT_SECURITY_POLICY)
+    return response

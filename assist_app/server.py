@@ -1,0 +1,66 @@
+"""Serve the app with gunicorn: a pre-fork server, one search engine per worker process."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask import Flask
+from gunicorn.app.base import BaseApplication
+
+from assist_app.settings import Settings
+
+
+class AssistServer(BaseApplication):
+    """gunicorn run from Python: our app object and options, no command line of its own."""
+
+    def __init__(self, app: Flask, options: dict[str, Any]):
+        self.application = app
+        self.options = options
+        super().__init__()
+
+    def load_config(self) -> None:
+        for key, value in self.options.items():
+            self.cfg.set(key, value)
+
+    def load(self) -> Flask:
+        return self.application
+
+
+def warm_segmenter(settings: Settings) -> None:
+    """Load jieba with the current build's dictionary before forking, so workers share it.
+
+    Only jieba: Whoosh searchers must be opened after the fork (MEASURED.md), and the engine
+    opens its index lazily in each worker. jieba should be initialised before fork (fxsjy/jieba#399).
+    """
+    from indexer import analysis
+    from indexer.build import current_build
+    from indexer.snapshot import kb_from_json
+
+    build = current_build(settings.index_root)
+    if build is None:
+        return
+    kb = kb_from_json((build / "kb.json").read_text(encoding="utf-8"))
+    analysis.init_segmenter(kb.dict_words, settings.index_root / "jieba")
+
+
+def run_gunicorn(settings: Settings, host: str, port: int, workers: int) -> None:
+    """Serve create_app(settings) on host:port with `workers` sync worker processes."""
+    from assist_app import create_app
+
+    app = create_app(settings)
+    warm_segmenter(settings)
+    AssistServer(
+        app,
+        {
+            "bind": f"{host}:{port}",
+            "workers": workers,
+            "worker_class": "sync",
+            "accesslog": "-",
+            # Path without the query string: /api/search?q=… carries the buyer's message, which
+            # holds phone numbers and names; access logs must not keep it (README, Privacy).
+            "access_log_format": '%(h)s %(t)s "%(m)s %(U)s" %(s)s %(b)s %(M)sms',
+            "errorlog": "-",
+            # The first request in a worker loads the index into memory (about a second).
+            "timeout": 60,
+        },
+    ).run()

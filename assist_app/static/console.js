@@ -1,0 +1,746 @@
+// The agent console: type a case, get the procedure's checklist and filled replies, copy a message.
+//
+// Safety: the buyer's text and everything derived from it is put on the page as text
+// (textContent, Text nodes), never as HTML. The one HTML-ish field, a result's snippet, is
+// rebuilt from text with only <mark> recognised (snippetNodes).
+"use strict";
+
+(() => {
+  const data = JSON.parse(document.getElementById("console-data").textContent);
+  const $ = (id) => document.getElementById(id);
+
+  const DEBOUNCE_MS = 250;
+  const RESULT_LIMIT = 5;
+  const GAP = /【[^【】\n]{1,30}】/g;
+  const PLACEHOLDER = /\{\{\s*([a-z_][a-z0-9_]*)\s*\}\}/g;
+  const LINK = /\[\[([^\[\]]*)\]\]/g;
+  const PROFILE_KEY = "kb-assist.profile";
+
+  const banned = Object.entries(data.banned_phrases).map(([phrase, why]) => ({
+    phrase, why, lower: phrase.toLowerCase(),
+  }));
+  const escapeRegex = (s) => s.replace(/[.*+?^${}()|[\]\\]/g, "\\$&");
+  // Gaps and banned phrases, highlighted in every editable reply.
+  const HIGHLIGHT = new RegExp(
+    [GAP.source, ...banned.map((b) => escapeRegex(b.phrase))].join("|"), "gi");
+  const commonReplies = new Map(data.common_replies.map((r) => [r.key, r]));
+
+  const caseBox = $("case");
+  const composeBox = $("compose");
+
+  const state = {
+    seq: 0,               // id of the latest request; older answers are ignored
+    controller: null,
+    answer: null,
+    overrides: {},        // facts the agent corrected: name -> value
+    openId: null,         // the procedure shown
+    pinned: false,        // the agent chose it: keep it open while results update
+    ticks: new Map(),     // article id -> Set of ticked step texts
+    edits: new Map(),     // reply key -> text the agent edited
+    texts: new Map(),     // reply key -> current text (filled by the server or edited)
+    titles: new Map(),    // reply key -> title shown in the compose list
+    parts: [],            // reply keys in the composed message, in the order ticked
+    composeManual: false, // the agent edited the composed message by hand
+    chips: {},
+    profile: loadProfile(),
+  };
+
+  // ---------------------------------------------------------------- DOM helpers
+
+  function el(tag, props = {}, ...children) {
+    const node = document.createElement(tag);
+    for (const [key, value] of Object.entries(props)) {
+      if (value === undefined || value === null || value === false) continue;
+      if (key === "class") node.className = value;
+      else if (key === "text") node.textContent = value;
+      else if (key === "dataset") Object.assign(node.dataset, value);
+      else if (key.startsWith("on")) node.addEventListener(key.slice(2), value);
+      else if (key === "checked" || key === "value" || key === "hidden") node[key] = value;
+      else node.setAttribute(key, value === true ? "" : value);
+    }
+    for (const child of children.flat()) {
+      if (child !== null && child !== undefined && child !== false) node.append(child);
+    }
+    return node;
+  }
+
+  const ENTITIES = { lt: "<", gt: ">", quot: '"', "#x27": "'", "#39": "'", amp: "&" };
+  const unescapeHtml = (s) => s.replace(/&(lt|gt|quot|#x27|#39|amp);/g, (_, e) => ENTITIES[e]);
+
+  // The server escapes a snippet and wraps matched words in <mark>: split on exactly those two
+  // tags and put everything else back as text.
+  function snippetNodes(snippet) {
+    const nodes = [];
+    let marked = false;
+    for (const part of (snippet || "").split(/(<mark>|<\/mark>)/)) {
+      if (part === "<mark>") marked = true;
+      else if (part === "</mark>") marked = false;
+      else if (part) {
+        const text = unescapeHtml(part);
+        nodes.push(marked ? el("mark", { text }) : document.createTextNode(text));
+      }
+    }
+    return nodes;
+  }
+
+  // Step text with [[id]] links to the article pages (unknown ids stay plain text).
+  function linkedNodes(text) {
+    const nodes = [];
+    let last = 0;
+    for (const match of text.matchAll(LINK)) {
+      nodes.push(text.slice(last, match.index));
+      const id = match[1].trim();
+      nodes.push(data.titles[id]
+        ? el("a", { href: `/articles/${encodeURIComponent(id)}`, target: "_blank", rel: "noopener",
+                    text: data.titles[id] })
+        : id);
+      last = match.index + match[0].length;
+    }
+    nodes.push(text.slice(last));
+    return nodes.filter((n) => n !== "");
+  }
+
+  function highlightNodes(text) {
+    const nodes = [];
+    let last = 0;
+    for (const match of text.matchAll(HIGHLIGHT)) {
+      if (!match[0]) continue;
+      nodes.push(text.slice(last, match.index));
+      const isGap = match[0].startsWith("【");
+      nodes.push(el("mark", { class: isGap ? "gap" : "banned", text: match[0] }));
+      last = match.index + match[0].length;
+    }
+    // A trailing newline needs a character after it to take up a line in the backdrop.
+    nodes.push(text.slice(last) + (text.endsWith("\n") ? " " : ""));
+    return nodes;
+  }
+
+  const gapsIn = (text) => [...new Set(text.match(GAP) || [])];
+  const bannedIn = (text) => {
+    const lower = text.toLowerCase();
+    return banned.filter((b) => lower.includes(b.lower));
+  };
+
+  // A textarea over a backdrop that marks the gaps 【…】 and banned wording in place.
+  function editor(textarea, backdrop) {
+    const refresh = () => {
+      backdrop.replaceChildren(...highlightNodes(textarea.value));
+      textarea.style.height = "auto";
+      textarea.style.height = `${textarea.scrollHeight + 2}px`;
+      backdrop.scrollTop = textarea.scrollTop;
+    };
+    textarea.addEventListener("input", refresh);
+    textarea.addEventListener("scroll", () => { backdrop.scrollTop = textarea.scrollTop; });
+    return {
+      refresh,
+      set(text) { textarea.value = text; refresh(); },
+    };
+  }
+
+  function checkNodes(text) {
+    const gaps = gapsIn(text);
+    const found = bannedIn(text);
+    const nodes = [];
+    if (found.length) {
+      nodes.push(el("span", { class: "check-banned",
+        text: `禁用说法：${found.map((b) => `“${b.phrase}”`).join("、")}`,
+        title: found.map((b) => `${b.phrase}：${b.why}`).join("\n") }));
+    }
+    if (gaps.length) {
+      nodes.push(el("span", { class: "check-gaps", text: `待补 ${gaps.length} 处：${gaps.join("")}` }));
+    }
+    if (!found.length && !gaps.length && text.trim()) {
+      nodes.push(el("span", { class: "check-ok", text: "✓ 可以发送" }));
+    }
+    return nodes;
+  }
+
+  // ---------------------------------------------------------------- agent profile
+
+  function loadProfile() {
+    try {
+      return JSON.parse(localStorage.getItem(PROFILE_KEY)) || {};
+    } catch {
+      return {};
+    }
+  }
+
+  // The agent's own name and shop name fill their gaps in every reply.
+  function personalize(text) {
+    let out = text;
+    for (const slot of ["agent_name", "shop_name"]) {
+      const value = (state.profile[slot] || "").trim();
+      if (value && data.slot_labels[slot]) out = out.split(`【${data.slot_labels[slot]}】`).join(value);
+    }
+    return out;
+  }
+
+  // Fill a raw template (greeting, closing) the way the server fills a procedure's replies.
+  function fillTemplate(text) {
+    const slots = state.answer ? state.answer.slots : {};
+    return personalize(text.replace(PLACEHOLDER, (_, name) =>
+      slots[name] !== undefined ? String(slots[name]) : `【${data.slot_labels[name] || name}】`));
+  }
+
+  // ---------------------------------------------------------------- requests
+
+  let timer = null;
+
+  function schedule() {
+    clearTimeout(timer);
+    timer = setTimeout(requestAssist, DEBOUNCE_MS);
+  }
+
+  async function requestAssist() {
+    clearTimeout(timer);
+    const text = caseBox.value;
+    if (!text.trim()) {
+      showEmpty();
+      return;
+    }
+    const seq = ++state.seq;
+    if (state.controller) state.controller.abort();
+    const controller = (state.controller = new AbortController());
+    setBusy(true);
+    let response;
+    let body;
+    try {
+      response = await fetch("/api/assist", {
+        method: "POST",
+        headers: { "Content-Type": "application/json" },
+        body: JSON.stringify({ case: text, limit: RESULT_LIMIT, facts: state.overrides }),
+        signal: controller.signal,
+      });
+      body = await response.json();
+    } catch (err) {
+      if (err.name !== "AbortError" && seq === state.seq) {
+        setBusy(false);
+        showNotice("error", "检索失败：连不上服务器，请稍后再试。");
+      }
+      return;
+    }
+    if (seq !== state.seq) return; // a newer request is on its way: this answer is stale
+    setBusy(false);
+    if (!response.ok) {
+      showNotice("error", body && body.error ? body.error.message : `检索失败（${response.status}）`);
+      return;
+    }
+    if (body.kb_version && data.kb_version && body.kb_version !== data.kb_version) {
+      showNotice("info", "知识库已更新：刷新页面可获取最新的禁用语和通用话术（当前输入会保留在浏览器里）。");
+    } else {
+      hideNotice();
+    }
+    state.answer = body;
+    renderAnswer();
+  }
+
+  function setBusy(busy) {
+    $("busy").textContent = busy ? "检索中…" : "";
+    document.body.classList.toggle("is-busy", busy);
+  }
+
+  function showNotice(kind, message) {
+    const bar = $("notice-bar");
+    bar.className = `notice-bar notice-${kind}`;
+    bar.textContent = message;
+    bar.hidden = false;
+  }
+
+  function hideNotice() {
+    $("notice-bar").hidden = true;
+  }
+
+  // ---------------------------------------------------------------- facts
+
+  function buildFactChips() {
+    const box = $("fact-chips");
+    for (const fact of data.facts) {
+      let control;
+      if (fact.type === "number") {
+        control = el("input", { type: "number", min: "0", step: "1", inputmode: "numeric",
+                                class: "fact-number", "aria-label": fact.label, placeholder: "未知" });
+        control.addEventListener("change", () =>
+          setOverride(fact.name, control.value === "" ? null : Number(control.value)));
+      } else {
+        control = el("select", { "aria-label": fact.label },
+          el("option", { value: "", text: "未知" }),
+          fact.choices.map((choice) => el("option", { value: choice, text: choice })));
+        control.addEventListener("change", () => setOverride(fact.name, control.value || null));
+      }
+      const reset = el("button", { type: "button", class: "chip-reset", text: "↺", hidden: true,
+                                   title: "撤销修改，按案例识别", "aria-label": `撤销${fact.label}的修改` });
+      reset.addEventListener("click", () => setOverride(fact.name, null));
+      const chip = el("label", { class: "chip chip-unknown", dataset: { fact: fact.name } },
+        el("span", { class: "chip-label", text: fact.label }), control);
+      box.append(el("span", { class: "chip-wrap" }, chip, reset));
+      state.chips[fact.name] = { chip, control, reset };
+    }
+  }
+
+  function updateFactChips(details) {
+    const byName = Object.fromEntries((details || []).map((d) => [d.name, d]));
+    for (const fact of data.facts) {
+      const { chip, control, reset } = state.chips[fact.name];
+      const detail = byName[fact.name] || {};
+      const value = detail.value === null || detail.value === undefined ? "" : String(detail.value);
+      if (document.activeElement !== control) control.value = value;
+      const source = detail.source || null;
+      chip.className = `chip ${source === "agent" ? "chip-agent" : source ? "chip-case" : "chip-unknown"}`;
+      chip.title = source === "agent" ? "已由坐席修改"
+        : source ? `从买家消息“${detail.evidence}”识别` : "买家消息里没有读出，可以手动选择";
+      reset.hidden = source !== "agent";
+    }
+  }
+
+  function setOverride(name, value) {
+    if (value === null || value === "" || Number.isNaN(value)) delete state.overrides[name];
+    else state.overrides[name] = value;
+    if (caseBox.value.trim()) requestAssist();
+  }
+
+  function renderSlots(slots) {
+    const entries = Object.entries(slots || {}).filter(([name]) => name !== "platform");
+    $("slots").replaceChildren(...(entries.length
+      ? [el("span", { class: "slots-label", text: "已读出：" }),
+         ...entries.map(([name, value]) => el("span", { class: "slot-value" },
+           el("span", { class: "slot-name", text: data.slot_labels[name] || name }), String(value)))]
+      : []));
+  }
+
+  // ---------------------------------------------------------------- candidates
+
+  function statusBadge(status) {
+    if (status === "upcoming") return el("span", { class: "badge badge-upcoming", text: "即将生效" });
+    if (status === "expired") return el("span", { class: "badge badge-expired", text: "已失效" });
+    return null;
+  }
+
+  function whyNodes(why, compact) {
+    const terms = why.matched_terms.slice(0, compact ? 5 : 20);
+    return el("span", { class: "why" },
+      terms.length ? el("span", { class: "why-terms" },
+        el("span", { class: "why-label", text: "匹配词" }),
+        terms.map((t) => el("span", { class: "term", text: t }))) : null,
+      why.facts.map((note) => el("span", {
+        class: note.effect > 0 ? "fact-note up" : "fact-note down",
+        text: `${note.effect > 0 ? "↑" : "↓"} ${note.text}`,
+      })));
+  }
+
+  function renderCandidates() {
+    const results = state.answer ? state.answer.results : [];
+    $("candidate-list").replaceChildren(...results.map((result, i) => el("li", {
+      class: result.id === state.openId ? "candidate open" : "candidate",
+    }, el("button", {
+      type: "button", class: "candidate-button", "aria-keyshortcuts": `Alt+${i + 1}`,
+      "aria-current": result.id === state.openId ? "true" : null,
+      onclick: () => openCandidate(result.id),
+    },
+    el("kbd", { class: "candidate-key", text: String(i + 1), title: `Alt+${i + 1}` }),
+    el("span", { class: "candidate-main" },
+      el("span", { class: "candidate-title", text: result.title }),
+      el("span", { class: "candidate-meta" },
+        el("span", { class: "category-tag", text: result.category_name }),
+        statusBadge(result.status),
+        el("span", { class: "score", text: `相关度 ${result.score.toFixed(2)}` })),
+      el("span", { class: "snippet" }, snippetNodes(result.snippet)),
+      whyNodes(result.why, true))))));
+  }
+
+  function openCandidate(id) {
+    state.openId = id;
+    state.pinned = true;
+    renderCandidates();
+    renderProcedure();
+  }
+
+  function moveCandidate(delta) {
+    const results = state.answer ? state.answer.results : [];
+    if (!results.length) return;
+    const index = results.findIndex((r) => r.id === state.openId);
+    const next = (index + delta + results.length) % results.length;
+    openCandidate(results[next].id);
+  }
+
+  // ---------------------------------------------------------------- procedure
+
+  function renderAnswer() {
+    const answer = state.answer;
+    updateFactChips(answer.fact_details);
+    renderSlots(answer.slots);
+    const ids = answer.results.map((r) => r.id);
+    if (!state.pinned || !ids.includes(state.openId)) {
+      state.openId = ids[0] || null;
+      state.pinned = false;
+    }
+    renderCandidates();
+    renderProcedure();
+    refreshCompose();
+  }
+
+  function showEmpty() {
+    if (state.controller) state.controller.abort();
+    state.seq += 1;
+    setBusy(false);
+    state.answer = null;
+    state.openId = null;
+    state.pinned = false;
+    updateFactChips([]);
+    renderSlots({});
+    renderCandidates();
+    $("procedure").hidden = true;
+    $("empty-state").hidden = false;
+    hideNotice();
+    refreshCompose();
+  }
+
+  function renderProcedure() {
+    const results = state.answer ? state.answer.results : [];
+    const result = results.find((r) => r.id === state.openId);
+    $("empty-state").hidden = Boolean(result) || Boolean(state.answer);
+    $("procedure").hidden = !result;
+    if (!result) {
+      if (state.answer) showNotice("info", "没有找到匹配的流程：换个说法，或补充平台、订单状态等细节再试。");
+      $("replies").replaceChildren(el("p", { class: "empty",
+        text: "输入买家消息后，这里显示可以直接复制的回复。" }));
+      return;
+    }
+    const rank = results.indexOf(result) + 1;
+    $("proc-rank").textContent = rank === 1 ? "最匹配" : `第 ${rank} 候选`;
+    $("proc-category").textContent = result.category_name;
+    $("proc-badges").replaceChildren(...[statusBadge(result.status)].filter(Boolean));
+    $("proc-title").textContent = result.title;
+    $("proc-link").href = `/articles/${encodeURIComponent(result.id)}`;
+    $("proc-why").replaceChildren(whyNodes(result.why, false));
+    renderChecklist(result);
+    renderReplies(result);
+  }
+
+  function renderChecklist(result) {
+    if (!state.ticks.has(result.id)) state.ticks.set(result.id, new Set());
+    const ticks = state.ticks.get(result.id);
+    $("checklist").replaceChildren(...result.checklist.map((step) => {
+      const kind = step.applies === false ? "na" : step.applies === null ? "unsure" : "ok";
+      const box = el("input", { type: "checkbox", class: "step-box", checked: ticks.has(step.text) });
+      const item = el("li", { class: `step step-${kind}${ticks.has(step.text) ? " done" : ""}` },
+        el("label", {}, box, el("span", { class: "step-text" }, linkedNodes(step.text))),
+        kind === "na" ? el("span", { class: "step-reason", text: step.reason }) : null,
+        kind === "unsure" ? el("span", { class: "step-reason" },
+          el("span", { class: "tag-unsure", text: "需确认" }),
+          step.reason.replace(/^需确认：/, "")) : null,
+        kind === "ok" && step.when ? el("span", { class: "step-reason", text: step.reason }) : null);
+      box.addEventListener("change", () => {
+        if (box.checked) ticks.add(step.text);
+        else ticks.delete(step.text);
+        item.classList.toggle("done", box.checked);
+        updateProgress(result);
+      });
+      return item;
+    }));
+    updateProgress(result);
+  }
+
+  function updateProgress(result) {
+    const ticks = state.ticks.get(result.id) || new Set();
+    const relevant = result.checklist.filter((s) => s.applies !== false);
+    const done = relevant.filter((s) => ticks.has(s.text)).length;
+    const skipped = result.checklist.length - relevant.length;
+    $("progress").textContent = `已完成 ${done} / ${relevant.length} 步${skipped ? `（${skipped} 步不适用）` : ""}`;
+  }
+
+  function renderReplies(result) {
+    const cards = result.replies.map((reply) => replyCard(result, reply));
+    $("replies").replaceChildren(...cards.map((c) => c.card));
+    cards.forEach((c) => c.refresh());
+  }
+
+  function replyCard(result, reply) {
+    const key = `${result.id}/${reply.id}`;
+    const text = state.edits.has(key) ? state.edits.get(key) : personalize(reply.text);
+    state.texts.set(key, text);
+    state.titles.set(key, reply.title);
+    const textarea = el("textarea", { class: "reply-text", rows: "2", spellcheck: "false",
+                                      "aria-label": `回复：${reply.title}` });
+    const backdrop = el("div", { class: "backdrop", "aria-hidden": "true" });
+    const box = editor(textarea, backdrop);
+    textarea.value = text;
+    const check = el("span", { class: "check" }, checkNodes(text));
+    const revert = el("button", { type: "button", class: "small", text: "还原", hidden: !state.edits.has(key),
+                                  title: "放弃修改，恢复自动填好的回复" });
+    const add = el("input", { type: "checkbox", class: "add-compose", checked: state.parts.includes(key) });
+    const kind = reply.applies === false ? "na" : reply.applies === null ? "unsure" : "ok";
+    const card = el("section", { class: `reply reply-${kind}`, dataset: { key } },
+      el("header", { class: "reply-head" },
+        el("h3", { text: reply.title }),
+        kind !== "ok" ? el("span", { class: `reply-reason reason-${kind}`, text: reply.reason }) : null,
+        el("label", { class: "add-label" }, add, "加入组合")),
+      el("div", { class: "editor" }, backdrop, textarea),
+      el("footer", { class: "reply-foot" }, check, revert,
+        el("button", { type: "button", class: "copy", text: "复制",
+                       onclick: () => copyText(textarea.value, `“${reply.title}”`) })));
+    textarea.addEventListener("input", () => {
+      state.edits.set(key, textarea.value);
+      state.texts.set(key, textarea.value);
+      revert.hidden = false;
+      check.replaceChildren(...checkNodes(textarea.value));
+      refreshCompose();
+    });
+    revert.addEventListener("click", () => {
+      state.edits.delete(key);
+      box.set(personalize(reply.text));
+      state.texts.set(key, textarea.value);
+      revert.hidden = true;
+      check.replaceChildren(...checkNodes(textarea.value));
+      refreshCompose();
+    });
+    add.addEventListener("change", () => toggleInCompose(key, add.checked));
+    return { card, refresh: box.refresh };
+  }
+
+  // ---------------------------------------------------------------- compose
+
+  const composeEditor = editor(composeBox, document.querySelector(".compose-editor .backdrop"));
+
+  function fillCommonSelects() {
+    for (const [id, hint] of [["opening", "（不加开场）"], ["closing", "（不加结尾）"]]) {
+      $(id).replaceChildren(el("option", { value: "", text: hint }),
+        ...data.common_replies.map((r) => el("option", { value: r.key, text: r.title })));
+    }
+    // Sensible defaults when the KB has them: its greeting opens, its closing ends.
+    const saved = state.profile;
+    $("opening").value = commonReplies.has(saved.opening) ? saved.opening : "";
+    $("closing").value = commonReplies.has(saved.closing) ? saved.closing : "";
+  }
+
+  function toggleInCompose(key, include) {
+    state.parts = state.parts.filter((k) => k !== key);
+    if (include) state.parts.push(key);
+    for (const box of document.querySelectorAll(".reply")) {
+      if (box.dataset.key === key) box.querySelector(".add-compose").checked = include;
+    }
+    refreshCompose();
+  }
+
+  function composedText() {
+    const pieces = [];
+    const opening = commonReplies.get($("opening").value);
+    if (opening) pieces.push(fillTemplate(opening.text));
+    for (const key of state.parts) pieces.push(state.texts.get(key) || "");
+    const closing = commonReplies.get($("closing").value);
+    if (closing) pieces.push(fillTemplate(closing.text));
+    return pieces.map((p) => p.trim()).filter(Boolean).join("\n");
+  }
+
+  function refreshCompose() {
+    const list = $("compose-parts");
+    list.replaceChildren(...(state.parts.length
+      ? state.parts.map((key) => el("li", {},
+          el("span", { text: state.titles.get(key) || key }),
+          el("button", { type: "button", class: "remove", text: "×", title: "从组合消息中去掉",
+                         "aria-label": `去掉${state.titles.get(key) || key}`,
+                         onclick: () => toggleInCompose(key, false) })))
+      : [el("li", { class: "empty", text: "在上面的回复上勾选“加入组合”，按勾选顺序拼接" })]));
+    if (!state.composeManual) composeEditor.set(composedText());
+    // Out of the way until something is composed: most answers are one reply.
+    document.querySelector(".compose").classList.toggle("is-empty",
+      !composeBox.value.trim() && !state.composeManual);
+    $("recompose").hidden = !state.composeManual;
+    $("compose-check").replaceChildren(...checkNodes(composeBox.value));
+  }
+
+  composeBox.addEventListener("input", () => {
+    state.composeManual = true;
+    $("recompose").hidden = false;
+    $("compose-check").replaceChildren(...checkNodes(composeBox.value));
+  });
+
+  $("recompose").addEventListener("click", () => {
+    state.composeManual = false;
+    refreshCompose();
+  });
+
+  // ---------------------------------------------------------------- copy
+
+  async function writeClipboard(text) {
+    try {
+      if (navigator.clipboard && window.isSecureContext) {
+        await navigator.clipboard.writeText(text);
+        return true;
+      }
+    } catch {
+      // fall through to the older way
+    }
+    // Plain-HTTP intranet hosts have no async clipboard API: copy from a selected textarea.
+    const focused = document.activeElement;
+    const scratch = el("textarea", { class: "clipboard-scratch", readonly: true, "aria-hidden": "true" });
+    scratch.value = text;
+    document.body.append(scratch);
+    scratch.select();
+    let ok = false;
+    try {
+      ok = document.execCommand("copy");
+    } catch {
+      ok = false;
+    }
+    scratch.remove();
+    if (focused && focused.focus) focused.focus();
+    return ok;
+  }
+
+  function copyNotice(kind, message, action) {
+    const box = $("copy-notice");
+    box.className = `copy-notice copy-${kind}`;
+    box.replaceChildren(el("span", { class: "message", text: message }), action || "",
+      el("button", { type: "button", class: "close", text: "×", title: "关闭", "aria-label": "关闭提示",
+                     onclick: () => { box.hidden = true; } }));
+    box.hidden = false;
+    clearTimeout(copyNotice.timer);
+    if (kind === "ok") copyNotice.timer = setTimeout(() => { box.hidden = true; }, 4000);
+  }
+
+  async function copyText(text, what, force = false) {
+    if (!text.trim()) {
+      copyNotice("warn", "没有可复制的内容：先在回复上勾选“加入组合”，或复制单条回复。");
+      return;
+    }
+    const found = bannedIn(text);
+    if (found.length && !force) {
+      copyNotice("danger",
+        `没有复制：${what}含平台禁用说法 ${found.map((b) => `“${b.phrase}”（${b.why}）`).join("；")} 请先修改。`,
+        el("button", { type: "button", class: "small", text: "仍要复制",
+                       onclick: () => copyText(text, what, true) }));
+      return;
+    }
+    const ok = await writeClipboard(text);
+    $("last-copied").value = text;
+    if (!ok) {
+      copyNotice("danger", "复制失败：浏览器不允许访问剪贴板，请选中文字后按 Ctrl+C。");
+      return;
+    }
+    const gaps = gapsIn(text);
+    if (gaps.length) {
+      copyNotice("warn", `已复制${what}，但还有 ${gaps.length} 处空缺未填：${gaps.join("")}。发送前务必补全！`);
+    } else {
+      copyNotice("ok", `已复制${what}，可以粘贴发送了。`);
+    }
+  }
+
+  function copyFromShortcut(target) {
+    const card = target && target.closest ? target.closest(".reply") : null;
+    if (card) {
+      copyText(card.querySelector("textarea").value, `“${state.titles.get(card.dataset.key)}”`);
+    } else if (composeBox.value.trim()) {
+      copyText(composeBox.value, "组合消息");
+    } else {
+      const first = document.querySelector(".reply:not(.reply-na)") || document.querySelector(".reply");
+      if (first) copyText(first.querySelector("textarea").value, `“${state.titles.get(first.dataset.key)}”`);
+      else copyNotice("warn", "还没有可复制的回复：先输入买家消息。");
+    }
+  }
+
+  $("copy-compose").addEventListener("click", () => copyText(composeBox.value, "组合消息"));
+
+  // ---------------------------------------------------------------- case and keyboard
+
+  function resetCase() {
+    caseBox.value = "";
+    state.overrides = {};
+    state.ticks.clear();
+    state.edits.clear();
+    state.texts.clear();
+    state.parts = [];
+    state.composeManual = false;
+    $("copy-notice").hidden = true;
+    updateCount();
+    showEmpty();
+    caseBox.focus();
+  }
+
+  function updateCount() {
+    $("char-count").textContent = `${caseBox.value.length} / ${data.max_case_chars}`;
+  }
+
+  caseBox.addEventListener("input", () => {
+    updateCount();
+    schedule();
+  });
+
+  document.addEventListener("keydown", (event) => {
+    if ((event.ctrlKey || event.metaKey) && event.key === "Enter") {
+      event.preventDefault();
+      copyFromShortcut(event.target);
+      return;
+    }
+    if (event.altKey && !event.ctrlKey && !event.metaKey) {
+      const digit = /^(?:Digit|Numpad)([1-9])$/.exec(event.code);
+      const results = state.answer ? state.answer.results : [];
+      if (digit && results[Number(digit[1]) - 1]) {
+        event.preventDefault();
+        openCandidate(results[Number(digit[1]) - 1].id);
+      } else if (event.code === "ArrowDown" || event.code === "ArrowUp") {
+        event.preventDefault();
+        moveCandidate(event.code === "ArrowDown" ? 1 : -1);
+      } else if (event.code === "KeyN") {
+        event.preventDefault();
+        resetCase();
+      }
+      return;
+    }
+    if (event.key === "Escape" && document.activeElement !== caseBox) {
+      caseBox.focus();
+    }
+  });
+
+  for (const button of document.querySelectorAll(".example")) {
+    button.addEventListener("click", () => {
+      caseBox.value = button.textContent;
+      updateCount();
+      requestAssist();
+      caseBox.focus();
+    });
+  }
+
+  $("new-case").addEventListener("click", resetCase);
+
+  function showProfile() {
+    const name = (state.profile.agent_name || "").trim();
+    $("profile-summary").textContent = name ? `客服：${name}` : "我的称呼";
+  }
+
+  function saveProfile() {
+    state.profile = {
+      agent_name: $("agent-name").value,
+      shop_name: $("shop-name").value,
+      opening: $("opening").value,
+      closing: $("closing").value,
+    };
+    try {
+      localStorage.setItem(PROFILE_KEY, JSON.stringify(state.profile));
+    } catch {
+      // private mode: the profile lasts for this page only
+    }
+  }
+
+  for (const id of ["agent-name", "shop-name"]) {
+    $(id).value = state.profile[id.replace("-", "_")] || "";
+    $(id).addEventListener("input", () => {
+      saveProfile();
+      showProfile();
+      if (state.answer) renderProcedure();
+      refreshCompose();
+    });
+  }
+  for (const id of ["opening", "closing"]) {
+    $(id).addEventListener("change", () => {
+      saveProfile();
+      refreshCompose();
+    });
+  }
+
+  showProfile();
+  buildFactChips();
+  fillCommonSelects();
+  refreshCompose();
+  updateCount();
+  if (caseBox.value.trim()) requestAssist(); // text the browser restored on back/forward
+})();

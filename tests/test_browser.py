@@ -1,0 +1,321 @@
+"""The agent console and the article pages in a real browser (Debian's chromium via Playwright).
+
+Never downloads a browser: without /usr/bin/chromium these tests are skipped. Screenshots go to
+test-artifacts/screenshots/ (the path is printed) for a person to look at.
+"""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import pytest
+
+from assist_app.settings import PROJECT_ROOT
+
+pytestmark = pytest.mark.browser
+
+CHROMIUM = Path("/usr/bin/chromium")
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+]
+SCREENSHOTS = PROJECT_ROOT / "test-artifacts" / "screenshots"
+LOST_PARCEL = "快递说放门口了 可是门口啥也没有"
+
+
+@pytest.fixture(scope="module")
+def browser():
+    if not CHROMIUM.exists():
+        pytest.skip(
+            f"{CHROMIUM} is missing: install Debian's chromium (apt-get install chromium) "
+            "to run the browser tests; they never download a browser"
+        )
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
+        yield browser
+        browser.close()
+
+
+_announced = []
+
+
+@pytest.fixture
+def screenshots(capsys) -> Path:
+    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+    if not _announced:
+        _announced.append(True)
+        with capsys.disabled():
+            print(f"\nscreenshots: {SCREENSHOTS}")
+    return SCREENSHOTS
+
+
+@pytest.fixture
+def page(browser, live_server):
+    context = browser.new_context(
+        viewport={"width": 1440, "height": 900}, locale="zh-CN", base_url=live_server
+    )
+    context.grant_permissions(["clipboard-read", "clipboard-write"], origin=live_server)
+    page = context.new_page()
+    page.set_default_timeout(10_000)
+    errors: list[str] = []
+    page.on("pageerror", lambda error: errors.append(str(error)))
+    page.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
+    yield page
+    context.close()
+    assert not errors, f"errors in the page: {errors}"
+
+
+def ask(page, case: str, expected_title: str):
+    """Open the console, type a case as an agent would and wait for the procedure."""
+    page.goto("/")
+    assert page.evaluate("document.activeElement.id") == "case", "focus starts in the case box"
+    page.keyboard.type(case)
+    page.wait_for_function(
+        "t => document.getElementById('proc-title').textContent.includes(t)", arg=expected_title
+    )
+
+
+def clipboard(page) -> str:
+    return page.evaluate("navigator.clipboard.readText()")
+
+
+def step(page, text: str):
+    return page.locator("#checklist .step", has_text=text)
+
+
+def fact(page, label: str):
+    return page.locator(f"#fact-chips [aria-label='{label}']")
+
+
+# ------------------------------------------------------------------ console
+
+
+def test_type_a_case_and_work_the_checklist(page, screenshots):
+    ask(page, LOST_PARCEL, "没收到货")
+    assert page.locator("#candidate-list .candidate").count() == 5
+    assert page.locator("#candidate-list .candidate.open .candidate-key").inner_text() == "1"
+    steps = page.locator("#checklist .step")
+    assert steps.count() >= 5
+    assert page.locator("#proc-why .term").count() > 0, "why: matched terms are shown"
+    # Conditional steps whose fact is unknown are marked for checking.
+    unsure = page.locator("#checklist .step-unsure")
+    assert unsure.count() >= 1 and "需确认" in unsure.first.inner_text()
+
+    steps.nth(0).locator("input[type=checkbox]").check()
+    assert "done" in (steps.nth(0).get_attribute("class") or "")
+    assert page.locator("#progress").inner_text().startswith("已完成 1 /")
+    # Replies arrive filled in, gaps marked in place.
+    first_reply = page.locator("#replies .reply").first
+    assert "【订单号】" in first_reply.locator("textarea").input_value()
+    assert first_reply.locator(".backdrop mark.gap").count() >= 1
+    page.screenshot(path=screenshots / "console-results.png")
+
+
+def test_results_follow_the_latest_text(page):
+    ask(page, "啊啊啊下错单了 钱刚付 还没打包吧 快帮我撤销", "取消")
+    page.locator("#case").fill("")
+    page.locator("#case").press_sequentially(LOST_PARCEL, delay=15)
+    page.wait_for_function(
+        "() => document.getElementById('proc-title').textContent.includes('没收到货')"
+    )
+    assert page.locator("#candidate-list .candidate").first.inner_text().find("没收到货") >= 0
+
+
+def test_a_stale_answer_never_replaces_a_newer_one(page):
+    # The first request is held back 1.5 s and cannot be aborted: its answer arrives last.
+    page.add_init_script("""
+        const realFetch = window.fetch;
+        let calls = 0;
+        window.fetch = (url, options = {}) => {
+            const { signal, ...rest } = options;
+            const delay = calls++ === 0 ? 1500 : 0;
+            return new Promise((done) => setTimeout(done, delay)).then(() => realFetch(url, rest));
+        };
+    """)
+    page.goto("/")
+    page.keyboard.type("啊啊啊下错单了 钱刚付 还没打包吧 快帮我撤销")
+    page.wait_for_timeout(500)
+    page.locator("#case").fill(LOST_PARCEL)
+    page.wait_for_function(
+        "() => document.getElementById('proc-title').textContent.includes('没收到货')"
+    )
+    page.wait_for_timeout(2000)
+    assert "没收到货" in page.locator("#proc-title").inner_text()
+    assert "没收到货" in page.locator("#candidate-list .candidate-title").first.inner_text()
+
+
+def test_changing_a_fact_chip_retailors_the_checklist(page, screenshots):
+    ask(page, "鞋子小了想换", "换")
+    late = step(page, "签收已超过 7 天")
+    assert "step-unsure" in late.get_attribute("class")
+
+    days = fact(page, "签收天数")
+    days.fill("3")
+    days.press("Enter")
+    page.wait_for_function(
+        "() => [...document.querySelectorAll('#checklist .step-na')]"
+        ".some(s => s.textContent.includes('签收已超过 7 天'))"
+    )
+    assert "不适用" in late.inner_text()
+    chip = page.locator("#fact-chips .chip[data-fact=days_since_receipt]")
+    assert "chip-agent" in chip.get_attribute("class")
+
+    days.fill("9")
+    days.press("Enter")
+    page.wait_for_function(
+        "() => [...document.querySelectorAll('#checklist .step-ok')]"
+        ".some(s => s.textContent.includes('签收已超过 7 天'))"
+    )
+
+    fact(page, "平台").select_option("拼多多")
+    page.wait_for_function(
+        "() => document.querySelector('.chip[data-fact=platform]').classList.contains('chip-agent')"
+    )
+    page.screenshot(path=screenshots / "console-fact-changed.png")
+
+
+def test_copy_a_reply_warns_about_gaps(page, screenshots):
+    ask(page, LOST_PARCEL, "没收到货")
+    reply = page.locator("#replies .reply").first
+    text = reply.locator("textarea").input_value()
+    reply.locator("button.copy").click()
+    notice = page.locator("#copy-notice")
+    notice.wait_for(state="visible")
+    assert "空缺" in notice.inner_text() and "【订单号】" in notice.inner_text()
+    assert clipboard(page) == text
+    page.screenshot(path=screenshots / "console-gap-warning.png")
+
+    # Fill the gaps by hand, then copy with the keyboard from inside the reply.
+    filled = re.sub(r"【[^】]*】", "123", text)
+    textarea = reply.locator("textarea")
+    textarea.fill(filled)
+    assert "可以发送" in reply.locator(".check").inner_text()
+    textarea.press("Control+Enter")
+    page.wait_for_function(
+        "() => document.getElementById('copy-notice').textContent.includes('可以粘贴')"
+    )
+    assert clipboard(page) == filled
+
+
+def test_banned_wording_is_flagged_before_copying(page):
+    ask(page, LOST_PARCEL, "没收到货")
+    reply = page.locator("#replies .reply").first
+    textarea = reply.locator("textarea")
+    textarea.fill("亲，给个好评返现5元，加微信聊")
+    assert "禁用说法" in reply.locator(".check").inner_text()
+    assert reply.locator(".backdrop mark.banned").count() == 2
+    page.evaluate("navigator.clipboard.writeText('之前的内容')")
+    reply.locator("button.copy").click()
+    notice = page.locator("#copy-notice")
+    notice.wait_for(state="visible")
+    assert "没有复制" in notice.inner_text() and "好评返现" in notice.inner_text()
+    assert clipboard(page) == "之前的内容"
+    notice.get_by_role("button", name="仍要复制").click()
+    page.wait_for_function("() => navigator.clipboard.readText().then(t => t.includes('加微信'))")
+
+
+def test_compose_one_message_from_several_replies(page, screenshots):
+    ask(page, LOST_PARCEL, "没收到货")
+    page.locator("#opening").select_option(label="开场问候")
+    page.locator("#closing").select_option(label="结束道别")
+    replies = page.locator("#replies .reply")
+    first = replies.nth(0).locator("textarea").input_value()
+    second = replies.nth(1).locator("textarea").input_value()
+    replies.nth(1).locator(".add-compose").check()
+    replies.nth(0).locator(".add-compose").check()
+    assert page.locator("#compose-parts li").count() == 2
+    composed = page.locator("#compose").input_value()
+    assert composed.startswith("亲，您好！欢迎光临")
+    assert composed.index(second.strip()) < composed.index(first.strip()), "in the order ticked"
+    assert "祝您生活愉快" in composed.splitlines()[-1]
+
+    page.locator("#profile-summary").click()
+    page.locator("#agent-name").fill("小美")
+    page.locator("#profile-summary").click()
+    assert page.locator("#profile-summary").inner_text() == "客服：小美"
+    composed = page.locator("#compose").input_value()
+    assert "我是客服小美" in composed and "【客服昵称】" not in composed
+
+    page.locator("#case").focus()
+    page.keyboard.press("Control+Enter")
+    page.locator("#copy-notice").wait_for(state="visible")
+    assert clipboard(page) == composed
+    assert "组合消息" in page.locator("#copy-notice").inner_text()
+    page.screenshot(path=screenshots / "console-compose.png")
+
+    replies.nth(1).locator(".add-compose").uncheck()
+    assert page.locator("#compose-parts li").count() == 1
+    assert second.strip() not in page.locator("#compose").input_value()
+
+
+def test_other_candidates_are_one_key_away(page):
+    ask(page, LOST_PARCEL, "没收到货")
+    second_title = page.locator("#candidate-list .candidate-title").nth(1).inner_text()
+    page.keyboard.press("Alt+2")
+    assert page.locator("#proc-title").inner_text() == second_title
+    assert page.locator("#proc-rank").inner_text() == "第 2 候选"
+    page.keyboard.press("Alt+ArrowDown")
+    assert page.locator("#proc-rank").inner_text() == "第 3 候选"
+    page.keyboard.press("Alt+ArrowUp")
+    page.keyboard.press("Alt+ArrowUp")
+    assert page.locator("#proc-rank").inner_text() == "最匹配"
+    page.keyboard.press("Escape")
+    assert page.evaluate("document.activeElement.id") == "case"
+
+
+def test_buyer_text_is_never_rendered_as_html(page):
+    ask(
+        page,
+        '<img src=x onerror="window.hacked=1"><b id=bold>粗</b> 快递说放门口了 没收到',
+        "没收到货",
+    )
+    assert page.evaluate("window.hacked") is None
+    assert page.locator("#bold").count() == 0
+    assert page.locator("main img").count() == 0
+
+
+def test_new_case_clears_everything(page):
+    ask(page, LOST_PARCEL, "没收到货")
+    page.locator("#checklist .step input").first.check()
+    page.keyboard.press("Alt+n")
+    assert page.locator("#case").input_value() == ""
+    assert page.locator("#empty-state").is_visible()
+    assert page.evaluate("document.activeElement.id") == "case"
+
+
+# ------------------------------------------------------------------ browsing
+
+
+def test_browse_open_an_article_and_follow_a_link(page, screenshots):
+    page.goto("/articles")
+    page.get_by_role("link", name=re.compile("显示已签收但没收到货")).first.click()
+    page.wait_for_url("**/articles/lost-parcel")
+    assert "显示已签收但没收到货" in page.locator("h1").inner_text()
+    assert page.locator(".checklist-static .step").count() >= 5
+    page.screenshot(path=screenshots / "article-page.png", full_page=True)
+    page.emulate_media(media="print")
+    assert not page.locator(".topbar").is_visible()
+    page.screenshot(path=screenshots / "article-print.png", full_page=True)
+    page.emulate_media(media="screen")
+
+    page.locator(".article-body a.article-link[href='/articles/logistics-delay']").click()
+    page.wait_for_url("**/articles/logistics-delay")
+    assert "物流" in page.locator("h1").inner_text()
+    assert page.locator(".related a[href='/articles/lost-parcel']").count() >= 1
+
+
+def test_search_articles_with_highlights(page, screenshots):
+    page.goto("/articles")
+    page.locator("#q").fill("七天无理由 不想要了")
+    page.locator("#q").press("Enter")
+    page.wait_for_url("**/articles?q=*")
+    assert page.locator(".result").count() >= 1
+    assert page.locator(".result .snippet mark").count() >= 1
+    page.screenshot(path=screenshots / "browse-search.png")
