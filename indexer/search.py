@@ -182,7 +182,12 @@ def fact_notes(article: Article, facts: dict[str, Evidence], kb: KnowledgeBase) 
         value = facts[fact].value
         label = kb.facts[fact].label if fact in kb.facts else fact
         shown = _show(value)
-        if condition_holds(wanted, value):
+        if fact == "threat" and "reason" in facts and condition_holds(wanted, value):
+            # A threat beside a concrete problem: the agent acts on the problem first and calms
+            # the buyer while doing it, so the problem's own procedure should lead.
+            notes.append(FactNote(fact, shown, -1, f"买家有具体问题（{_show(facts['reason'].value)}），"
+                                                   f"先按该问题的流程处理，{shown}的安抚同步进行"))
+        elif condition_holds(wanted, value):
             notes.append(FactNote(fact, shown, +1, f"{label}“{shown}”符合本流程"))
         else:
             notes.append(FactNote(fact, shown, -1,
