@@ -42,8 +42,9 @@ UPCOMING_WEIGHT = 0.8
 # How much the closest example phrasing (an article keyword, by character-bigram cosine) adds:
 # short colloquial messages often say what a keyword says with different word boundaries.
 PHRASING_WEIGHT = 0.5
-# A reason (破损, 发错货 …) or a threat names the procedure; an order status is shared by many.
-FACT_WEIGHTS = {"order_status": 1.0}
+# Where the buyer's return parcel is (on its way back, back at our warehouse) settles that the
+# case is past starting a return: refund progress or inspection, not the return procedure.
+FACT_WEIGHTS = {"order_status": 1.0, "return_parcel": 2.0}
 DEFAULT_FACT_WEIGHT = 1.0
 _ASCII_WORD = re.compile(r"^[a-z]{2,12}$")
 _LONG_NUMBER = re.compile(r"\d{5,}|[a-z]+\d{5,}")
