@@ -27,7 +27,7 @@ run: install
 	$(BIN)/kb serve --port $(PORT)
 
 test: install-test browser
-	$(BIN)/ruff check indexer assist_app tests bench
+	$(BIN)/ruff check .
 	$(BIN)/kb lint --strict
 	$(BIN)/pytest
 	$(BIN)/kb eval
