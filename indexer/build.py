@@ -196,7 +196,7 @@ def build_index(
         except BuildError as e:
             _record_failure(index_root, e)
             raise
-        except OSError as e:
+        except (OSError, sqlite3.Error) as e:  # a full disk fails the token cache with sqlite3
             failure = BuildError(f"写入索引失败：{e}（当前索引未改变）")
             _record_failure(index_root, failure)
             raise failure from e
@@ -216,7 +216,6 @@ def _record_failure(index_root: Path, error: BuildError) -> None:
 def _build_locked(
     kb: KnowledgeBase, index_root: Path, progress, started: float
 ) -> BuildSummary:
-    analysis.init_segmenter(kb.dict_words, index_root / "jieba")
     version = kb_version(kb)
     build_id = f"{dt.datetime.now(dt.UTC).strftime('%Y%m%dT%H%M%S%f')}-{version}"
     builds = index_root / "builds"
@@ -266,6 +265,8 @@ def _write_index(kb: KnowledgeBase, directory: Path, index_root: Path, progress)
             key = cache.key(article)
             tokens = cache.get(key)
             if tokens is None:
+                # jieba loads its dictionary (~1 s) only when an article is not cached.
+                analysis.init_segmenter(kb.dict_words, index_root / "jieba")
                 tokens = tokenize_article(article, kb)
                 fresh.append((key, tokens))
             writer.add_document(
