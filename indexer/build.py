@@ -306,14 +306,18 @@ def verify_build(directory: Path, kb: KnowledgeBase) -> int:
         ix.close()
 
 
+def _fsync(path: Path) -> None:
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
 def _fsync_tree(directory: Path) -> None:
     """Flush the new build to disk before it becomes current: a crash must not leave it half-written."""
     for path in [*directory.rglob("*"), directory]:
-        fd = os.open(path, os.O_RDONLY)
-        try:
-            os.fsync(fd)
-        finally:
-            os.close(fd)
+        _fsync(path)
 
 
 def _switch_current(index_root: Path, build: Path) -> None:
@@ -322,11 +326,7 @@ def _switch_current(index_root: Path, build: Path) -> None:
         tmp.unlink()
     os.symlink(os.path.relpath(build, index_root), tmp)
     os.replace(tmp, index_root / "current")
-    fd = os.open(index_root, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
+    _fsync(index_root)
 
 
 def _prune(builds: Path, keep: Path) -> None:

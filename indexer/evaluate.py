@@ -57,6 +57,30 @@ def _same(expected: Any, got: Any) -> bool:
     return str(expected) == str(got)
 
 
+def first_rank(ids: list[str], expected: list[str]) -> int | None:
+    """1-based rank of the first expected id among the results, None when absent."""
+    return next((i for i, x in enumerate(ids, start=1) if x in expected), None)
+
+
+def rank_metrics(ranks: list[int | None]) -> dict[str, float]:
+    n = len(ranks)
+    return {
+        "top1": sum(r == 1 for r in ranks) / n,
+        "top3": sum(r is not None and r <= 3 for r in ranks) / n,
+        "mrr": sum(1 / r for r in ranks if r) / n,
+    }
+
+
+def _check_read(case: dict, kind: str, wanted: dict | None, read: dict, misses: list) -> int:
+    """Compare the facts or slots a case expects with those read; record misses, return the count."""
+    for name, want in (wanted or {}).items():
+        got = read.get(name)
+        if got is None or not _same(want, got.value):
+            misses.append({"case": case["case"], kind: name, "expected": want,
+                           "got": None if got is None else got.value})
+    return len(wanted or {})
+
+
 def run_eval(engine: SearchEngine, path: Path, baseline: bool = True) -> dict[str, Any]:
     """Run every case through the engine; return metrics, thresholds and failing cases."""
     cases = load_cases(path)
@@ -64,46 +88,28 @@ def run_eval(engine: SearchEngine, path: Path, baseline: bool = True) -> dict[st
     unknown = sorted({e for c in cases for e in c["expected"] if e not in known})
     if unknown:
         raise EvalError(f"{path}: 评测集引用了不存在的文章 {', '.join(unknown)}")
-    top1 = top3 = 0
-    reciprocal = 0.0
-    fact_total = fact_right = slot_total = slot_right = 0
-    failures, fact_misses, slot_misses, latencies = [], [], [], []
+    ranks: list[int | None] = []
+    failures, latencies = [], []
+    fact_misses: list[dict] = []
+    slot_misses: list[dict] = []
+    fact_total = slot_total = 0
     for case in cases:
         started = time.perf_counter()
         result = engine.search(case["case"], limit=10)
         latencies.append((time.perf_counter() - started) * 1000)
         ids = [h.article.id for h in result.hits]
-        expected = set(case["expected"])
-        rank = next((i for i, x in enumerate(ids, start=1) if x in expected), None)
-        top1 += rank == 1
-        top3 += rank is not None and rank <= 3
-        reciprocal += 1 / rank if rank else 0
+        rank = first_rank(ids, case["expected"])
+        ranks.append(rank)
         if rank != 1:
             failures.append({"case": case["case"], "expected": case["expected"],
                              "got": ids[:3], "rank": rank})
-        for name, want in (case.get("facts") or {}).items():
-            fact_total += 1
-            got = result.query.facts.get(name)
-            if got is not None and _same(want, got.value):
-                fact_right += 1
-            else:
-                fact_misses.append({"case": case["case"], "fact": name, "expected": want,
-                                    "got": None if got is None else got.value})
-        for name, want in (case.get("slots") or {}).items():
-            slot_total += 1
-            got = result.query.slots.get(name)
-            if got is not None and _same(want, got.value):
-                slot_right += 1
-            else:
-                slot_misses.append({"case": case["case"], "slot": name, "expected": want,
-                                    "got": None if got is None else got.value})
+        fact_total += _check_read(case, "fact", case.get("facts"), result.query.facts, fact_misses)
+        slot_total += _check_read(case, "slot", case.get("slots"), result.query.slots, slot_misses)
     n = len(cases)
     metrics = {
-        "top1": top1 / n,
-        "top3": top3 / n,
-        "mrr": reciprocal / n,
-        "fact_accuracy": fact_right / fact_total if fact_total else 1.0,
-        "slot_accuracy": slot_right / slot_total if slot_total else 1.0,
+        **rank_metrics(ranks),
+        "fact_accuracy": 1 - len(fact_misses) / fact_total if fact_total else 1.0,
+        "slot_accuracy": 1 - len(slot_misses) / slot_total if slot_total else 1.0,
     }
     thresholds = load_thresholds(path)
     below = {m: (metrics[m], t) for m, t in thresholds.items() if m in metrics and metrics[m] < t}
@@ -141,18 +147,12 @@ def baseline_metrics(engine: SearchEngine, cases: list[dict[str, Any]]) -> dict[
         corpus.append(analysis.cut(analysis.normalize(text)))
     retriever = bm25s.BM25()
     retriever.index(corpus, show_progress=False)
-    top1 = top3 = 0
-    reciprocal = 0.0
+    ranks = []
     for case in cases:
         tokens = analysis.cut(analysis.normalize(case["case"]))
-        ranked = _bm25s_rank(retriever, tokens, len(articles))
-        ids = [articles[i].id for i in ranked]
-        rank = next((i for i, x in enumerate(ids, start=1) if x in case["expected"]), None)
-        top1 += rank == 1
-        top3 += rank is not None and rank <= 3
-        reciprocal += 1 / rank if rank else 0
-    n = len(cases)
-    return {"top1": top1 / n, "top3": top3 / n, "mrr": reciprocal / n}
+        ids = [articles[i].id for i in _bm25s_rank(retriever, tokens, len(articles))]
+        ranks.append(first_rank(ids, case["expected"]))
+    return rank_metrics(ranks)
 
 
 def _bm25s_rank(retriever, tokens: list[str], n_docs: int) -> list[int]:
