@@ -11,6 +11,7 @@ from __future__ import annotations
 from typing import Any
 
 from flask import Flask, current_app, jsonify, render_template, request
+from gunicorn.http.errors import ParseException as ServerParseError
 from werkzeug.exceptions import HTTPException, MethodNotAllowed, RequestEntityTooLarge
 
 from indexer.search import IndexNotReady
@@ -43,6 +44,10 @@ def wants_json() -> bool:
 def _status_and_message(error: Exception) -> tuple[int, str]:
     if isinstance(error, IndexNotReady):
         return 503, f"索引未就绪：{error}"
+    if isinstance(error, ServerParseError):
+        # gunicorn raises these while the app reads a body whose chunked framing is broken: the
+        # request is at fault, not the service.
+        return 400, "请求体无法读取：分块传输编码（chunked）有误"
     if isinstance(error, HTTPException):
         status = error.code or 500
         # A view's own description is Chinese and names the problem; Werkzeug's default is not.

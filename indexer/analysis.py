@@ -20,6 +20,7 @@ import jieba
 _WORDLIKE = re.compile(r"[\u4e00-\u9fff0-9a-z]")
 _CJK = re.compile(r"[\u4e00-\u9fff]")
 _SPACES = re.compile(r"\s+")
+_SURROGATE = re.compile(r"[\ud800-\udfff]")
 
 _lock = threading.Lock()
 _segmenter: jieba.Tokenizer | None = None
@@ -35,6 +36,9 @@ def _t2s():
 
 def fold(text: str) -> str:
     """Fold full-width forms and convert traditional to simplified characters; keep case."""
+    # A lone surrogate (a command-line argument that was not UTF-8) cannot be encoded, and
+    # OpenCC encodes: replace it as a decoder would.
+    text = _SURROGATE.sub("\ufffd", text)
     text = unicodedata.normalize("NFKC", text)
     if _CJK.search(text):
         text = _t2s().convert(text)
