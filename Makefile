@@ -3,8 +3,10 @@ PYTHON ?= python3.11
 VENV := .venv
 BIN := $(VENV)/bin
 PORT ?= 5000
+# The PostgreSQL the insights tests use (tests/test_insights.py); `make postgres` creates it.
+KB_TEST_POSTGRES_URL ?= postgresql://kb_test:kb_test@127.0.0.1:5432/kb_test
 
-.PHONY: run test install install-test browser clean
+.PHONY: run test install install-test browser postgres clean
 
 $(BIN)/python:
 	@command -v $(PYTHON) >/dev/null 2>&1 || { echo "需要 Python 3.11（$(PYTHON) 不存在；可用 PYTHON=python3 make ...）"; exit 1; }
@@ -23,13 +25,36 @@ browser:
 		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium fonts-noto-cjk >/dev/null; \
 	fi
 
+# Debian's PostgreSQL for the insights store tests, as root: install it if missing, start its
+# cluster, create the kb_test role and database. Idempotent. Not root: nothing to do, and the
+# PostgreSQL cases of the tests skip, saying why.
+postgres:
+	@if [ "$$(id -u)" != 0 ]; then echo "不是 root：不启动 PostgreSQL，相关测试会跳过"; exit 0; fi; \
+	set -e; \
+	if ! command -v pg_ctlcluster >/dev/null 2>&1 && command -v apt-get >/dev/null; then \
+		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq postgresql >/dev/null; \
+	fi; \
+	command -v pg_ctlcluster >/dev/null 2>&1 || { echo "没有 PostgreSQL：相关测试会跳过"; exit 0; }; \
+	cluster="$$(pg_lsclusters -h | awk 'NR == 1 { print $$1, $$2 }')"; \
+	if [ -z "$$cluster" ]; then \
+		cluster="$$(ls /usr/lib/postgresql | sort -V | tail -1) main"; pg_createcluster $$cluster >/dev/null; \
+	fi; \
+	pg_ctlcluster $$cluster status >/dev/null 2>&1 || pg_ctlcluster $$cluster start; \
+	cd /; \
+	for i in $$(seq 30); do runuser -u postgres -- pg_isready -q && break; sleep 1; done; \
+	runuser -u postgres -- psql -qtAc "SELECT 1 FROM pg_roles WHERE rolname = 'kb_test'" | grep -q 1 \
+		|| runuser -u postgres -- psql -qc "CREATE ROLE kb_test LOGIN PASSWORD 'kb_test'"; \
+	runuser -u postgres -- psql -qtAc "SELECT 1 FROM pg_database WHERE datname = 'kb_test'" | grep -q 1 \
+		|| runuser -u postgres -- createdb -O kb_test kb_test; \
+	echo "PostgreSQL $$cluster: kb_test ready"
+
 run: install
 	$(BIN)/kb serve --port $(PORT)
 
-test: install-test browser
+test: install-test browser postgres
 	$(BIN)/ruff check .
 	$(BIN)/kb lint --strict
-	$(BIN)/pytest
+	KB_TEST_POSTGRES_URL='$(KB_TEST_POSTGRES_URL)' $(BIN)/pytest
 	$(BIN)/kb eval
 	$(BIN)/kb eval kb/eval/holdout.yaml
 	$(BIN)/kb check

@@ -1,4 +1,4 @@
-"""The agent-assist web app: JSON API, agent console and article browsing over one index."""
+"""The agent-assist web app: JSON API, agent console, article browsing and editors' reports."""
 
 from __future__ import annotations
 
@@ -11,8 +11,9 @@ from assist_app.settings import Settings
 
 def create_app(settings: Settings | None = None) -> Flask:
     """Create the app over the index at settings.index_root (built by `kb index`)."""
-    from assist_app import api, errors, pages
+    from assist_app import api, editor_pages, errors, pages
     from assist_app.engine import init_engine
+    from assist_app.recorder import init_recorder
 
     settings = settings or Settings.from_env()
     app = Flask(__name__, template_folder=str(Path(__file__).parent / "templates"))
@@ -20,8 +21,12 @@ def create_app(settings: Settings | None = None) -> Flask:
     app.config["MAX_CONTENT_LENGTH"] = settings.max_body_bytes
     app.json.ensure_ascii = False
     app.json.sort_keys = False
+    # /api/articles/%2F0 is an unknown id (404), not a redirect to another URL.
+    app.url_map.merge_slashes = False
     init_engine(app, settings)
+    init_recorder(app, settings.insights_store_url(), settings.insights_retention_days)
     errors.init_app(app)
     app.register_blueprint(api.bp)
     app.register_blueprint(pages.bp)
+    app.register_blueprint(editor_pages.bp)
     return app

@@ -1,4 +1,4 @@
-"""The JSON API: assist a case, search, list and read articles, health checks (openapi.yaml)."""
+"""The JSON API: assist a case, search, feedback, list and read articles, health checks (openapi.yaml)."""
 
 from __future__ import annotations
 
@@ -14,6 +14,7 @@ from assist_app.assist import assist
 from assist_app.engine import get_engine
 from assist_app.errors import error_body
 from assist_app.pages import article_detail
+from assist_app.recorder import ACTIONS, REQUEST_ID, get_recorder
 from assist_app.settings import Settings
 from indexer.model import KnowledgeBase
 from indexer.search import IndexNotReady
@@ -21,7 +22,8 @@ from indexer.search import IndexNotReady
 bp = Blueprint("api", __name__)
 
 OPENAPI = Path(__file__).parent / "openapi.yaml"
-ASSIST_FIELDS = ("case", "limit", "facts")
+ASSIST_FIELDS = ("case", "limit", "facts", "case_id")
+FEEDBACK_FIELDS = ("request_id", "action", "article_id", "reply_id")
 DEFAULT_ASSIST_LIMIT = 5
 DEFAULT_SEARCH_LIMIT = 10
 
@@ -33,8 +35,18 @@ def _settings() -> Settings:
 def json_object() -> dict[str, Any]:
     """The request body as a JSON object, whatever its Content-Type (curl users forget it)."""
     raw = request.get_data(cache=False)  # raises 413 past MAX_CONTENT_LENGTH
+    limit = current_app.config.get("MAX_CONTENT_LENGTH")
+    if limit and request.content_length is None and len(raw) >= limit:
+        # A streamed (chunked) body is cut at the limit, not refused: Werkzeug's LimitedStream
+        # raises 413 only on a read past it. Parsing the cut body would give a misleading 400.
+        abort(413)
     try:
         body = json.loads(raw)
+        # "\ud800" is valid JSON syntax but not text: a lone surrogate cannot be encoded again
+        # (by our JSON replies, OpenCC, jieba), so it is refused here rather than failing later.
+        json.dumps(body, ensure_ascii=False).encode("utf-8")
+    except UnicodeEncodeError:
+        abort(400, "请求体不是合法的 JSON：含有不成对的 Unicode 代理项（如 \\ud800）")
     except UnicodeDecodeError:
         abort(400, "请求体不是合法的 JSON：不是 UTF-8 编码")
     except json.JSONDecodeError as e:
@@ -43,6 +55,15 @@ def json_object() -> dict[str, Any]:
         abort(400, "请求体不是合法的 JSON：数字太长或嵌套太深")
     if not isinstance(body, dict):
         abort(400, f'请求体必须是 JSON 对象，例如 {{"case": "…"}}，收到的是{json_type(body)}')
+    return body
+
+
+def json_fields(fields: tuple[str, ...]) -> dict[str, Any]:
+    """The request body as a JSON object with none but `fields` (an unknown one is a 400)."""
+    body = json_object()
+    unknown = [key for key in body if key not in fields]
+    if unknown:
+        abort(400, f"未知的字段“{unknown[0]}”，可用的字段：{'、'.join(fields)}")
     return body
 
 
@@ -123,15 +144,55 @@ def fact_overrides(value: Any, kb: KnowledgeBase) -> dict[str, str | float]:
 @bp.post("/api/assist")
 def assist_case():
     """Facts, slots and ranked procedures with tailored checklists and filled replies."""
-    body = json_object()
-    unknown = [key for key in body if key not in ASSIST_FIELDS]
-    if unknown:
-        abort(400, f"未知的字段“{unknown[0]}”，可用的字段：{'、'.join(ASSIST_FIELDS)}")
+    body = json_fields(ASSIST_FIELDS)
     case = case_text(body.get("case"), "case")
     limit = result_limit(body.get("limit"), DEFAULT_ASSIST_LIMIT)
+    case_id = request_ref(body.get("case_id"), "case_id")
     engine = get_engine()
     overrides = fact_overrides(body.get("facts"), engine.current().kb)
-    return assist(engine, case, limit=limit, overrides=overrides)
+    answer = assist(engine, case, limit=limit, overrides=overrides)
+    request_id = get_recorder().record_request(
+        "assist", case, answer["facts"], [(r["id"], r["score"]) for r in answer["results"]],
+        answer["kb_version"], case_id=case_id)
+    return {"request_id": request_id, **answer}
+
+
+def request_ref(value: Any, name: str, required: bool = False) -> str | None:
+    """A request id returned by /api/assist (32 hex digits)."""
+    if value is None and not required:
+        return None
+    if value is None:
+        abort(400, f"缺少 {name}：请提供 /api/assist 返回的 request_id")
+    if not isinstance(value, str) or not REQUEST_ID.match(value):
+        abort(400, f"{name} 必须是 /api/assist 返回的 request_id（32 位十六进制）")
+    return value
+
+
+@bp.post("/api/feedback")
+def feedback():
+    """What the agent did with an answer: opened an article, copied a reply, marked a result."""
+    body = json_fields(FEEDBACK_FIELDS)
+    request_id = request_ref(body.get("request_id"), "request_id", required=True)
+    action = body.get("action")
+    if action not in ACTIONS:
+        shown = json.dumps(action, ensure_ascii=False)
+        abort(400, f"action 必须是 {'、'.join(ACTIONS)} 之一，收到的是 {shown}")
+    article_id = body.get("article_id")
+    if not isinstance(article_id, str):
+        abort(400, f"article_id 必须是文章 id（字符串），收到的是{json_type(article_id)}")
+    found = get_engine().current().articles.get(article_id)
+    if found is None:
+        abort(400, f"没有 id 为“{article_id}”的文章")
+    reply_id = body.get("reply_id")
+    if reply_id is not None:
+        if action != "copy":
+            abort(400, "只有 action 为 copy 时才能带 reply_id")
+        if not isinstance(reply_id, str) or reply_id not in {r.id for r in found.replies}:
+            replies = "、".join(r.id for r in found.replies)
+            abort(400, f"文章“{article_id}”没有回复“{reply_id}”，可用的回复：{replies}")
+    get_recorder().record_action(request_id, action, article_id, reply_id)
+    return {"request_id": request_id, "action": action, "article_id": article_id,
+            "reply_id": reply_id, "status": "accepted"}, 202
 
 
 @bp.get("/api/search")
@@ -145,7 +206,12 @@ def search():
     engine = get_engine()
     result = engine.search(query, limit=limit)
     kb = engine.current().kb
+    facts = {name: ev.value for name, ev in result.query.facts.items()}
+    request_id = get_recorder().record_request(
+        "search", query, facts, [(hit.article.id, hit.score) for hit in result.hits],
+        result.build.get("kb_version"))
     return {
+        "request_id": request_id,
         "query": query,
         "results": [
             {
@@ -233,6 +299,8 @@ def readyz():
         "articles": len(loaded.kb.articles),
         "load_error": engine.load_error,
         "last_build_failure": failure,
+        # This worker's insights writer: a store that is down shows here, never as not ready.
+        "insights": get_recorder().stats(),
     }
 
 

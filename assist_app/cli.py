@@ -1,7 +1,8 @@
-"""The `kb` command: lint, index, search, evaluate, review and serve the knowledge base."""
+"""The `kb` command: lint, index, search, evaluate, review, serve and report on the knowledge base."""
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import json
 import sys
@@ -24,8 +25,12 @@ def _settings(ctx: click.Context) -> Settings:
 @click.pass_context
 def main(ctx: click.Context, kb_dir: Path | None, index_root: Path | None) -> None:
     """After-sales knowledge base: lint articles, build the index, search cases, serve the app."""
-    settings = Settings.from_env()
-    ctx.obj = Settings(
+    try:
+        settings = Settings.from_env()
+    except ValueError as e:
+        raise click.ClickException(str(e)) from None
+    ctx.obj = dataclasses.replace(
+        settings,
         kb_dir=kb_dir or settings.kb_dir,
         index_root=index_root or settings.index_root,
     )
@@ -185,8 +190,6 @@ def check(ctx: click.Context, base: str | None) -> None:
 @click.pass_context
 def changes(ctx: click.Context, since: dt.datetime, as_json: bool) -> None:
     """List articles changed since a date and, in a few words, what changed (from git history)."""
-    import dataclasses
-
     from indexer.changes import changes_since
 
     found = changes_since(_settings(ctx).kb_dir, since.date())
@@ -198,6 +201,90 @@ def changes(ctx: click.Context, since: dt.datetime, as_json: bool) -> None:
     for change in found:
         click.echo(f"{change.last_changed}  {change.article_id}  {change.title}\n"
                    f"            {'；'.join(change.summary)}")
+
+
+def _served_kb(settings: Settings):
+    """The KB of the index being served (titles as agents saw them), else the KB's files."""
+    from indexer.build import current_build
+    from indexer.loader import load_kb
+    from indexer.snapshot import kb_from_json
+
+    build = current_build(settings.index_root)
+    if build is not None:
+        return kb_from_json((build / "kb.json").read_text(encoding="utf-8"))
+    return load_kb(settings.kb_dir)[0]
+
+
+@main.command()
+@click.option("--days", default=30, show_default=True, type=click.IntRange(1, 3650),
+              help="The period: the last N days.")
+@click.option("--json", "as_json", is_flag=True, help="Print the report as JSON (as /insights shows it).")
+@click.option("--purge", is_flag=True,
+              help="Delete records older than the retention period ($KB_INSIGHTS_RETENTION_DAYS, 90) and exit.")
+@click.pass_context
+def insights(ctx: click.Context, days: int, as_json: bool, purge: bool) -> None:
+    """What agents looked for: searches with no good match, cases per article, unseen articles,
+    most copied replies, helpful/wrong marks (store: $KB_INSIGHTS_URL or var/insights.sqlite).
+    """
+    from assist_app.insights import build_report, purge_older_than
+    from assist_app.insights_store import StoreUnavailable, open_store
+
+    settings = _settings(ctx)
+    try:
+        store = open_store(settings.insights_store_url())
+    except ValueError as e:
+        raise click.ClickException(str(e)) from None
+    try:
+        if purge:
+            kept = settings.insights_retention_days
+            deleted = purge_older_than(store, kept)
+            click.echo(f"已删除 {deleted} 条超过 {kept} 天的检索记录（{store.describe()}）")
+            return
+        report = build_report(store, _served_kb(settings), days)
+    except StoreUnavailable as e:
+        raise click.ClickException(str(e)) from None
+    if as_json:
+        click.echo(json.dumps(report, ensure_ascii=False, indent=2))
+        return
+    click.echo(format_insights(report))
+
+
+def format_insights(report: dict) -> str:
+    """The insights report as text for a terminal."""
+    t = report["totals"]
+    used = f"{100 * t['cases_used'] / t['cases']:.0f}%" if t["cases"] else "–"
+    lines = [
+        f"检索洞察：近 {report['period']['days']} 天（{report['period']['since'][:10]} 起）  {report['store']}",
+        f"{t['cases']} 个案例（{t['requests']} 次检索），用上结果 {used}，复制回复 {t['copies']} 次，"
+        f"有用 {t['helpful']} / 不对 {t['wrong']}",
+        "",
+        f"没有找到好结果的检索（没有结果、相关度低于 {report['low_score']}、未打开或复制、标为不对）：",
+    ]
+    for row in report["no_good_match"]:
+        top = f"{row['top_id']} {row['top_score']:.2f}" if row["top_id"] else "没有结果"
+        lines.append(f"  ×{row['count']:<3} {row['case']}  → {top}  [{'、'.join(row['reasons'])}]")
+    if not report["no_good_match"]:
+        lines.append("  （无）")
+    lines += ["", "有用 / 不对（按文章）："]
+    for row in report["marks"]:
+        ratio = f"{100 * row['helpful_ratio']:.0f}%" if row["helpful_ratio"] is not None else ""
+        lines.append(f"  {row['article_id']:<32} 有用 {row['helpful']:<4} 不对 {row['wrong']:<4} {ratio}")
+    if not report["marks"]:
+        lines.append("  （无）")
+    lines += ["", "复制最多的回复："]
+    for row in report["most_copied"]:
+        lines.append(f"  {row['copies']:>4}  {row['article_id']}/{row['reply_id']}  {row['reply_title']}")
+    if not report["most_copied"]:
+        lines.append("  （无）")
+    lines += ["", "各文章的常见案例："]
+    for row in report["cases_by_article"]:
+        lines.append(f"  {row['article_id']}（{row['cases']} 个案例）")
+        lines += [f"      ×{c['count']:<3} {c['case']}" for c in row["top_cases"]]
+    if not report["cases_by_article"]:
+        lines.append("  （无）")
+    lines += ["", f"从未出现在结果中的文章（{len(report['never_shown'])} 篇）："]
+    lines += [f"  {a['article_id']:<32} {a['title']}" for a in report["never_shown"]]
+    return "\n".join(lines)
 
 
 @main.command()

@@ -1,4 +1,4 @@
-"""Where the knowledge base and the index live, and the service's limits."""
+"""Where the knowledge base, the index and the insights live, and the service's limits."""
 
 from __future__ import annotations
 
@@ -17,10 +17,31 @@ class Settings:
     max_case_chars: int = 5000
     max_body_bytes: int = 64 * 1024
     max_limit: int = 20
+    # Where insights (what agents looked for and did) are kept: a SQLite file path or
+    # sqlite:///path, or postgresql://… for a store shared by several app servers. None: a
+    # SQLite file beside the index root (var/insights.sqlite).
+    insights_url: str | None = None
+    # Insights older than this are deleted (by the writer on start and hourly, `kb insights --purge`).
+    insights_retention_days: int = 90
+
+    def insights_store_url(self) -> str:
+        """The insights store's URL or SQLite path, defaulted beside the index root."""
+        return self.insights_url or str(self.index_root.parent / "insights.sqlite")
 
     @classmethod
     def from_env(cls) -> Settings:
-        """KB_DIR and KB_INDEX_DIR override the defaults: the repository's kb/ and var/index/."""
+        """Defaults (the repository's kb/ and var/index/), overridden by the environment.
+
+        KB_DIR, KB_INDEX_DIR, KB_INSIGHTS_URL, KB_INSIGHTS_RETENTION_DAYS.
+        """
         kb_dir = Path(os.environ.get("KB_DIR", PROJECT_ROOT / "kb"))
         index_root = Path(os.environ.get("KB_INDEX_DIR", PROJECT_ROOT / "var" / "index"))
-        return cls(kb_dir=kb_dir, index_root=index_root)
+        retention = os.environ.get("KB_INSIGHTS_RETENTION_DAYS", "").strip()
+        if retention and not (retention.isascii() and retention.isdigit() and int(retention) > 0):
+            raise ValueError(f"KB_INSIGHTS_RETENTION_DAYS 必须是正整数（天数），收到的是“{retention}”")
+        return cls(
+            kb_dir=kb_dir,
+            index_root=index_root,
+            insights_url=os.environ.get("KB_INSIGHTS_URL") or None,
+            insights_retention_days=int(retention) if retention else cls.insights_retention_days,
+        )

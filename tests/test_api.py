@@ -56,6 +56,7 @@ def test_assist_document_has_facts_slots_checklist_and_filled_replies(live_serve
         },
     ).json()
     assert set(answer) == {
+        "request_id",
         "facts",
         "fact_details",
         "slots",

@@ -319,3 +319,47 @@ def test_search_articles_with_highlights(page, screenshots):
     assert page.locator(".result").count() >= 1
     assert page.locator(".result .snippet mark").count() >= 1
     page.screenshot(path=screenshots / "browse-search.png")
+
+
+# ------------------------------------------------------------------ insights
+
+
+def test_mark_a_result_helpful_and_see_it_in_insights(browser, index_root, tmp_path, screenshots):
+    from test_insights import agents_session
+    from web_helpers import serve_app
+
+    from assist_app import create_app
+    from assist_app.settings import Settings
+
+    store = tmp_path / "insights.sqlite"
+    app = create_app(Settings(kb_dir=PROJECT_ROOT / "kb", index_root=index_root,
+                              insights_url=str(store)))
+    with serve_app(app) as base:
+        agents_session(base)  # other agents' work this week, through the API
+        context = browser.new_context(viewport={"width": 1440, "height": 900}, locale="zh-CN",
+                                      base_url=base)
+        page = context.new_page()
+        page.set_default_timeout(10_000)
+        errors: list[str] = []
+        page.on("pageerror", lambda error: errors.append(str(error)))
+        page.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
+
+        ask(page, "收到的杯子碎了 箱子都压扁了", "运输破损")
+        helpful = page.get_by_role("button", name="✓ 有用")
+        helpful.click()
+        page.wait_for_function(
+            "() => document.getElementById('verdict-status').textContent.includes('已记录：有用')"
+        )
+        assert helpful.get_attribute("aria-pressed") == "true"
+        assert page.get_by_role("button", name="✗ 不对").get_attribute("aria-pressed") == "false"
+        assert app.extensions["insights"].flush()
+
+        page.get_by_role("link", name="检索洞察").click()
+        page.wait_for_url("**/insights")
+        row = page.locator("#marks-title + .bars > li", has_text="运输破损")
+        assert "有用 1" in row.inner_text() and "100%" in row.inner_text()
+        page.get_by_role("link", name="近 7 天").click()
+        page.wait_for_url("**/insights?days=7")
+        page.screenshot(path=screenshots / "insights.png", full_page=True)
+        context.close()
+        assert not errors, f"errors in the page: {errors}"

@@ -1,5 +1,10 @@
 // The agent console: type a case, get the procedure's checklist and filled replies, copy a message.
 //
+// Insights: every answer carries a request_id; the console sends back what the agent did with it
+// (opened a candidate or the full article, copied a reply, marked the procedure 有用 / 不对) to
+// /api/feedback, and sends the first answer's id as case_id while the agent keeps typing, so a
+// case counts once. Feedback is fire-and-forget: it never holds up the agent.
+//
 // Safety: the buyer's text and everything derived from it is put on the page as text
 // (textContent, Text nodes), never as HTML. The one HTML-ish field, a result's snippet, is
 // rebuilt from text with only <mark> recognised (snippetNodes).
@@ -43,6 +48,9 @@
     composeManual: false, // the agent edited the composed message by hand
     chips: {},
     profile: loadProfile(),
+    caseId: null,         // request_id of this case's first answer
+    marks: new Map(),     // article id -> "helpful" | "wrong", for this case
+    sent: new Set(),      // feedback already sent (open and copy count once per answer)
   };
 
   // ---------------------------------------------------------------- DOM helpers
@@ -208,7 +216,8 @@
       response = await fetch("/api/assist", {
         method: "POST",
         headers: { "Content-Type": "application/json" },
-        body: JSON.stringify({ case: text, limit: RESULT_LIMIT, facts: state.overrides }),
+        body: JSON.stringify({ case: text, limit: RESULT_LIMIT, facts: state.overrides,
+                               ...(state.caseId ? { case_id: state.caseId } : {}) }),
         signal: controller.signal,
       });
       body = await response.json();
@@ -231,8 +240,69 @@
       hideNotice();
     }
     state.answer = body;
+    if (!state.caseId && body.request_id) state.caseId = body.request_id;
     renderAnswer();
   }
+
+  // ---------------------------------------------------------------- feedback for editors
+
+  // Tell the server what the agent did with the current answer; resolves to whether it was taken.
+  async function sendFeedback(action, articleId, replyId) {
+    const requestId = state.answer && state.answer.request_id;
+    if (!requestId) return false;
+    const once = action === "open" || action === "copy";
+    const key = [requestId, action, articleId, replyId || ""].join("|");
+    if (once && state.sent.has(key)) return true;
+    if (once) state.sent.add(key);
+    try {
+      const response = await fetch("/api/feedback", {
+        method: "POST",
+        headers: { "Content-Type": "application/json" },
+        body: JSON.stringify({ request_id: requestId, action, article_id: articleId,
+                               ...(replyId ? { reply_id: replyId } : {}) }),
+        keepalive: true, // an article opened in a new tab must not cancel it
+      });
+      return response.ok;
+    } catch {
+      return false;
+    }
+  }
+
+  // Reply keys are "article/reply".
+  function sendCopies(keys) {
+    for (const key of keys) {
+      const cut = key.indexOf("/");
+      if (cut > 0) sendFeedback("copy", key.slice(0, cut), key.slice(cut + 1));
+    }
+  }
+
+  function renderVerdict(articleId) {
+    const mark = state.marks.get(articleId) || null;
+    $("mark-helpful").setAttribute("aria-pressed", String(mark === "helpful"));
+    $("mark-wrong").setAttribute("aria-pressed", String(mark === "wrong"));
+    const status = $("verdict-status");
+    status.classList.remove("failed");
+    status.textContent = mark ? `已记录：${mark === "helpful" ? "有用" : "不对"}，谢谢！` : "";
+  }
+
+  async function markProcedure(action) {
+    const articleId = state.openId;
+    if (!articleId) return;
+    state.marks.set(articleId, action);
+    renderVerdict(articleId);
+    const ok = await sendFeedback(action, articleId);
+    if (!ok && state.openId === articleId) {
+      const status = $("verdict-status");
+      status.classList.add("failed");
+      status.textContent = "没记上（连不上服务器），可以再点一次";
+    }
+  }
+
+  $("mark-helpful").addEventListener("click", () => markProcedure("helpful"));
+  $("mark-wrong").addEventListener("click", () => markProcedure("wrong"));
+  $("proc-link").addEventListener("click", () => {
+    if (state.openId) sendFeedback("open", state.openId);
+  });
 
   function setBusy(busy) {
     $("busy").textContent = busy ? "检索中…" : "";
@@ -350,6 +420,7 @@
   function openCandidate(id) {
     state.openId = id;
     state.pinned = true;
+    sendFeedback("open", id);
     renderCandidates();
     renderProcedure();
   }
@@ -385,6 +456,9 @@
     state.answer = null;
     state.openId = null;
     state.pinned = false;
+    state.caseId = null; // an emptied box starts a new case
+    state.marks.clear();
+    state.sent.clear();
     updateFactChips([]);
     renderSlots({});
     renderCandidates();
@@ -412,6 +486,7 @@
     $("proc-title").textContent = result.title;
     $("proc-link").href = `/articles/${encodeURIComponent(result.id)}`;
     $("proc-why").replaceChildren(whyNodes(result.why, false));
+    renderVerdict(result.id);
     renderChecklist(result);
     renderReplies(result);
   }
@@ -477,7 +552,7 @@
       el("div", { class: "editor" }, backdrop, textarea),
       el("footer", { class: "reply-foot" }, check, revert,
         el("button", { type: "button", class: "copy", text: "复制",
-                       onclick: () => copyText(textarea.value, `“${reply.title}”`) })));
+                       onclick: () => copyText(textarea.value, `“${reply.title}”`, false, [key]) })));
     textarea.addEventListener("input", () => {
       state.edits.set(key, textarea.value);
       state.texts.set(key, textarea.value);
@@ -598,7 +673,8 @@
     if (kind === "ok") copyNotice.timer = setTimeout(() => { box.hidden = true; }, 4000);
   }
 
-  async function copyText(text, what, force = false) {
+  // `keys`: the replies ("article/reply") the text came from, reported as copied.
+  async function copyText(text, what, force = false, keys = []) {
     if (!text.trim()) {
       copyNotice("warn", "没有可复制的内容：先在回复上勾选“加入组合”，或复制单条回复。");
       return;
@@ -608,7 +684,7 @@
       copyNotice("danger",
         `没有复制：${what}含平台禁用说法 ${found.map((b) => `“${b.phrase}”（${b.why}）`).join("；")} 请先修改。`,
         el("button", { type: "button", class: "small", text: "仍要复制",
-                       onclick: () => copyText(text, what, true) }));
+                       onclick: () => copyText(text, what, true, keys) }));
       return;
     }
     const ok = await writeClipboard(text);
@@ -617,6 +693,7 @@
       copyNotice("danger", "复制失败：浏览器不允许访问剪贴板，请选中文字后按 Ctrl+C。");
       return;
     }
+    sendCopies(keys);
     const gaps = gapsIn(text);
     if (gaps.length) {
       copyNotice("warn", `已复制${what}，但还有 ${gaps.length} 处空缺未填：${gaps.join("")}。发送前务必补全！`);
@@ -628,17 +705,19 @@
   function copyFromShortcut(target) {
     const card = target && target.closest ? target.closest(".reply") : null;
     if (card) {
-      copyText(card.querySelector("textarea").value, `“${state.titles.get(card.dataset.key)}”`);
+      copyText(card.querySelector("textarea").value, `“${state.titles.get(card.dataset.key)}”`,
+               false, [card.dataset.key]);
     } else if (composeBox.value.trim()) {
-      copyText(composeBox.value, "组合消息");
+      copyText(composeBox.value, "组合消息", false, [...state.parts]);
     } else {
       const first = document.querySelector(".reply:not(.reply-na)") || document.querySelector(".reply");
-      if (first) copyText(first.querySelector("textarea").value, `“${state.titles.get(first.dataset.key)}”`);
+      if (first) copyText(first.querySelector("textarea").value, `“${state.titles.get(first.dataset.key)}”`,
+                          false, [first.dataset.key]);
       else copyNotice("warn", "还没有可复制的回复：先输入买家消息。");
     }
   }
 
-  $("copy-compose").addEventListener("click", () => copyText(composeBox.value, "组合消息"));
+  $("copy-compose").addEventListener("click", () => copyText(composeBox.value, "组合消息", false, [...state.parts]));
 
   // ---------------------------------------------------------------- case and keyboard
 

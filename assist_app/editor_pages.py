@@ -1,0 +1,112 @@
+"""Pages for editors: what agents looked for (/insights) and what changed lately (/changes)."""
+
+from __future__ import annotations
+
+import datetime as dt
+import subprocess
+
+from flask import Blueprint, abort, current_app, render_template, request
+
+from assist_app import render
+from assist_app.engine import get_engine
+from assist_app.insights import DEFAULT_DAYS, PERIODS, build_report
+from assist_app.insights_store import StoreUnavailable
+from assist_app.recorder import get_recorder
+from assist_app.settings import Settings
+
+bp = Blueprint("editors", __name__)
+
+CHANGES_DEFAULT_DAYS = 14
+MAX_DAYS = 3650
+
+
+def _settings() -> Settings:
+    return current_app.config["SETTINGS"]
+
+
+def period_days(value: str | None) -> int:
+    """?days=: whole days, 1 to MAX_DAYS; the default period when absent."""
+    if value is None or value == "":
+        return DEFAULT_DAYS
+    if not (value.isascii() and value.isdigit()) or not 1 <= int(value) <= MAX_DAYS:
+        abort(400, f"days 必须是 1 到 {MAX_DAYS} 之间的整数（天数），收到的是“{value}”")
+    return int(value)
+
+
+@bp.get("/insights")
+def insights():
+    """Searches with no good match, cases per article, unseen articles, copies, marks."""
+    days = period_days(request.args.get("days"))
+    engine = get_engine()
+    loaded = engine.current()
+    recorder = get_recorder()
+    kb = loaded.kb
+    try:
+        report = build_report(recorder.store, kb, days, today=engine.today())
+    except StoreUnavailable as e:
+        current_app.logger.warning("检索洞察页：%s", e)
+        return render_template(
+            "insights.html",
+            report=None,
+            store_error=str(e),
+            days=days,
+            periods=PERIODS,
+            stats=recorder.stats(),
+            kb_version=loaded.manifest.get("kb_version"),
+        ), 503
+    categories = {a.id: render.category_name(kb, a.category) for a in kb.articles}
+    return render_template(
+        "insights.html",
+        report=report,
+        store_error=None,
+        days=days,
+        periods=PERIODS,
+        categories=categories,
+        stats=recorder.stats(),
+        retention_days=_settings().insights_retention_days,
+        kb_version=loaded.manifest.get("kb_version"),
+    )
+
+
+def since_date(value: str | None, today: dt.date) -> dt.date:
+    """?since=YYYY-MM-DD; 14 days ago when absent."""
+    if not value:
+        return today - dt.timedelta(days=CHANGES_DEFAULT_DAYS)
+    try:
+        return dt.date.fromisoformat(value)
+    except ValueError:
+        abort(
+            400, f"since 必须是 YYYY-MM-DD 格式的日期，例如 {today.isoformat()}，收到的是“{value}”"
+        )
+
+
+@bp.get("/changes")
+def changes():
+    """Articles changed since a date (from git history), in a few words each."""
+    from indexer.changes import changes_since
+
+    engine = get_engine()
+    loaded = engine.current()
+    today = engine.today()
+    since = since_date(request.args.get("since"), today)
+    found, problem = [], None
+    try:
+        found = changes_since(_settings().kb_dir, since)
+    except FileNotFoundError:
+        problem = "这台服务器上没有安装 git，无法读取知识库的修改记录。"
+    except subprocess.CalledProcessError:
+        problem = "知识库目录不在 git 仓库中（或仓库无法读取），无法读取修改记录。"
+    quick = [
+        (label, (today - dt.timedelta(days=n)).isoformat())
+        for label, n in (("近 7 天", 7), ("近 14 天", 14), ("近 30 天", 30), ("近 90 天", 90))
+    ]
+    return render_template(
+        "changes.html",
+        changes=found,
+        problem=problem,
+        since=since,
+        today=today,
+        quick=quick,
+        known=set(loaded.articles),
+        kb_version=loaded.manifest.get("kb_version"),
+    )

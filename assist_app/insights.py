@@ -1,0 +1,316 @@
+"""What agents looked for, for editors: searches that found nothing good, cases per article,
+articles never shown, the most copied replies, helpful/wrong marks per article.
+
+`build_report` reads a store over a period and names articles and replies from a KB; the
+insights page and `kb insights` show the same report. Aggregation happens in SQL, so a period of
+many thousands of requests comes back as a few dozen rows.
+
+A case is what one agent handled: the console re-asks while the agent types or corrects a fact,
+and sends the first answer's request id as `case_id`; a case counts once, as its last request,
+and everything the agent did in it counts for it.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import time
+from typing import Any
+
+from assist_app.insights_store import InsightStore
+from indexer.model import KnowledgeBase
+
+DAY_S = 86400
+PERIODS = (7, 30, 90)
+DEFAULT_DAYS = 30
+# The top result's score: the best BM25 match counts 1.0, the closest example phrasing adds up
+# to 0.5 and agreeing facts add more. On kb/eval/cases.yaml 90 % of correct first results score
+# 1.09 or more, and small talk that still matches a word (今天天气不错, 你们几点下班) scores
+# 1.09-1.12; below 1.1 the match rests on a word or two.
+LOW_SCORE = 1.1
+LIST_LIMIT = 30
+CASES_PER_ARTICLE = 3
+
+# One row per case (its last request) with what the agent did in it.
+_CASES = """
+WITH req AS (
+    SELECT request_id, case_id, at, kind, case_text, top_id, top_score,
+           ROW_NUMBER() OVER (PARTITION BY case_id ORDER BY at DESC, request_id DESC) AS rn
+    FROM insight_requests WHERE at >= :since
+),
+did AS (
+    SELECT r.case_id,
+           SUM(CASE WHEN a.action IN ('open', 'copy', 'helpful') THEN 1 ELSE 0 END) AS used,
+           SUM(CASE WHEN a.action = 'copy' THEN 1 ELSE 0 END) AS copies
+    FROM insight_actions a JOIN insight_requests r ON r.request_id = a.request_id
+    WHERE r.at >= :since
+    GROUP BY r.case_id
+),
+marks AS (
+    SELECT case_id, article_id, action FROM (
+        SELECT r.case_id, a.article_id, a.action,
+               ROW_NUMBER() OVER (PARTITION BY r.case_id, a.article_id
+                                  ORDER BY a.at DESC, a.id DESC) AS rn
+        FROM insight_actions a JOIN insight_requests r ON r.request_id = a.request_id
+        WHERE r.at >= :since AND a.action IN ('helpful', 'wrong')
+    ) latest WHERE rn = 1
+),
+chosen AS (
+    SELECT case_id, article_id FROM (
+        SELECT r.case_id, a.article_id,
+               ROW_NUMBER() OVER (PARTITION BY r.case_id ORDER BY a.at DESC, a.id DESC) AS rn
+        FROM insight_actions a JOIN insight_requests r ON r.request_id = a.request_id
+        WHERE r.at >= :since AND a.action IN ('copy', 'helpful')
+    ) latest WHERE rn = 1
+),
+cases AS (
+    SELECT req.case_id, req.at, req.kind, req.case_text, req.top_id, req.top_score,
+           COALESCE(did.used, 0) AS used, COALESCE(did.copies, 0) AS copies,
+           COALESCE(chosen.article_id, req.top_id) AS article_id,
+           CASE WHEN EXISTS (SELECT 1 FROM marks m WHERE m.case_id = req.case_id
+                             AND m.action = 'wrong') THEN 1 ELSE 0 END AS marked_wrong,
+           CASE WHEN EXISTS (SELECT 1 FROM marks m WHERE m.case_id = req.case_id
+                             AND m.action = 'helpful') THEN 1 ELSE 0 END AS marked_helpful
+    FROM req
+    LEFT JOIN did ON did.case_id = req.case_id
+    LEFT JOIN chosen ON chosen.case_id = req.case_id
+    WHERE req.rn = 1
+)
+"""
+
+TOTALS = (
+    _CASES
+    + """
+SELECT
+    (SELECT COUNT(*) FROM insight_requests WHERE at >= :since),
+    COUNT(*),
+    COALESCE(SUM(CASE WHEN used > 0 THEN 1 ELSE 0 END), 0),
+    COALESCE(SUM(copies), 0),
+    COALESCE(SUM(marked_helpful), 0),
+    COALESCE(SUM(marked_wrong), 0)
+FROM cases
+"""
+)
+
+# Cases an editor should read: nothing found, a weak match, nothing used from the answer (in the
+# console; API searches have no console to click in), or marked wrong and never helpful.
+NO_GOOD_MATCH = (
+    _CASES
+    + """
+SELECT case_text, COUNT(*) AS n, MAX(at) AS last_at, MIN(top_id), MAX(top_score),
+       SUM(CASE WHEN top_id IS NULL THEN 1 ELSE 0 END),
+       SUM(CASE WHEN top_id IS NOT NULL AND top_score < :low THEN 1 ELSE 0 END),
+       SUM(CASE WHEN kind = 'assist' AND used = 0 THEN 1 ELSE 0 END),
+       SUM(CASE WHEN marked_wrong = 1 AND marked_helpful = 0 THEN 1 ELSE 0 END)
+FROM cases
+WHERE top_id IS NULL OR top_score < :low OR (kind = 'assist' AND used = 0)
+   OR (marked_wrong = 1 AND marked_helpful = 0)
+GROUP BY case_text
+ORDER BY n DESC, last_at DESC
+LIMIT :limit
+"""
+)
+
+# Per article (the one the agent copied from or marked helpful, else the first result): how
+# many cases, and the most frequent wordings.
+CASES_BY_ARTICLE = (
+    _CASES
+    + """
+SELECT article_id, case_text, n, total FROM (
+    SELECT article_id, case_text, n,
+           SUM(n) OVER (PARTITION BY article_id) AS total,
+           ROW_NUMBER() OVER (PARTITION BY article_id ORDER BY n DESC, case_text) AS rk
+    FROM (
+        SELECT article_id, case_text, COUNT(*) AS n FROM cases
+        WHERE article_id IS NOT NULL GROUP BY article_id, case_text
+    ) grouped
+) ranked
+WHERE rk <= :per_article
+ORDER BY total DESC, article_id, n DESC, case_text
+"""
+)
+
+SHOWN = """
+SELECT s.article_id, COUNT(*) FROM insight_shown s
+JOIN insight_requests r ON r.request_id = s.request_id
+WHERE r.at >= :since
+GROUP BY s.article_id
+"""
+
+MOST_COPIED = """
+SELECT a.article_id, a.reply_id, COUNT(*) AS n FROM insight_actions a
+JOIN insight_requests r ON r.request_id = a.request_id
+WHERE r.at >= :since AND a.action = 'copy'
+GROUP BY a.article_id, a.reply_id
+ORDER BY n DESC, a.article_id, a.reply_id
+LIMIT :limit
+"""
+
+# The latest mark an agent gave an article within a case (a second click corrects the first).
+MARKS_BY_ARTICLE = """
+SELECT article_id,
+       SUM(CASE WHEN action = 'helpful' THEN 1 ELSE 0 END) AS helpful,
+       SUM(CASE WHEN action = 'wrong' THEN 1 ELSE 0 END) AS wrong
+FROM (
+    SELECT a.article_id, a.action,
+           ROW_NUMBER() OVER (PARTITION BY r.case_id, a.article_id
+                              ORDER BY a.at DESC, a.id DESC) AS rn
+    FROM insight_actions a JOIN insight_requests r ON r.request_id = a.request_id
+    WHERE r.at >= :since AND a.action IN ('helpful', 'wrong')
+) latest
+WHERE rn = 1
+GROUP BY article_id
+ORDER BY COUNT(*) DESC, article_id
+"""
+
+
+def _title(kb: KnowledgeBase, article_id: str | None) -> str:
+    article = next((a for a in kb.articles if a.id == article_id), None)
+    return article.title if article else f"{article_id}（已不在知识库中）"
+
+
+def _reply_title(kb: KnowledgeBase, article_id: str, reply_id: str | None) -> str:
+    if not reply_id:
+        return "（未注明回复）"
+    article = next((a for a in kb.articles if a.id == article_id), None)
+    reply = next((r for r in article.replies if r.id == reply_id), None) if article else None
+    return reply.title if reply else reply_id
+
+
+def _iso(at: float | None) -> str | None:
+    if at is None:
+        return None
+    return dt.datetime.fromtimestamp(at).astimezone().isoformat(timespec="seconds")
+
+
+def build_report(
+    store: InsightStore,
+    kb: KnowledgeBase,
+    days: int,
+    today: dt.date | None = None,
+    now: float | None = None,
+) -> dict[str, Any]:
+    """The insights over the last `days` days, with article and reply titles from `kb`.
+
+    Args:
+        store: where the records are (raises StoreUnavailable when it cannot be opened).
+        kb: names articles and replies, and lists the articles that could have been shown.
+        days: the period, counted back from now.
+
+    Returns:
+        A JSON-ready dict: period, totals, no_good_match, cases_by_article, never_shown,
+        most_copied, marks (helpful/wrong per article) and the store's description.
+    """
+    now = time.time() if now is None else now
+    today = today or dt.date.today()
+    since = now - days * DAY_S
+    params = {
+        "since": since,
+        "low": LOW_SCORE,
+        "limit": LIST_LIMIT,
+        "per_article": CASES_PER_ARTICLE,
+    }
+    with store.connection() as conn:
+        totals = store.query(conn, TOTALS, params)[0]
+        no_match = store.query(conn, NO_GOOD_MATCH, params)
+        by_article = store.query(conn, CASES_BY_ARTICLE, params)
+        shown = dict(store.query(conn, SHOWN, params))
+        copied = store.query(conn, MOST_COPIED, params)
+        marks = store.query(conn, MARKS_BY_ARTICLE, params)
+
+    requests, cases, used, copies, helpful, wrong = (int(v or 0) for v in totals)
+    articles: dict[str, dict[str, Any]] = {}
+    for article_id, case_text, n, total in by_article:
+        entry = articles.setdefault(
+            article_id,
+            {
+                "article_id": article_id,
+                "title": _title(kb, article_id),
+                "cases": int(total),
+                "top_cases": [],
+            },
+        )
+        entry["top_cases"].append({"case": case_text, "count": int(n)})
+    return {
+        "period": {"days": days, "since": _iso(since), "until": _iso(now)},
+        "low_score": LOW_SCORE,
+        "totals": {
+            "requests": requests,
+            "cases": cases,
+            "cases_used": used,
+            "copies": copies,
+            "helpful": helpful,
+            "wrong": wrong,
+        },
+        "no_good_match": [
+            {
+                "case": case_text,
+                "count": int(n),
+                "last_at": _iso(last_at),
+                "top_id": top_id,
+                "top_title": _title(kb, top_id) if top_id else None,
+                "top_score": None if top_score is None else round(float(top_score), 3),
+                "reasons": [
+                    reason
+                    for reason, count in (
+                        ("没有结果", no_result),
+                        ("相关度低", low),
+                        ("未打开或复制", unused),
+                        ("标为不对", marked_wrong),
+                    )
+                    if count
+                ],
+            }
+            for (
+                case_text,
+                n,
+                last_at,
+                top_id,
+                top_score,
+                no_result,
+                low,
+                unused,
+                marked_wrong,
+            ) in no_match
+        ],
+        "cases_by_article": list(articles.values()),
+        "never_shown": [
+            {
+                "article_id": a.id,
+                "title": a.title,
+                "category": a.category,
+                "status": a.status_on(today),
+            }
+            for a in kb.articles
+            if a.id not in shown and a.status_on(today) != "expired"
+        ],
+        "shown": {article_id: int(n) for article_id, n in shown.items()},
+        "most_copied": [
+            {
+                "article_id": article_id,
+                "title": _title(kb, article_id),
+                "reply_id": reply_id,
+                "reply_title": _reply_title(kb, article_id, reply_id),
+                "copies": int(n),
+            }
+            for article_id, reply_id, n in copied
+        ],
+        "marks": [
+            {
+                "article_id": article_id,
+                "title": _title(kb, article_id),
+                "helpful": int(h),
+                "wrong": int(w),
+                "total": int(h) + int(w),
+                "helpful_ratio": round(int(h) / (int(h) + int(w)), 3) if int(h) + int(w) else None,
+            }
+            for article_id, h, w in marks
+        ],
+        "store": store.describe(),
+    }
+
+
+def purge_older_than(store: InsightStore, days: int, now: float | None = None) -> int:
+    """Delete records older than `days` days; return how many requests went."""
+    cutoff = (time.time() if now is None else now) - days * DAY_S
+    with store.connection() as conn:
+        return store.purge(conn, cutoff)

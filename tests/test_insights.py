@@ -1,0 +1,603 @@
+"""Insights: masking, recording through the live app into a real store, reading the report back.
+
+The store fixture runs each recording test twice: on a SQLite file and on a real PostgreSQL
+server named by KB_TEST_POSTGRES_URL (`make postgres` starts one as root and `make test` sets
+the variable); without one the PostgreSQL cases are skipped and say why. Each PostgreSQL test
+gets a schema of its own, dropped afterwards.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import re
+import threading
+import time
+import uuid
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+from hypothesis import given
+from hypothesis import strategies as st
+from web_helpers import assert_json_error, fetch, serve_app
+
+from assist_app import create_app
+from assist_app.cli import main
+from assist_app.insights import build_report, purge_older_than
+from assist_app.insights_store import SQLiteStore, StoreUnavailable, Writes, open_store
+from assist_app.masking import mask_personal_data
+from assist_app.recorder import InsightRecorder
+from assist_app.settings import PROJECT_ROOT, Settings
+
+KB_DIR = PROJECT_ROOT / "kb"
+DAY_S = 86400
+
+# ------------------------------------------------------------------ masking
+
+
+@pytest.mark.parametrize(
+    ("text", "masked"),
+    [
+        # Phones, however written.
+        ("我的手机13812345678", "我的手机1**********"),
+        ("电话 138-1234-5678", "电话 1**********"),
+        ("电话 139 1234 5678 找我", "电话 1********** 找我"),
+        ("+86 13912345678", "1**********"),
+        ("座机 010-12345678", "座机 ***-********"),
+        # Order and tracking numbers keep their last 4 digits (and a courier's letters).
+        ("订单号3900123456789012345", "订单号***************2345"),
+        ("拼多多 250101-123456789012345", "拼多多 ******-***********2345"),
+        ("京东订单 123456789012", "京东订单 ********9012"),
+        ("顺丰SF1234567890123", "顺丰SF*********0123"),
+        ("EMS EA123456789CN", "EMS EA*****6789CN"),
+        ("身份证 11010519491231002X", "身份证 *************1002X"),
+        # Names after 我叫 / 收件人, cut where the sentence goes on.
+        ("我叫张三要退货", "我叫*要退货"),
+        ("我叫欧阳娜娜，快递没到", "我叫*，快递没到"),
+        ("收件人：李四，电话13812345678", "收件人：*，电话1**********"),
+        ("收件人是王小明", "收件人是*"),
+        # Addresses: a run of 省/市/区/路/号 components.
+        ("地址是广东省深圳市南山区科技园路100号3栋502", "地址是[地址]"),
+        ("我住在北京市朝阳区建国路88号，快递没到", "我住在[地址]，快递没到"),
+        ("寄到杭州西湖区文三路90号", "寄到[地址]"),
+        ("邮箱 abc.d@qq.com", "邮箱 [邮箱]"),
+    ],
+)
+def test_personal_data_is_masked(text, masked):
+    assert mask_personal_data(text) == masked
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "退款1380元 签收第9天 买了3件",  # amounts and counts
+        "2026-11-26 下的单，12月3号到的 4号就坏了",  # dates
+        "价格12999元 iPhone 15 256G",  # prices and models
+        "订单20261126",  # 8 digits: too short for an order number
+        "市场价199元，区别不大",  # words that hold 市 / 区
+        "快递在路上",  # 路 alone
+        "寄回杭州市了",  # one place name is not an address
+        "放在小区门口了",  # 小区 alone
+        "今天上午市区路上堵",  # markers, but no address
+        "我叫了好几次快递",  # 我叫 that is not a name
+        "收件人电话写错了",  # 收件人 followed by what it is about
+        "收件人是我妈",  # a relation, not a name
+        "我叫你们退款",
+    ],
+)
+def test_lookalikes_are_kept(text):
+    assert mask_personal_data(text) == text
+
+
+HAN = st.characters(min_codepoint=0x4E00, max_codepoint=0x9FA5)
+FILLER = st.text(alphabet=st.one_of(HAN, st.sampled_from("，。！？ 了吗")), max_size=30)
+
+
+@given(before=FILLER, after=FILLER, phone=st.from_regex(r"1[3-9]\d{9}", fullmatch=True))
+def test_a_phone_number_never_survives(before, after, phone):
+    masked = mask_personal_data(before + phone + after)
+    assert phone not in masked
+    assert "1**********" in masked
+
+
+# ------------------------------------------------------------------ stores
+
+
+def _postgres_url() -> str:
+    url = os.environ.get("KB_TEST_POSTGRES_URL")
+    if not url:
+        pytest.skip(
+            "KB_TEST_POSTGRES_URL is not set, so the PostgreSQL store is not tested "
+            "(as root, `make postgres` starts a server and `make test` sets the variable)"
+        )
+    import psycopg
+
+    try:
+        psycopg.connect(url, connect_timeout=3).close()
+    except Exception as e:
+        first = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
+        pytest.skip(
+            f"PostgreSQL at KB_TEST_POSTGRES_URL is unreachable ({first}); "
+            "start it with `make postgres` (as root)"
+        )
+    return url
+
+
+@contextlib.contextmanager
+def _postgres_schema(url: str):
+    """A URL whose connections work in a new schema of their own, dropped afterwards."""
+    import psycopg
+
+    schema = f"kb_test_{uuid.uuid4().hex[:12]}"
+    with psycopg.connect(url, autocommit=True) as conn:
+        conn.execute(f"CREATE SCHEMA {schema}")
+    sep = "&" if "?" in url else "?"
+    try:
+        yield f"{url}{sep}options=-csearch_path%3D{schema}"
+    finally:
+        with psycopg.connect(url, autocommit=True) as conn:
+            conn.execute(f"DROP SCHEMA {schema} CASCADE")
+
+
+@pytest.fixture(params=["sqlite", "postgres"])
+def store_url(request, tmp_path) -> str:
+    """An empty insights store: a SQLite file, or a schema on the test PostgreSQL server."""
+    if request.param == "sqlite":
+        yield str(tmp_path / "var" / "insights.sqlite")
+        return
+    with _postgres_schema(_postgres_url()) as url:
+        yield url
+
+
+@pytest.fixture
+def app_over(index_root):
+    """Serve the real app over the session's index with a given insights store; yield (url, app)."""
+    stack = contextlib.ExitStack()
+
+    def start(store_url: str, **settings):
+        app = create_app(
+            Settings(kb_dir=KB_DIR, index_root=index_root, insights_url=store_url, **settings)
+        )
+        url = stack.enter_context(serve_app(app))
+        stack.callback(app.extensions["insights"].close)
+        return url, app
+
+    with stack:
+        yield start
+
+
+def assist(base: str, case: str, **fields) -> dict:
+    response = fetch(f"{base}/api/assist", "POST", json_body={"case": case, **fields})
+    assert response.status == 200, response.text[:300]
+    return response.json()
+
+
+def feedback(base: str, request_id: str, action: str, article_id: str, reply_id=None):
+    body = {"request_id": request_id, "action": action, "article_id": article_id}
+    if reply_id:
+        body["reply_id"] = reply_id
+    response = fetch(f"{base}/api/feedback", "POST", json_body=body)
+    assert response.status == 202, response.text[:300]
+    assert response.json()["status"] == "accepted"
+
+
+LOST_PARCEL_PII = "快递说放门口了 可是门口啥也没有 我叫张三 电话13812345678"
+WRONG_ITEM_ORDER = "衣服颜色发错了 订单号3900123456789012345"
+
+
+def agents_session(base: str) -> set[str]:
+    """Several agents at work: cases typed in steps, copies, 有用 and 不对. Returns shown ids."""
+    shown = set()
+
+    def ask(case, **fields):
+        answer = assist(base, case, **fields)
+        shown.update(r["id"] for r in answer["results"])
+        return answer
+
+    # Case 1: typed in two steps (one case), a reply copied, marked helpful.
+    first = ask("快递说放门口了")
+    second = ask(LOST_PARCEL_PII, case_id=first["request_id"])
+    assert second["results"][0]["id"] == "lost-parcel"
+    feedback(base, second["request_id"], "copy", "lost-parcel", "check-first")
+    feedback(base, second["request_id"], "helpful", "lost-parcel")
+    # Case 2: the first result is marked wrong and nothing is used.
+    wrong = ask(WRONG_ITEM_ORDER)
+    assert wrong["results"][0]["id"] == "wrong-item"
+    feedback(base, wrong["request_id"], "wrong", "wrong-item")
+    # Case 3: marked wrong by mistake, then corrected to helpful (the last mark counts).
+    fixed = ask("发错货了 要换蓝色的")
+    feedback(base, fixed["request_id"], "wrong", "wrong-item")
+    feedback(base, fixed["request_id"], "helpful", "wrong-item")
+    # Case 4: small talk that still matches a word weakly; case 5: nothing matches at all.
+    ask("今天天气不错")
+    assert ask("asdfgh")["results"] == []
+    # Case 6: another agent, the same problem, the same reply copied.
+    again = ask("快递说放门口了 可是门口啥也没有")
+    feedback(base, again["request_id"], "open", "lost-parcel")
+    feedback(base, again["request_id"], "copy", "lost-parcel", "check-first")
+    # Case 7: an API search (no console, so no clicks expected).
+    search = fetch(f"{base}/api/search?q=%E5%8F%91%E7%A5%A8%E6%80%8E%E4%B9%88%E5%BC%80")
+    assert search.status == 200 and search.json()["request_id"]
+    shown.update(r["id"] for r in search.json()["results"])
+    return shown
+
+
+def check_report(report: dict, shown: set[str], active: set[str]) -> None:
+    assert report["totals"] == {
+        "requests": 8,
+        "cases": 7,
+        "cases_used": 3,
+        "copies": 2,
+        "helpful": 2,
+        "wrong": 1,
+    }
+    no_match = {row["case"]: row for row in report["no_good_match"]}
+    assert set(no_match) == {"衣服颜色发错了 订单号***************2345", "今天天气不错", "asdfgh"}
+    assert "标为不对" in no_match["衣服颜色发错了 订单号***************2345"]["reasons"]
+    assert set(no_match["今天天气不错"]["reasons"]) == {"相关度低", "未打开或复制"}
+    assert no_match["asdfgh"]["reasons"][0] == "没有结果"
+    assert no_match["asdfgh"]["top_id"] is None
+
+    by_article = {row["article_id"]: row for row in report["cases_by_article"]}
+    assert by_article["lost-parcel"]["cases"] == 2
+    assert by_article["wrong-item"]["cases"] == 2
+    assert by_article["invoice"]["cases"] == 1
+    lost_cases = {c["case"] for c in by_article["lost-parcel"]["top_cases"]}
+    # A case counts as its last wording, masked.
+    assert lost_cases == {
+        "快递说放门口了 可是门口啥也没有 我叫* 电话1**********",
+        "快递说放门口了 可是门口啥也没有",
+    }
+
+    [copied] = report["most_copied"]
+    assert (copied["article_id"], copied["reply_id"], copied["copies"]) == (
+        "lost-parcel",
+        "check-first",
+        2,
+    )
+    marks = {row["article_id"]: row for row in report["marks"]}
+    assert (marks["lost-parcel"]["helpful"], marks["lost-parcel"]["wrong"]) == (1, 0)
+    assert marks["lost-parcel"]["helpful_ratio"] == 1.0
+    assert (marks["wrong-item"]["helpful"], marks["wrong-item"]["wrong"]) == (1, 1)
+    assert marks["wrong-item"]["helpful_ratio"] == 0.5
+    assert {a["article_id"] for a in report["never_shown"]} == active - shown
+
+
+def active_articles(base: str) -> set[str]:
+    articles = fetch(f"{base}/api/articles").json()["articles"]
+    return {a["id"] for a in articles if a["status"] != "expired"}
+
+
+def test_a_session_is_recorded_masked_and_read_back(store_url, app_over, index_root):
+    base, app = app_over(store_url)
+    shown = agents_session(base)
+    recorder = app.extensions["insights"]
+    assert recorder.flush()
+    assert recorder.stats()["written"] == 8 + 7  # requests and actions
+    assert recorder.stats()["failed"] == recorder.stats()["dropped"] == 0
+
+    store = open_store(store_url)
+    with store.connection() as conn:
+        stored = [row[0] for row in store.query(conn, "SELECT case_text FROM insight_requests", {})]
+    assert len(stored) == 8
+    assert not any(
+        secret in text
+        for text in stored
+        for secret in ("13812345678", "张三", "3900123456789012345")
+    )
+
+    # `kb insights --json` reads the same store and reports the session.
+    result = CliRunner().invoke(
+        main,
+        ["--index", str(index_root), "insights", "--days", "7", "--json"],
+        env={"KB_INSIGHTS_URL": store_url},
+    )
+    assert result.exit_code == 0, result.output
+    report = json.loads(result.stdout)
+    check_report(report, shown, active_articles(base))
+    assert report["period"]["days"] == 7
+
+    text = CliRunner().invoke(
+        main, ["--index", str(index_root), "insights"], env={"KB_INSIGHTS_URL": store_url}
+    )
+    assert text.exit_code == 0, text.output
+    assert "今天天气不错" in text.stdout and "lost-parcel/check-first" in text.stdout
+
+    # The page shows the same, with bars drawn as inline SVG.
+    page = fetch(f"{base}/insights?days=7")
+    assert page.status == 200 and page.content_type.startswith("text/html")
+    html = page.text
+    for fragment in (
+        "检索洞察",
+        "没有找到好结果的检索",
+        "今天天气不错",
+        "衣服颜色发错了 订单号***************2345",
+        "有用 1",
+        "不对 1",
+        "50%",
+        "复制最多的回复",
+        "从未出现在结果中的文章",
+        'aria-current="page">近 7 天',
+    ):
+        assert fragment in html, fragment
+    assert html.count('<svg class="bar') >= 5
+    assert "13812345678" not in html and "张三" not in html
+    assert "<script" not in html.split("</header>", 1)[1], "the insights page needs no script"
+
+
+def test_any_case_text_can_be_stored(store_url):
+    recorder = InsightRecorder(open_store(store_url), retention_days=90)
+    for case in ("空字符\x00在中间", "孤立代理项\ud800", "表情😀和\u200b零宽"):
+        recorder.record_request("assist", case, {"platform": "淘宝"}, [("lost-parcel", 1.2)], "v1")
+    assert recorder.flush()
+    recorder.close()
+    assert recorder.stats()["written"] == 3 and recorder.stats()["failed"] == 0
+
+
+def test_insights_period_is_checked(store_url, app_over):
+    base, _ = app_over(store_url)
+    for days in ("7", "30", "90"):
+        assert fetch(f"{base}/insights?days={days}").status == 200
+    page = fetch(f"{base}/insights?days=abc")
+    assert page.status == 400 and "days" in page.text
+    assert fetch(f"{base}/insights?days=0").status == 400
+
+
+def test_feedback_input_is_checked(tmp_path, app_over):
+    base, _ = app_over(str(tmp_path / "insights.sqlite"))
+    rid = assist(base, "快递说放门口了")["request_id"]
+    assert re.fullmatch(r"[0-9a-f]{32}", rid)
+    cases = [
+        ({"action": "open", "article_id": "lost-parcel"}, "缺少 request_id"),
+        ({"request_id": "x", "action": "open", "article_id": "lost-parcel"}, "request_id"),
+        ({"request_id": rid, "action": "like", "article_id": "lost-parcel"}, "like"),
+        ({"request_id": rid, "action": "open", "article_id": "nope"}, "nope"),
+        ({"request_id": rid, "action": "open", "article_id": 7}, "article_id"),
+        (
+            {
+                "request_id": rid,
+                "action": "helpful",
+                "article_id": "lost-parcel",
+                "reply_id": "check-first",
+            },
+            "copy",
+        ),
+        (
+            {"request_id": rid, "action": "copy", "article_id": "lost-parcel", "reply_id": "nope"},
+            "check-first",
+        ),
+        ({"request_id": rid, "action": "open", "article_id": "lost-parcel", "who": "me"}, "who"),
+    ]
+    for body, fragment in cases:
+        response = fetch(f"{base}/api/feedback", "POST", json_body=body)
+        assert_json_error(response, 400, fragment)
+    assert_json_error(fetch(f"{base}/api/feedback"), 405)
+    assert_json_error(
+        fetch(f"{base}/api/assist", "POST", json_body={"case": "退款", "case_id": "abc"}),
+        400,
+        "case_id",
+    )
+
+
+# ------------------------------------------------------------------ a store that is down
+
+
+@pytest.mark.parametrize("down", ["unwritable", "postgres-unreachable"])
+def test_a_store_that_is_down_never_fails_or_slows_a_request(down, tmp_path, app_over, index_root):
+    if down == "unwritable":
+        blocker = tmp_path / "not-a-directory"
+        blocker.write_text("a file where the store's folder should be", encoding="utf-8")
+        url = str(blocker / "insights.sqlite")
+    else:
+        url = "postgresql://kb:kb@127.0.0.1:1/x"  # nothing listens on port 1
+    base, app = app_over(url)
+    assist(base, "快递说放门口了")  # the first request loads the index
+    for case in ("快递说放门口了 可是门口啥也没有", "衣服颜色发错了", "发票怎么开", "asdfgh"):
+        started = time.monotonic()
+        answer = assist(base, case)
+        assert time.monotonic() - started < 1.0, "recording must not wait for the store"
+        feedback_started = time.monotonic()
+        if answer["results"]:
+            feedback(base, answer["request_id"], "helpful", answer["results"][0]["id"])
+        assert time.monotonic() - feedback_started < 1.0
+    recorder = app.extensions["insights"]
+    assert recorder.flush()
+    stats = recorder.stats()
+    assert stats["written"] == 0 and stats["failed"] >= 1
+    assert "无法打开" in stats["last_error"]
+    ready = fetch(f"{base}/readyz")
+    assert ready.status == 200, "a store that is down does not make the service not ready"
+    assert ready.json()["insights"]["failed"] >= 1
+
+    page = fetch(f"{base}/insights")
+    assert (
+        page.status == 503 and "暂时读不到检索记录" in page.text and "坐席助手不受影响" in page.text
+    )
+    assert fetch(f"{base}/").status == 200
+    result = CliRunner().invoke(
+        main, ["--index", str(index_root), "insights"], env={"KB_INSIGHTS_URL": url}
+    )
+    assert result.exit_code == 1 and "无法打开检索洞察存储" in result.output
+
+
+class HangingStore(SQLiteStore):
+    """A real SQLite store whose connections hang until a gate opens."""
+
+    def __init__(self, path: Path):
+        super().__init__(path)
+        self.entered = threading.Event()
+        self.gate = threading.Event()
+
+    def _connect(self):
+        self.entered.set()
+        self.gate.wait(10)
+        return super()._connect()
+
+
+def test_a_full_queue_drops_and_counts_instead_of_waiting(tmp_path):
+    store = HangingStore(tmp_path / "insights.sqlite")
+    recorder = InsightRecorder(store, retention_days=90, queue_size=3)
+    recorder.record_request("assist", "第一个案例", {}, [("lost-parcel", 1.2)], "v1")
+    assert store.entered.wait(5), "the writer took the first record and hangs in the store"
+    started = time.monotonic()
+    for i in range(19):
+        recorder.record_request("assist", f"案例 {i}", {}, [("lost-parcel", 1.2)], "v1")
+    assert time.monotonic() - started < 0.5
+    assert recorder.stats()["dropped"] == 19 - 3
+    assert recorder.stats()["queued"] == 3
+    store.gate.set()
+    assert recorder.flush()
+    assert recorder.stats()["written"] == 1 + 3
+    recorder.close()
+
+
+def test_a_forked_worker_starts_its_own_writer(tmp_path):
+    store = open_store(str(tmp_path / "insights.sqlite"))
+    recorder = InsightRecorder(store, retention_days=90)
+    recorder.record_request("assist", "父进程的案例", {}, [], "v1")  # starts the parent's writer
+    assert recorder.flush()
+    pid = os.fork()
+    if pid == 0:  # the child, as a gunicorn worker after the fork: its own thread and queue
+        code = 1
+        try:
+            recorder.record_request("assist", "子进程的案例", {}, [], "v1")
+            code = 0 if recorder.flush(timeout=5) and recorder.stats()["written"] == 1 else 2
+        finally:
+            os._exit(code)
+    _, status = os.waitpid(pid, 0)
+    assert os.waitstatus_to_exitcode(status) == 0
+    with store.connection() as conn:
+        cases = {row[0] for row in store.query(conn, "SELECT case_text FROM insight_requests", {})}
+    assert cases == {"父进程的案例", "子进程的案例"}
+    recorder.close()
+
+
+# ------------------------------------------------------------------ retention
+
+
+def test_retention_deletes_old_records_and_keeps_new_ones(store_url, index_root):
+    store = open_store(store_url)
+    now = time.time()
+
+    def request(request_id, days_ago):
+        return {
+            "request_id": request_id,
+            "case_id": request_id,
+            "at": now - days_ago * DAY_S,
+            "kind": "assist",
+            "case_text": f"{days_ago} 天前的案例",
+            "facts": "{}",
+            "top_id": "lost-parcel",
+            "top_score": 1.2,
+            "result_count": 1,
+            "kb_version": "v1",
+        }
+
+    def seed():
+        with store.connection() as conn:
+            store.write(
+                conn,
+                Writes(
+                    requests=[request("a" * 32, 120), request("b" * 32, 45), request("c" * 32, 1)],
+                    shown=[
+                        {"request_id": r * 32, "rank": 1, "article_id": "lost-parcel", "score": 1.2}
+                        for r in "abc"
+                    ],
+                    actions=[
+                        {
+                            "request_id": r * 32,
+                            "at": now - d * DAY_S,
+                            "action": "copy",
+                            "article_id": "lost-parcel",
+                            "reply_id": "check-first",
+                        }
+                        for r, d in (("a", 120), ("b", 45), ("c", 1))
+                    ],
+                ),
+            )
+
+    def remaining():
+        with store.connection() as conn:
+            return {
+                table: {r[0] for r in store.query(conn, f"SELECT request_id FROM {table}", {})}
+                for table in ("insight_requests", "insight_shown", "insight_actions")
+            }
+
+    seed()
+    assert purge_older_than(store, 90) == 1
+    assert remaining() == {
+        t: {"b" * 32, "c" * 32} for t in ("insight_requests", "insight_shown", "insight_actions")
+    }
+
+    # `kb insights --purge` with the configured retention.
+    result = CliRunner().invoke(
+        main,
+        ["--index", str(index_root), "insights", "--purge"],
+        env={"KB_INSIGHTS_URL": store_url, "KB_INSIGHTS_RETENTION_DAYS": "30"},
+    )
+    assert result.exit_code == 0, result.output
+    assert "已删除 1 条超过 30 天" in result.output
+    assert remaining()["insight_requests"] == {"c" * 32}
+
+    # The writer purges on its own when it starts.
+    with store.connection() as conn:
+        store.write(conn, Writes(requests=[request("d" * 32, 10)]))
+    recorder = InsightRecorder(store, retention_days=7)
+    new = recorder.record_request("assist", "新案例", {}, [], "v1")
+    assert recorder.flush()
+    recorder.close()
+    assert remaining()["insight_requests"] == {"c" * 32, new}  # d, 10 days old, went
+
+
+def test_retention_setting_is_read_from_the_environment(monkeypatch):
+    monkeypatch.setenv("KB_INSIGHTS_RETENTION_DAYS", "14")
+    monkeypatch.setenv("KB_INSIGHTS_URL", "postgresql://kb@db.internal/kb")
+    settings = Settings.from_env()
+    assert settings.insights_retention_days == 14
+    assert settings.insights_store_url() == "postgresql://kb@db.internal/kb"
+    monkeypatch.setenv("KB_INSIGHTS_RETENTION_DAYS", "soon")
+    with pytest.raises(ValueError, match="KB_INSIGHTS_RETENTION_DAYS"):
+        Settings.from_env()
+    monkeypatch.delenv("KB_INSIGHTS_RETENTION_DAYS")
+    monkeypatch.delenv("KB_INSIGHTS_URL")
+    default = Settings.from_env()
+    assert default.insights_store_url() == str(default.index_root.parent / "insights.sqlite")
+
+
+def test_store_urls_name_their_backend(tmp_path):
+    assert open_store(str(tmp_path / "x.sqlite")).kind == "sqlite"
+    assert open_store(f"sqlite:///{tmp_path}/x.sqlite").path == tmp_path / "x.sqlite"
+    store = open_store("postgresql://kb:secret@db.internal:5433/kb")
+    assert store.kind == "postgresql" and "secret" not in store.describe()
+    with pytest.raises(ValueError, match="mysql"):
+        open_store("mysql://db/kb")
+    with pytest.raises(StoreUnavailable):
+        build_report(open_store("postgresql://127.0.0.1:1/x"), None, 7)
+
+
+# ------------------------------------------------------------------ gunicorn
+
+
+def test_each_gunicorn_worker_records_after_the_fork(index_root, tmp_path, monkeypatch):
+    from live_helpers import kb_server
+
+    db = tmp_path / "insights.sqlite"
+    monkeypatch.setenv("KB_INSIGHTS_URL", str(db))  # `kb serve` inherits it
+    with kb_server(KB_DIR, index_root, tmp_path / "serve.log", workers=2) as server:
+        ids = set()
+        for pid in server.worker_pids():
+            with server.only_worker(pid):  # every request of the block goes to this worker
+                ids |= {
+                    assist(server.url, f"快递说放门口了 第{i}次")["request_id"] for i in range(3)
+                }
+        store = open_store(str(db))
+        deadline = time.monotonic() + 15
+        found: set[str] = set()
+        while time.monotonic() < deadline and found != ids:
+            with contextlib.suppress(StoreUnavailable), store.connection() as conn:
+                rows = store.query(conn, "SELECT request_id FROM insight_requests", {})
+                found = {row[0] for row in rows}
+            time.sleep(0.1)
+        assert len(ids) == 6 and found == ids
