@@ -117,6 +117,12 @@ class LoadedIndex:
                 storage.files[name] = f.read()
         self.index = storage.open_index()
         self.articles = {a.id: a for a in self.kb.articles}
+        # applies_when conditions by (fact, value), to find articles a case's facts agree with.
+        self.by_condition: dict[tuple[str, str], list[str]] = {}
+        for a in self.kb.articles:
+            for fact, wanted in a.applies_when.items():
+                for value in wanted:
+                    self.by_condition.setdefault((fact, value), []).append(a.id)
         self.phrasings = {
             a.id: [(k, frozenset(analysis.bigrams(analysis.normalize(k)))) for k in a.keywords]
             for a in self.kb.articles
@@ -128,6 +134,19 @@ class LoadedIndex:
         ]
         analysis.init_segmenter(self.kb.dict_words, index_root / "jieba")
         self._local = threading.local()
+
+    def fact_candidates(self, facts: dict[str, Evidence], room: int) -> list[str]:
+        """Up to `room` articles whose applies_when names a value the case's facts have.
+
+        Comparisons (days_since_receipt: "> 7") are left to ranking: they qualify no article alone.
+        """
+        if room <= 0:
+            return []
+        found: dict[str, int] = {}
+        for fact, evidence in facts.items():
+            for article_id in self.by_condition.get((fact, _show(evidence.value)), ()):
+                found[article_id] = found.get(article_id, 0) + 1
+        return sorted(found, key=lambda i: (-found[i], i))[:room]
 
     def searcher(self):
         searcher = getattr(self._local, "searcher", None)
@@ -300,26 +319,33 @@ class SearchEngine:
         return SearchResult(query, tuple(hits), took, loaded.manifest)
 
 
+def matched_terms(article: Article, query: Query) -> list[str]:
+    """Query words the article contains, longest first: what the agent sees as the match."""
+    text = analysis.normalize("\n".join([article.title, *article.keywords, *article.tags,
+                                         *(s.text for s in article.checklist), article.body]))
+    found = {t for t in (*query.tokens, *query.expansions) if t in text}
+    return sorted(found, key=lambda t: (-len(t), t))
+
+
 def rank(loaded: LoadedIndex, query: Query, limit: int, today: dt.date) -> list[Hit]:
+    """BM25F candidates (top CANDIDATES), re-ranked with facts and phrasing; reasons for the best."""
     kb = loaded.kb
-    scored: dict[str, tuple[float, set[str]]] = {}
+    bm25: dict[str, float] = {}
+    searcher = loaded.searcher()
     wq = whoosh_query(query)
     if wq.subqueries:
-        results = loaded.searcher().search(wq, limit=CANDIDATES, terms=True)
-        for hit in results:
-            matched = {t.decode() if isinstance(t, bytes) else t
-                       for f, t in hit.matched_terms() if f not in ("grams", "pinyin")}
-            scored[hit["id"]] = (hit.score, matched)
-    # Articles the text does not mention but whose applies_when the facts satisfy still qualify.
-    for article in kb.articles:
-        if article.id not in scored and article.applies_when and any(
-            n.effect > 0 for n in fact_notes(article, query.facts, kb)
-        ):
-            scored[article.id] = (0.0, set())
-    top = max((s for s, _ in scored.values()), default=0.0) or 1.0
+        # No terms=True: collecting matched terms visits every match and defeats Whoosh's
+        # block-quality skipping; matched words are found for the final hits instead.
+        for hit in searcher.search(wq, limit=CANDIDATES):
+            bm25[hit["id"]] = hit.score
+    # When the text alone does not fill the pool, articles whose applies_when the facts satisfy
+    # join it: "pdd 怎么弄" names no procedure but its platform does.
+    for article_id in loaded.fact_candidates(query.facts, CANDIDATES - len(bm25)):
+        bm25.setdefault(article_id, 0.0)
+    top = max(bm25.values(), default=0.0) or 1.0
     query_grams = frozenset(query.grams)
-    hits = []
-    for article_id, (bm25, matched) in scored.items():
+    scored = []
+    for article_id, raw in bm25.items():
         article = loaded.articles[article_id]
         status = article.status_on(today)
         if status == "expired":
@@ -328,12 +354,16 @@ def rank(loaded: LoadedIndex, query: Query, limit: int, today: dt.date) -> list[
         ups = sum(FACT_WEIGHTS.get(n.fact, DEFAULT_FACT_WEIGHT) for n in notes if n.effect > 0)
         downs = sum(FACT_WEIGHTS.get(n.fact, DEFAULT_FACT_WEIGHT) for n in notes if n.effect < 0)
         phrase, likeness = closest_phrasing(query_grams, loaded.phrasings[article_id])
-        score = (bm25 / top + PHRASING_WEIGHT * likeness + FACT_MATCH_BONUS * ups
+        score = (raw / top + PHRASING_WEIGHT * likeness + FACT_MATCH_BONUS * ups
                  - FACT_CONFLICT_PENALTY * downs)
         if status == "upcoming":
             score *= UPCOMING_WEIGHT
-        terms = sorted(matched, key=lambda t: (-len(t), t))
-        hits.append(Hit(article, round(score, 4), round(bm25, 3), tuple(terms), tuple(notes),
-                        snippet(article, terms), phrase if likeness >= 0.3 else ""))
-    hits.sort(key=lambda h: (-h.score, h.article.id))
-    return hits[:limit]
+        scored.append((round(score, 4), article_id, raw, notes, phrase if likeness >= 0.3 else ""))
+    scored.sort(key=lambda s: (-s[0], s[1]))
+    hits = []
+    for score, article_id, raw, notes, phrase in scored[:limit]:
+        article = loaded.articles[article_id]
+        terms = matched_terms(article, query)
+        hits.append(Hit(article, score, round(raw, 3), tuple(terms), tuple(notes),
+                        snippet(article, terms), phrase))
+    return hits
