@@ -17,6 +17,7 @@ import datetime as dt
 import fcntl
 import hashlib
 import json
+import multiprocessing
 import os
 import shutil
 import sqlite3
@@ -258,17 +259,20 @@ def _write_index(kb: KnowledgeBase, directory: Path, index_root: Path, progress)
     (directory / "whoosh").mkdir()
     ix = index.create_in(str(directory / "whoosh"), schema())
     writer = ix.writer()
-    fresh = []
+    fresh: list[tuple[str, dict[str, list[str]]]] = []
     try:
-        total = len(kb.articles)
-        for done, article in enumerate(kb.articles, start=1):
-            key = cache.key(article)
-            tokens = cache.get(key)
-            if tokens is None:
-                # jieba loads its dictionary (~1 s) only when an article is not cached.
-                analysis.init_segmenter(kb.dict_words, index_root / "jieba")
-                tokens = tokenize_article(article, kb)
-                fresh.append((key, tokens))
+        keys = [cache.key(article) for article in kb.articles]
+        all_tokens = [cache.get(key) for key in keys]
+        missing = [i for i, tokens in enumerate(all_tokens) if tokens is None]
+        if missing:
+            # jieba loads its dictionary (~1 s) only when some article is not cached.
+            analysis.init_segmenter(kb.dict_words, index_root / "jieba")
+            cut = tokenize_many([kb.articles[i] for i in missing], kb, progress)
+            for i, tokens in zip(missing, cut, strict=True):
+                all_tokens[i] = tokens
+                fresh.append((keys[i], tokens))
+        # Progress runs twice on a cold build: once while cutting, once while indexing.
+        for done, (article, tokens) in enumerate(zip(kb.articles, all_tokens, strict=True), 1):
             writer.add_document(
                 id=article.id,
                 category=article.category,
@@ -276,7 +280,7 @@ def _write_index(kb: KnowledgeBase, directory: Path, index_root: Path, progress)
                 **{name: " ".join(tokens[name]) for name in TEXT_FIELDS},
             )
             if progress:
-                progress(done, total)
+                progress(done, len(kb.articles))
         writer.commit(optimize=True)
     except BaseException:
         writer.cancel()
@@ -286,6 +290,41 @@ def _write_index(kb: KnowledgeBase, directory: Path, index_root: Path, progress)
         cache.close()
         ix.close()
     return len(fresh)
+
+
+PARALLEL_MIN_ARTICLES = 200  # below this, starting worker processes costs more than it saves
+_worker_kb: KnowledgeBase | None = None
+
+
+def _tokenize_in_worker(article: Article) -> dict[str, list[str]]:
+    return tokenize_article(article, _worker_kb)
+
+
+def tokenize_many(articles: list[Article], kb: KnowledgeBase, progress=None) -> list[dict]:
+    """Cut many articles, on every core when there are enough of them (jieba is pure Python).
+
+    Workers are forked after jieba is initialised, so they share its dictionary (fxsjy/jieba#399).
+    """
+    global _worker_kb
+    workers = min(os.cpu_count() or 1, 8)
+    out: list[dict] = []
+    if len(articles) < PARALLEL_MIN_ARTICLES or workers < 2:
+        for done, article in enumerate(articles, start=1):
+            out.append(tokenize_article(article, kb))
+            if progress:
+                progress(done, len(articles))
+        return out
+    _worker_kb = kb
+    try:
+        with multiprocessing.get_context("fork").Pool(workers) as pool:
+            cut = pool.imap(_tokenize_in_worker, articles, chunksize=32)
+            for done, tokens in enumerate(cut, start=1):
+                out.append(tokens)
+                if progress:
+                    progress(done, len(articles))
+    finally:
+        _worker_kb = None
+    return out
 
 
 def verify_build(directory: Path, kb: KnowledgeBase) -> int:
