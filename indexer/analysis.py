@@ -116,16 +116,17 @@ def bigrams(text: str) -> list[str]:
     return grams
 
 
-def pinyin_keys(phrase: str) -> list[str]:
+@lru_cache(maxsize=65536)
+def pinyin_keys(phrase: str) -> tuple[str, ...]:
     """Full pinyin and initials of a phrase (退款 -> tuikuan, tk), for agents who type fast."""
     from pypinyin import Style, lazy_pinyin
 
     chars = "".join(_CJK.findall(phrase))
     if not chars:
-        return []
+        return ()
     full = lazy_pinyin(chars)
     initials = lazy_pinyin(chars, style=Style.FIRST_LETTER)
-    return ["".join(full), "".join(initials)]
+    return ("".join(full), "".join(initials))
 
 
 def squeeze_spaces(text: str) -> str:

@@ -163,7 +163,7 @@ def rule_reply_ids_unique(article: Article, kb: KnowledgeBase, src: SourceLines,
 
 def rule_links_resolve(article: Article, kb: KnowledgeBase, src: SourceLines, today: dt.date):
     """正文和步骤里的 `[[id]]` 链接必须指向存在的文章。"""
-    ids = {a.id for a in kb.articles}
+    ids = kb.by_id
     texts = [(article.body, article.lines.get("body", 2))] + [(s.text, s.line) for s in article.checklist]
     for text, start in texts:
         for target in LINK.findall(text):

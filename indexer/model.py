@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import functools
 from dataclasses import dataclass, field
 
 
@@ -123,5 +124,13 @@ class KnowledgeBase:
     dict_words: tuple[str, ...]  # lines of dict.txt, as jieba reads them
     banned_phrases: dict[str, str]
 
+    @functools.cached_property
+    def by_id(self) -> dict[str, Article]:
+        """Articles by id (the first of duplicates; lint reports those)."""
+        found: dict[str, Article] = {}
+        for a in self.articles:
+            found.setdefault(a.id, a)
+        return found
+
     def article(self, article_id: str) -> Article | None:
-        return next((a for a in self.articles if a.id == article_id), None)
+        return self.by_id.get(article_id)
