@@ -19,7 +19,6 @@ import jieba
 # Word characters worth indexing: CJK ideographs, Latin letters and digits.
 _WORDLIKE = re.compile(r"[\u4e00-\u9fff0-9a-z]")
 _CJK = re.compile(r"[\u4e00-\u9fff]")
-_SPACES = re.compile(r"\s+")
 _SURROGATE = re.compile(r"[\ud800-\udfff]")
 
 _lock = threading.Lock()
@@ -128,6 +127,3 @@ def pinyin_keys(phrase: str) -> tuple[str, ...]:
     initials = lazy_pinyin(chars, style=Style.FIRST_LETTER)
     return ("".join(full), "".join(initials))
 
-
-def squeeze_spaces(text: str) -> str:
-    return _SPACES.sub(" ", text).strip()

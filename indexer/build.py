@@ -374,14 +374,10 @@ def _prune(builds: Path, keep: Path) -> None:
     for old in done[KEEP_BUILDS:]:
         if old != keep:
             shutil.rmtree(old, ignore_errors=True)
+    # Only one build runs at a time (the lock is held), so a partial directory still here is
+    # what a killed build left.
     for partial in builds.glob(".partial-*"):
-        if _stale(partial):
-            shutil.rmtree(partial, ignore_errors=True)
-
-
-def _stale(partial: Path) -> bool:
-    # Only we build (the lock is held), so any partial directory left here is from a killed build.
-    return True
+        shutil.rmtree(partial, ignore_errors=True)
 
 
 def print_progress(done: int, total: int) -> None:

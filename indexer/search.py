@@ -45,7 +45,7 @@ UPCOMING_WEIGHT = 0.8
 PHRASING_WEIGHT = 0.5
 # Where the buyer's return parcel is (on its way back, back at our warehouse) settles that the
 # case is past starting a return: refund progress or inspection, not the return procedure.
-FACT_WEIGHTS = {"order_status": 1.0, "return_parcel": 2.0}
+FACT_WEIGHTS = {"return_parcel": 2.0}
 DEFAULT_FACT_WEIGHT = 1.0
 _ASCII_WORD = re.compile(r"^[a-z]{2,12}$")
 _LONG_NUMBER = re.compile(r"\d{5,}|[a-z]+\d{5,}")
