@@ -126,4 +126,3 @@ def pinyin_keys(phrase: str) -> tuple[str, ...]:
     full = lazy_pinyin(chars)
     initials = lazy_pinyin(chars, style=Style.FIRST_LETTER)
     return ("".join(full), "".join(initials))
-
