@@ -53,6 +53,7 @@ run: install
 
 test: install-test browser postgres
 	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
 	$(BIN)/kb lint --strict
 	KB_TEST_POSTGRES_URL='$(KB_TEST_POSTGRES_URL)' $(BIN)/pytest
 	$(BIN)/kb eval

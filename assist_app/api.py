@@ -152,8 +152,13 @@ def assist_case():
     overrides = fact_overrides(body.get("facts"), engine.current().kb)
     answer = assist(engine, case, limit=limit, overrides=overrides)
     request_id = get_recorder().record_request(
-        "assist", case, answer["facts"], [(r["id"], r["score"]) for r in answer["results"]],
-        answer["kb_version"], case_id=case_id)
+        "assist",
+        case,
+        answer["facts"],
+        [(r["id"], r["score"]) for r in answer["results"]],
+        answer["kb_version"],
+        case_id=case_id,
+    )
     return {"request_id": request_id, **answer}
 
 
@@ -191,8 +196,13 @@ def feedback():
             replies = "、".join(r.id for r in found.replies)
             abort(400, f"文章“{article_id}”没有回复“{reply_id}”，可用的回复：{replies}")
     get_recorder().record_action(request_id, action, article_id, reply_id)
-    return {"request_id": request_id, "action": action, "article_id": article_id,
-            "reply_id": reply_id, "status": "accepted"}, 202
+    return {
+        "request_id": request_id,
+        "action": action,
+        "article_id": article_id,
+        "reply_id": reply_id,
+        "status": "accepted",
+    }, 202
 
 
 @bp.get("/api/search")
@@ -208,8 +218,12 @@ def search():
     kb = engine.current().kb
     facts = {name: ev.value for name, ev in result.query.facts.items()}
     request_id = get_recorder().record_request(
-        "search", query, facts, [(hit.article.id, hit.score) for hit in result.hits],
-        result.build.get("kb_version"))
+        "search",
+        query,
+        facts,
+        [(hit.article.id, hit.score) for hit in result.hits],
+        result.build.get("kb_version"),
+    )
     return {
         "request_id": request_id,
         "query": query,

@@ -28,7 +28,9 @@ def _value(evidence: Evidence) -> str:
     return str(value)
 
 
-def slot_values(kb: KnowledgeBase, facts: dict[str, Evidence], slots: dict[str, Evidence]) -> dict[str, str]:
+def slot_values(
+    kb: KnowledgeBase, facts: dict[str, Evidence], slots: dict[str, Evidence]
+) -> dict[str, str]:
     """Slot values read from the case, plus slots declared as taken from a fact (platform)."""
     values = {name: _value(ev) for name, ev in slots.items()}
     for name, spec in kb.slots.items():
@@ -37,8 +39,12 @@ def slot_values(kb: KnowledgeBase, facts: dict[str, Evidence], slots: dict[str, 
     return values
 
 
-def fill_reply(reply: Reply, values: dict[str, str], kb: KnowledgeBase,
-               facts: dict[str, Evidence] | None = None) -> dict[str, Any]:
+def fill_reply(
+    reply: Reply,
+    values: dict[str, str],
+    kb: KnowledgeBase,
+    facts: dict[str, Evidence] | None = None,
+) -> dict[str, Any]:
     """Fill a reply template; slots we could not read become gaps and are listed as missing."""
     missing: list[str] = []
 
@@ -63,8 +69,9 @@ def fill_reply(reply: Reply, values: dict[str, str], kb: KnowledgeBase,
     }
 
 
-def fill_replies(article: Article, values: dict[str, str], facts: dict[str, Evidence],
-                 kb: KnowledgeBase) -> list[dict[str, Any]]:
+def fill_replies(
+    article: Article, values: dict[str, str], facts: dict[str, Evidence], kb: KnowledgeBase
+) -> list[dict[str, Any]]:
     """All replies of an article, those that fit the case first, not-applicable ones last."""
     replies = [fill_reply(r, values, kb, facts) for r in article.replies]
     order = {True: 0, None: 1, False: 2}
@@ -74,7 +81,9 @@ def fill_replies(article: Article, values: dict[str, str], facts: dict[str, Evid
 def banned_phrases_in(text: str, kb: KnowledgeBase) -> list[dict[str, str]]:
     """Wording in a reply that platforms penalise, with the reason to show the agent."""
     lowered = text.lower()
-    return [{"phrase": p, "why": why} for p, why in kb.banned_phrases.items() if p.lower() in lowered]
+    return [
+        {"phrase": p, "why": why} for p, why in kb.banned_phrases.items() if p.lower() in lowered
+    ]
 
 
 def when_status(when: dict[str, list[str]], facts: dict[str, Evidence], kb: KnowledgeBase) -> dict:
@@ -121,9 +130,14 @@ def why(hit: Hit) -> dict[str, Any]:
 
 
 def facts_view(result: SearchResult, kb: KnowledgeBase) -> dict[str, Any]:
-    return {name: (ev.value if not isinstance(ev.value, float) or not ev.value.is_integer()
-                   else int(ev.value))
-            for name, ev in result.query.facts.items()}
+    return {
+        name: (
+            ev.value
+            if not isinstance(ev.value, float) or not ev.value.is_integer()
+            else int(ev.value)
+        )
+        for name, ev in result.query.facts.items()
+    }
 
 
 def fact_details(result: SearchResult, kb: KnowledgeBase) -> list[dict[str, Any]]:
@@ -131,21 +145,25 @@ def fact_details(result: SearchResult, kb: KnowledgeBase) -> list[dict[str, Any]
     details = []
     for name, spec in kb.facts.items():
         ev = result.query.facts.get(name)
-        details.append({
-            "name": name,
-            "label": spec.label,
-            "type": spec.type,
-            "value": None if ev is None else facts_view(result, kb)[name],
-            "evidence": None if ev is None else ev.phrase,
-            "source": None if ev is None else (
-                "agent" if name in result.query.overridden else "case"),
-            "choices": list(spec.values) if spec.type == "enum" else [],
-        })
+        details.append(
+            {
+                "name": name,
+                "label": spec.label,
+                "type": spec.type,
+                "value": None if ev is None else facts_view(result, kb)[name],
+                "evidence": None if ev is None else ev.phrase,
+                "source": None
+                if ev is None
+                else ("agent" if name in result.query.overridden else "case"),
+                "choices": list(spec.values) if spec.type == "enum" else [],
+            }
+        )
     return details
 
 
-def assist(engine: SearchEngine, case: str, limit: int = 5,
-           overrides: dict[str, str | float] | None = None) -> dict[str, Any]:
+def assist(
+    engine: SearchEngine, case: str, limit: int = 5, overrides: dict[str, str | float] | None = None
+) -> dict[str, Any]:
     """Answer a case: facts and slots read from it, and ranked procedures ready to use."""
     result = engine.search(case, limit=limit, overrides=overrides)
     kb = engine.current().kb
@@ -161,7 +179,8 @@ def assist(engine: SearchEngine, case: str, limit: int = 5,
                 "title": hit.article.title,
                 "category": hit.article.category,
                 "category_name": kb.categories[hit.article.category].name
-                if hit.article.category in kb.categories else hit.article.category,
+                if hit.article.category in kb.categories
+                else hit.article.category,
                 "score": hit.score,
                 "snippet": hit.snippet,
                 "why": why(hit),

@@ -18,10 +18,18 @@ def _settings(ctx: click.Context) -> Settings:
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
-@click.option("--kb", "kb_dir", type=click.Path(file_okay=False, path_type=Path),
-              help="Knowledge base folder (default: $KB_DIR or the repository's kb/).")
-@click.option("--index", "index_root", type=click.Path(file_okay=False, path_type=Path),
-              help="Index folder (default: $KB_INDEX_DIR or var/index/).")
+@click.option(
+    "--kb",
+    "kb_dir",
+    type=click.Path(file_okay=False, path_type=Path),
+    help="Knowledge base folder (default: $KB_DIR or the repository's kb/).",
+)
+@click.option(
+    "--index",
+    "index_root",
+    type=click.Path(file_okay=False, path_type=Path),
+    help="Index folder (default: $KB_INDEX_DIR or var/index/).",
+)
 @click.pass_context
 def main(ctx: click.Context, kb_dir: Path | None, index_root: Path | None) -> None:
     """After-sales knowledge base: lint articles, build the index, search cases, serve the app."""
@@ -37,10 +45,19 @@ def main(ctx: click.Context, kb_dir: Path | None, index_root: Path | None) -> No
 
 
 @main.command()
-@click.option("--strict", is_flag=True, help="Fail on warnings too (overdue reviews, expiring policies).")
-@click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text",
-              help="text: path:line: [level] message (rule); json: a list for machines.")
-@click.option("--rules", is_flag=True, help="List the lint rules with their documentation and exit.")
+@click.option(
+    "--strict", is_flag=True, help="Fail on warnings too (overdue reviews, expiring policies)."
+)
+@click.option(
+    "--format",
+    "fmt",
+    type=click.Choice(["text", "json"]),
+    default="text",
+    help="text: path:line: [level] message (rule); json: a list for machines.",
+)
+@click.option(
+    "--rules", is_flag=True, help="List the lint rules with their documentation and exit."
+)
 @click.pass_context
 def lint(ctx: click.Context, strict: bool, fmt: str, rules: bool) -> None:
     """Check every article and KB file; report all problems with file, line and fix.
@@ -60,7 +77,9 @@ def lint(ctx: click.Context, strict: bool, fmt: str, rules: bool) -> None:
         for problem in problems:
             click.echo(problem.format())
         errors = sum(1 for p in problems if p.level == "error")
-        click.echo(f"{len(kb.articles)} 篇文章，{errors} 个错误，{len(problems) - errors} 个警告", err=True)
+        click.echo(
+            f"{len(kb.articles)} 篇文章，{errors} 个错误，{len(problems) - errors} 个警告", err=True
+        )
     sys.exit(1 if has_errors(problems, strict) else 0)
 
 
@@ -106,9 +125,17 @@ def open_engine(settings: Settings, build_if_missing: bool = True):
 
 @main.command()
 @click.argument("case")
-@click.option("--json", "as_json", is_flag=True, help="Print the same document as POST /api/assist.")
-@click.option("-k", "limit", default=5, show_default=True, type=click.IntRange(1, 50),
-              help="How many results.")
+@click.option(
+    "--json", "as_json", is_flag=True, help="Print the same document as POST /api/assist."
+)
+@click.option(
+    "-k",
+    "limit",
+    default=5,
+    show_default=True,
+    type=click.IntRange(1, 50),
+    help="How many results.",
+)
 @click.pass_context
 def search(ctx: click.Context, case: str, as_json: bool, limit: int) -> None:
     """Find the procedures for a case description (a buyer's message, a note, a question)."""
@@ -139,8 +166,11 @@ def search(ctx: click.Context, case: str, as_json: bool, limit: int) -> None:
 @main.command(name="eval")
 @click.argument("file", required=False, type=click.Path(dir_okay=False, path_type=Path))
 @click.option("--json", "as_json", is_flag=True, help="Print metrics and failures as JSON.")
-@click.option("--baseline/--no-baseline", default=True,
-              help="Also score a plain BM25 baseline (bm25s, jieba tokens) on the same cases.")
+@click.option(
+    "--baseline/--no-baseline",
+    default=True,
+    help="Also score a plain BM25 baseline (bm25s, jieba tokens) on the same cases.",
+)
 @click.pass_context
 def evaluate(ctx: click.Context, file: Path | None, as_json: bool, baseline: bool) -> None:
     """Run an evaluation set and compare its metrics with the thresholds beside it.
@@ -165,7 +195,9 @@ def evaluate(ctx: click.Context, file: Path | None, as_json: bool, baseline: boo
 
 
 @main.command()
-@click.option("--base", default=None, help="Git revision to compare with (default: merge base with main).")
+@click.option(
+    "--base", default=None, help="Git revision to compare with (default: merge base with main)."
+)
 @click.pass_context
 def check(ctx: click.Context, base: str | None) -> None:
     """Pull-request check: lint, build, evaluate, and compare with the base revision.
@@ -184,8 +216,12 @@ def check(ctx: click.Context, base: str | None) -> None:
 
 
 @main.command()
-@click.option("--since", required=True, type=click.DateTime(formats=["%Y-%m-%d"]),
-              help="Start date, YYYY-MM-DD.")
+@click.option(
+    "--since",
+    required=True,
+    type=click.DateTime(formats=["%Y-%m-%d"]),
+    help="Start date, YYYY-MM-DD.",
+)
 @click.option("--json", "as_json", is_flag=True, help="Print the changes as JSON.")
 @click.pass_context
 def changes(ctx: click.Context, since: dt.datetime, as_json: bool) -> None:
@@ -199,8 +235,10 @@ def changes(ctx: click.Context, since: dt.datetime, as_json: bool) -> None:
     if not found:
         click.echo(f"{since.date()} 以来没有文章变化")
     for change in found:
-        click.echo(f"{change.last_changed}  {change.article_id}  {change.title}\n"
-                   f"            {'；'.join(change.summary)}")
+        click.echo(
+            f"{change.last_changed}  {change.article_id}  {change.title}\n"
+            f"            {'；'.join(change.summary)}"
+        )
 
 
 def _served_kb(settings: Settings):
@@ -216,11 +254,21 @@ def _served_kb(settings: Settings):
 
 
 @main.command()
-@click.option("--days", default=30, show_default=True, type=click.IntRange(1, 3650),
-              help="The period: the last N days.")
-@click.option("--json", "as_json", is_flag=True, help="Print the report as JSON (as /insights shows it).")
-@click.option("--purge", is_flag=True,
-              help="Delete records older than the retention period ($KB_INSIGHTS_RETENTION_DAYS, 90) and exit.")
+@click.option(
+    "--days",
+    default=30,
+    show_default=True,
+    type=click.IntRange(1, 3650),
+    help="The period: the last N days.",
+)
+@click.option(
+    "--json", "as_json", is_flag=True, help="Print the report as JSON (as /insights shows it)."
+)
+@click.option(
+    "--purge",
+    is_flag=True,
+    help="Delete records older than the retention period ($KB_INSIGHTS_RETENTION_DAYS, 90) and exit.",
+)
 @click.pass_context
 def insights(ctx: click.Context, days: int, as_json: bool, purge: bool) -> None:
     """What agents looked for: searches with no good match, cases per article, unseen articles,
@@ -268,12 +316,16 @@ def format_insights(report: dict) -> str:
     lines += ["", "有用 / 不对（按文章）："]
     for row in report["marks"]:
         ratio = f"{100 * row['helpful_ratio']:.0f}%" if row["helpful_ratio"] is not None else ""
-        lines.append(f"  {row['article_id']:<32} 有用 {row['helpful']:<4} 不对 {row['wrong']:<4} {ratio}")
+        lines.append(
+            f"  {row['article_id']:<32} 有用 {row['helpful']:<4} 不对 {row['wrong']:<4} {ratio}"
+        )
     if not report["marks"]:
         lines.append("  （无）")
     lines += ["", "复制最多的回复："]
     for row in report["most_copied"]:
-        lines.append(f"  {row['copies']:>4}  {row['article_id']}/{row['reply_id']}  {row['reply_title']}")
+        lines.append(
+            f"  {row['copies']:>4}  {row['article_id']}/{row['reply_id']}  {row['reply_title']}"
+        )
     if not report["most_copied"]:
         lines.append("  （无）")
     lines += ["", "各文章的常见案例："]
@@ -288,7 +340,9 @@ def format_insights(report: dict) -> str:
 
 
 @main.command()
-@click.option("--days", default=0, show_default=True, help="Also list reviews due within this many days.")
+@click.option(
+    "--days", default=0, show_default=True, help="Also list reviews due within this many days."
+)
 @click.pass_context
 def review(ctx: click.Context, days: int) -> None:
     """List articles due or overdue for review, grouped by owner."""
@@ -297,8 +351,10 @@ def review(ctx: click.Context, days: int) -> None:
     kb, _ = load_kb(_settings(ctx).kb_dir)
     today = dt.date.today()
     horizon = today + dt.timedelta(days=days)
-    due = sorted((a for a in kb.articles if a.review_due() <= horizon),
-                 key=lambda a: (a.owner, a.review_due()))
+    due = sorted(
+        (a for a in kb.articles if a.review_due() <= horizon),
+        key=lambda a: (a.owner, a.review_due()),
+    )
     if not due:
         click.echo("没有到期需要复核的文章")
         return
@@ -315,8 +371,13 @@ def review(ctx: click.Context, days: int) -> None:
 @main.command()
 @click.option("--host", default="127.0.0.1", show_default=True)
 @click.option("--port", default=5000, show_default=True, type=int)
-@click.option("--workers", default=2, show_default=True, type=click.IntRange(1, 32),
-              help="gunicorn worker processes (one per core is a good start).")
+@click.option(
+    "--workers",
+    default=2,
+    show_default=True,
+    type=click.IntRange(1, 32),
+    help="gunicorn worker processes (one per core is a good start).",
+)
 @click.option("--dev", is_flag=True, help="Flask's development server with the reloader.")
 @click.pass_context
 def serve(ctx: click.Context, host: str, port: int, workers: int, dev: bool) -> None:

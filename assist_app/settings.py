@@ -38,7 +38,9 @@ class Settings:
         index_root = Path(os.environ.get("KB_INDEX_DIR", PROJECT_ROOT / "var" / "index"))
         retention = os.environ.get("KB_INSIGHTS_RETENTION_DAYS", "").strip()
         if retention and not (retention.isascii() and retention.isdigit() and int(retention) > 0):
-            raise ValueError(f"KB_INSIGHTS_RETENTION_DAYS 必须是正整数（天数），收到的是“{retention}”")
+            raise ValueError(
+                f"KB_INSIGHTS_RETENTION_DAYS 必须是正整数（天数），收到的是“{retention}”"
+            )
         return cls(
             kb_dir=kb_dir,
             index_root=index_root,

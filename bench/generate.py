@@ -110,8 +110,9 @@ class Zipf:
     def __init__(self, items, rng: random.Random, s: float = 1.0):
         self.items = list(items)
         rng.shuffle(self.items)
-        self.cumulative = list(itertools.accumulate(1 / (rank + 1) ** s
-                                                    for rank in range(len(self.items))))
+        self.cumulative = list(
+            itertools.accumulate(1 / (rank + 1) ** s for rank in range(len(self.items)))
+        )
         self.rng = rng
 
     def __call__(self):
@@ -167,8 +168,13 @@ class Generator:
         product = f"{brand if rng.random() < 0.7 else ''}{modifier}{noun}"
         if rng.random() < 0.3:
             product += f" {self.specs[key]()}"
-        return {"class_key": key, "class_name": vocab.PRODUCT_CLASSES[key]["name"], "noun": noun,
-                "brand": brand, "product": product}
+        return {
+            "class_key": key,
+            "class_name": vocab.PRODUCT_CLASSES[key]["name"],
+            "noun": noun,
+            "brand": brand,
+            "product": product,
+        }
 
     def words(self, product: dict[str, str] | None = None) -> dict[str, str]:
         """One draw of every placeholder the templates use, around a product (a new one if None).
@@ -180,8 +186,13 @@ class Generator:
         key = product["class_key"]
         check, problem, evidence = self.checks[key](), self.problems[key](), self.evidence()
         days = rng.choice([1, 2, 3, 3, 5, 7, 7, 10, 15, 30])
-        amount = (rng.choice([9.9, 19, 29, 39, 59, 69, 99, 129, 199, 299, 399, 599, 899, 1299,
-                              1999, 2999, 4999]) if rng.random() < 0.5 else rng.randint(5, 3000))
+        amount = (
+            rng.choice(
+                [9.9, 19, 29, 39, 59, 69, 99, 129, 199, 299, 399, 599, 899, 1299, 1999, 2999, 4999]
+            )
+            if rng.random() < 0.5
+            else rng.randint(5, 3000)
+        )
         return {
             **product,
             "spec": self.specs[key](),
@@ -234,9 +245,11 @@ class Generator:
         sibling = rng.choice(siblings)
         keywords += rng.sample(sibling.keywords, k=min(len(sibling.keywords), rng.randint(0, 2)))
         for _ in range(rng.randint(3, 6)):
-            keywords.append(rng.choice(KEYWORD_TEMPLATES).format(
-                base_keyword=rng.choice(base.keywords or self.all_keywords),
-                **self.words(w)))
+            keywords.append(
+                rng.choice(KEYWORD_TEMPLATES).format(
+                    base_keyword=rng.choice(base.keywords or self.all_keywords), **self.words(w)
+                )
+            )
 
         front: dict = {
             "id": article_id,
@@ -268,8 +281,7 @@ class Generator:
         if base.platforms and (rng.random() < 0.7 or "platform" in base.applies_when):
             return list(base.platforms)
         if self.platforms and rng.random() < 0.3:
-            return sorted(rng.sample(self.platforms, k=rng.randint(1, 4)),
-                          key=self.platforms.index)
+            return sorted(rng.sample(self.platforms, k=rng.randint(1, 4)), key=self.platforms.index)
         return []
 
     def _checklist(self, base: Article, siblings: list[Article], w: dict) -> list:
@@ -285,8 +297,10 @@ class Generator:
             out.append({"text": PLATFORM_STEP.format(**w), "when": {"platform": w["platform"]}})
         reason = rng.choice(list(REASON_STEPS))
         if rng.random() < 0.4 and reason in self.reasons:
-            out.insert(rng.randint(1, len(out)), {"text": REASON_STEPS[reason].format(**w),
-                                                  "when": {"reason": reason}})
+            out.insert(
+                rng.randint(1, len(out)),
+                {"text": REASON_STEPS[reason].format(**w), "when": {"reason": reason}},
+            )
         return out
 
     def _replies(self, base: Article, siblings: list[Article], w: dict) -> list[dict]:
@@ -332,9 +346,17 @@ class Generator:
             if len(sentences) > 2 and rng.random() < 0.3:
                 sentences.pop(rng.randrange(1, len(sentences)))
             out.append(("- " if bullet else "") + "".join(sentences).strip())
-        heading = rng.choice(["## {noun}的注意事项", "## {class_name}补充说明", "## {situation}期间",
-                              "## 常见问题：{noun}"]).format(**w)
-        extra = [rng.choice(BODY_TEMPLATES).format(**self.words(w)) for _ in range(rng.randint(2, 5))]
+        heading = rng.choice(
+            [
+                "## {noun}的注意事项",
+                "## {class_name}补充说明",
+                "## {situation}期间",
+                "## 常见问题：{noun}",
+            ]
+        ).format(**w)
+        extra = [
+            rng.choice(BODY_TEMPLATES).format(**self.words(w)) for _ in range(rng.randint(2, 5))
+        ]
         out += [heading, "".join(extra)]
         related = self.generated.get(base.id)
         if related and rng.random() < 0.4:
@@ -445,8 +467,12 @@ def generate(starter_dir: Path, out: Path, articles: int, seed: int, cases: int)
         encoding="utf-8",
     )
     (out / MARKER).write_text(marker_text(starter_dir, articles, seed), encoding="utf-8")
-    return {"articles": articles, "synthetic": len(synthetic), "cases": len(case_list),
-            "synthetic_chars": chars}
+    return {
+        "articles": articles,
+        "synthetic": len(synthetic),
+        "cases": len(case_list),
+        "synthetic_chars": chars,
+    }
 
 
 def marker_text(starter_dir: Path, articles: int, seed: int) -> str:
@@ -464,19 +490,29 @@ def marker_text(starter_dir: Path, articles: int, seed: int) -> str:
 
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--articles", "-n", type=int, required=True,
-                        help="articles in the generated KB, starter articles included")
+    parser.add_argument(
+        "--articles",
+        "-n",
+        type=int,
+        required=True,
+        help="articles in the generated KB, starter articles included",
+    )
     parser.add_argument("--out", type=Path, required=True, help="output KB folder")
     parser.add_argument("--seed", type=int, default=1)
-    parser.add_argument("--cases", type=int, default=1000,
-                        help="size of eval/cases.yaml (at least the starter cases and a "
-                             "variation of each)")
+    parser.add_argument(
+        "--cases",
+        type=int,
+        default=1000,
+        help="size of eval/cases.yaml (at least the starter cases and a variation of each)",
+    )
     parser.add_argument("--kb", type=Path, default=PROJECT_ROOT / "kb", help="starter KB")
     args = parser.parse_args(argv)
     summary = generate(args.kb, args.out, args.articles, args.seed, args.cases)
-    print(f"{args.out}: {summary['articles']} articles ({summary['synthetic']} synthetic, "
-          f"{summary['synthetic_chars'] / max(1, summary['synthetic']):.0f} chars each), "
-          f"{summary['cases']} cases")
+    print(
+        f"{args.out}: {summary['articles']} articles ({summary['synthetic']} synthetic, "
+        f"{summary['synthetic_chars'] / max(1, summary['synthetic']):.0f} chars each), "
+        f"{summary['cases']} cases"
+    )
 
 
 if __name__ == "__main__":

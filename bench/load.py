@@ -38,8 +38,15 @@ MAX_DURATION_S = 600
 class Load:
     """Shared state of one run: the cases to send and what came back."""
 
-    def __init__(self, host: str, port: int, cases: list[str], deadline: float,
-                 max_requests: int, timeout: float):
+    def __init__(
+        self,
+        host: str,
+        port: int,
+        cases: list[str],
+        deadline: float,
+        max_requests: int,
+        timeout: float,
+    ):
         self.host, self.port, self.cases = host, port, cases
         self.deadline, self.max_requests, self.timeout = deadline, max_requests, timeout
         self.numbers = itertools.count()
@@ -75,16 +82,19 @@ class Load:
                     self.latencies.append(elapsed)
 
 
-def run(url: str, clients: int, duration: float, cases: list[str], max_requests: int,
-        timeout: float) -> dict:
+def run(
+    url: str, clients: int, duration: float, cases: list[str], max_requests: int, timeout: float
+) -> dict:
     """Drive the server with `clients` threads for `duration` seconds; return the figures."""
     parts = urlsplit(url)
     host, port = parts.hostname, parts.port or 80
     probe = Load(host, port, cases, 0, 1, timeout)
     first = probe.post(cases[0])
     if first != "200":
-        raise SystemExit(f"{url}/api/assist did not answer 200 to a first case ({first}); "
-                         "is the server running and its index built?")
+        raise SystemExit(
+            f"{url}/api/assist did not answer 200 to a first case ({first}); "
+            "is the server running and its index built?"
+        )
     cpu0 = time.process_time()
     started = time.perf_counter()
     load = Load(host, port, cases, started + duration, max_requests, timeout)
@@ -120,15 +130,23 @@ def check_url(url: str) -> str:
 
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--url", default="http://127.0.0.1:5000",
-                        help="the running server (loopback only)")
+    parser.add_argument(
+        "--url", default="http://127.0.0.1:5000", help="the running server (loopback only)"
+    )
     parser.add_argument("--clients", type=int, default=50, help="concurrent clients (threads)")
     parser.add_argument("--duration", type=float, default=60, help="seconds of load")
-    parser.add_argument("--max-requests", type=int, default=1_000_000,
-                        help="stop after this many requests even if time is left")
+    parser.add_argument(
+        "--max-requests",
+        type=int,
+        default=1_000_000,
+        help="stop after this many requests even if time is left",
+    )
     parser.add_argument("--timeout", type=float, default=30, help="seconds per request")
-    parser.add_argument("--cases", default=str(PROJECT_ROOT / "kb" / "eval" / "cases.yaml"),
-                        help="eval file(s) to take cases from, comma-separated")
+    parser.add_argument(
+        "--cases",
+        default=str(PROJECT_ROOT / "kb" / "eval" / "cases.yaml"),
+        help="eval file(s) to take cases from, comma-separated",
+    )
     parser.add_argument("--json", action="store_true", help="print the figures as JSON")
     args = parser.parse_args(argv)
     url = check_url(args.url)
@@ -143,10 +161,14 @@ def main(argv: list[str] | None = None) -> None:
         return
     lat = result["latency_ms"]
     print(f"{result['clients']} clients, {result['seconds']} s against {url}/api/assist")
-    print(f"requests: {result['requests']} ({result['requests_per_s']} per second), "
-          f"answered 200: {result['ok']}")
-    print(f"latency of answered requests: median {lat['p50']} ms, p99 {lat['p99']} ms, "
-          f"max {lat['max']} ms")
+    print(
+        f"requests: {result['requests']} ({result['requests_per_s']} per second), "
+        f"answered 200: {result['ok']}"
+    )
+    print(
+        f"latency of answered requests: median {lat['p50']} ms, p99 {lat['p99']} ms, "
+        f"max {lat['max']} ms"
+    )
     kinds = ", ".join(f"{k}: {v}" for k, v in sorted(result["errors_by_kind"].items()))
     print(f"errors: {result['errors']}" + (f" ({kinds})" if kinds else ""))
     print(f"client CPU: {result['client_cpu_s']} s (shares the server's cores)")

@@ -55,8 +55,12 @@ def percentiles(values: list[float]) -> dict[str, float | int]:
         return {"n": 0, "p50": None, "p99": None, "max": None}
     ordered = sorted(values)
     p99 = ordered[min(len(ordered) - 1, max(0, round(0.99 * len(ordered)) - 1))]
-    return {"n": len(ordered), "p50": round(statistics.median(ordered), 2),
-            "p99": round(p99, 2), "max": round(ordered[-1], 2)}
+    return {
+        "n": len(ordered),
+        "p50": round(statistics.median(ordered), 2),
+        "p99": round(p99, 2),
+        "max": round(ordered[-1], 2),
+    }
 
 
 def timed_loop(answer, cases: list[str], queries: int, budget: float) -> dict[str, list[float]]:
@@ -117,8 +121,9 @@ def probe_build(kb_dir: Path, index_root: Path) -> dict:
 # --- serve -------------------------------------------------------------------------------------
 
 
-def probe_serve(index_root: Path, cases_path: Path, queries: int, budget: float,
-                warmup: int) -> dict:
+def probe_serve(
+    index_root: Path, cases_path: Path, queries: int, budget: float, warmup: int
+) -> dict:
     """A serving process: load the index, answer cases; memory and assist latency."""
     from assist_app.assist import assist
     from indexer.search import SearchEngine
@@ -141,7 +146,7 @@ def probe_serve(index_root: Path, cases_path: Path, queries: int, budget: float,
         return result["took_ms"]
 
     after_queries = None
-    for case in cases[len(cases) - warmup:]:  # warm-up from the end, timed cases from the start
+    for case in cases[len(cases) - warmup :]:  # warm-up from the end, timed cases from the start
         answer(case)
     loop = timed_loop(answer, cases, queries, budget)
     while answered < RSS_AFTER:
@@ -183,8 +188,9 @@ def article_tokens(index_root: Path):
         if tokens is None:
             missed += 1
             tokens = tokenize_article(article, kb)
-        corpus.append([t for field in ("title", "keywords", "tags", "steps", "body")
-                       for t in tokens[field]])
+        corpus.append(
+            [t for field in ("title", "keywords", "tags", "steps", "body") for t in tokens[field]]
+        )
     cache.close()
     return kb, corpus, missed
 
@@ -205,8 +211,11 @@ def vocabulary_stats(corpus: list[list[str]]) -> dict:
     freqs = np.array(sorted(tf.values(), reverse=True), dtype=float)
     ranks = np.arange(1, len(freqs) + 1, dtype=float)
     window = slice(9, min(len(freqs), 2000))  # ranks 10..2000: past the stop-word-like head
-    slope = float(np.polyfit(np.log(ranks[window]), np.log(freqs[window]), 1)[0]) \
-        if len(freqs) > 20 else None
+    slope = (
+        float(np.polyfit(np.log(ranks[window]), np.log(freqs[window]), 1)[0])
+        if len(freqs) > 20
+        else None
+    )
     return {
         "distinct_terms": len(df),
         "tokens_per_article": round(sum(map(len, corpus)) / n, 1),
@@ -217,8 +226,9 @@ def vocabulary_stats(corpus: list[list[str]]) -> dict:
     }
 
 
-def probe_baseline(index_root: Path, cases_path: Path, queries: int, budget: float,
-                   warmup: int) -> dict:
+def probe_baseline(
+    index_root: Path, cases_path: Path, queries: int, budget: float, warmup: int
+) -> dict:
     """Plain BM25 with bm25s over whole articles' jieba tokens: build time, size, query latency."""
     import bm25s
     import numpy as np
@@ -245,7 +255,7 @@ def probe_baseline(index_root: Path, cases_path: Path, queries: int, budget: flo
             top[np.argsort(-scores[top])]
 
     cases = load_cases(cases_path, 0)
-    for case in cases[len(cases) - warmup:]:
+    for case in cases[len(cases) - warmup :]:
         answer(case)
     loop = timed_loop(answer, cases, queries, budget)
     return {
@@ -265,7 +275,9 @@ def _profiler():
     try:
         from pyinstrument import Profiler
     except ImportError:
-        raise SystemExit("pyinstrument is not installed: .venv/bin/pip install pyinstrument") from None
+        raise SystemExit(
+            "pyinstrument is not installed: .venv/bin/pip install pyinstrument"
+        ) from None
     return Profiler(interval=0.001)
 
 
@@ -312,8 +324,10 @@ def reset_owned_folder(folder: Path, marker: str, owner: str) -> None:
     """Empty `folder` for a fresh start, refusing to delete one that lacks our marker file."""
     if folder.exists() and any(folder.iterdir()):
         if not (folder / marker).exists():
-            raise SystemExit(f"{folder} exists and was not written by {owner} (no {marker}); "
-                             "choose an empty or new folder")
+            raise SystemExit(
+                f"{folder} exists and was not written by {owner} (no {marker}); "
+                "choose an empty or new folder"
+            )
         shutil.rmtree(folder)
     folder.mkdir(parents=True, exist_ok=True)
 
@@ -354,8 +368,7 @@ def main(argv: list[str] | None = None) -> None:
     elif args.what == "serve":
         result = probe_serve(args.index_root, args.cases, args.queries, args.budget, args.warmup)
     elif args.what == "baseline":
-        result = probe_baseline(args.index_root, args.cases, args.queries, args.budget,
-                                args.warmup)
+        result = probe_baseline(args.index_root, args.cases, args.queries, args.budget, args.warmup)
     elif args.what == "profile-build":
         _fresh_root(args.index_root)
         result = profile_build(args.kb, args.index_root, args.out)

@@ -67,8 +67,20 @@ def ensure_kb(size: int, seed: int, work: Path) -> Path:
     if marker.exists() and marker.read_text() == marker_text(PROJECT_ROOT / "kb", size, seed):
         return out
     log(f"generating {size} articles into {out}")
-    subprocess.run([PYTHON, str(BENCH / "generate.py"), "--articles", str(size), "--out", str(out),
-                    "--seed", str(seed)], check=True, cwd=PROJECT_ROOT)
+    subprocess.run(
+        [
+            PYTHON,
+            str(BENCH / "generate.py"),
+            "--articles",
+            str(size),
+            "--out",
+            str(out),
+            "--seed",
+            str(seed),
+        ],
+        check=True,
+        cwd=PROJECT_ROOT,
+    )
     return out
 
 
@@ -85,8 +97,12 @@ def cold_start(kb_dir: Path, index_root: Path, case: str, runs: int) -> dict:
         if number:
             times.append(time.perf_counter() - t0)
             cpu.append(_children_cpu() - c0)
-    return {"median_s": round(statistics.median(times), 2), "max_s": round(max(times), 2),
-            "cpu_median_s": round(statistics.median(cpu), 2), "runs": runs}
+    return {
+        "median_s": round(statistics.median(times), 2),
+        "max_s": round(max(times), 2),
+        "cpu_median_s": round(statistics.median(cpu), 2),
+        "runs": runs,
+    }
 
 
 def _children_cpu() -> float:
@@ -99,8 +115,9 @@ def _children_cpu() -> float:
 
 def http_available() -> str | None:
     """None when `kb serve` can run; otherwise why the HTTP column is skipped."""
-    missing = [m for m in ("assist_app.server", "assist_app.api")
-               if importlib.util.find_spec(m) is None]
+    missing = [
+        m for m in ("assist_app.server", "assist_app.api") if importlib.util.find_spec(m) is None
+    ]
     if missing:
         return f"skipped: {', '.join(missing)} not written yet (kb serve cannot start)"
     return None
@@ -162,13 +179,14 @@ def bench_http(kb_dir: Path, index_root: Path, cases: list[str], args) -> dict:
     """Latency of POST /api/assist, one request at a time, against `kb serve` with 2 workers."""
     port = free_port()
     template = args.serve_command or (
-        f"{KB_BIN} --kb {{kb}} --index {{index}} serve --host 127.0.0.1 --port {{port}} "
-        f"--workers 2")
+        f"{KB_BIN} --kb {{kb}} --index {{index}} serve --host 127.0.0.1 --port {{port}} --workers 2"
+    )
     cmd = template.format(kb=kb_dir, index=index_root, port=port).split()
     server_log = args.work / f"serve-{index_root.name}.log"
     with open(server_log, "wb") as log_file:
-        server = subprocess.Popen(cmd, cwd=PROJECT_ROOT, stdout=log_file, stderr=log_file,
-                                  start_new_session=True)
+        server = subprocess.Popen(
+            cmd, cwd=PROJECT_ROOT, stdout=log_file, stderr=log_file, start_new_session=True
+        )
     try:
         t0 = time.perf_counter()
         ready_s = None
@@ -183,7 +201,7 @@ def bench_http(kb_dir: Path, index_root: Path, cases: list[str], args) -> dict:
         if ready_s is None:
             why = "it exited" if server.poll() is not None else "no 200 within 120 s"
             return {"error": f"server not ready ({why}); see {server_log}"}
-        for case in cases[-args.warmup:]:
+        for case in cases[-args.warmup :]:
             post_assist(port, case)
         workers = [p for p in process_tree(server.pid) if p != server.pid]
         cpu_before = sum(proc_cpu_s(p) for p in workers)
@@ -202,8 +220,9 @@ def bench_http(kb_dir: Path, index_root: Path, cases: list[str], args) -> dict:
         return {
             "ready_s": round(ready_s, 2),
             "latency_ms": percentiles(wall),
-            "server_cpu_ms_per_request": round(1000 * (cpu_after - cpu_before) / max(1, len(wall)),
-                                               1),
+            "server_cpu_ms_per_request": round(
+                1000 * (cpu_after - cpu_before) / max(1, len(wall)), 1
+            ),
             "errors": errors,
             "first_error": first_error,
             "worker_rss_mb": [proc_rss_mb(p) for p in workers],
@@ -227,13 +246,16 @@ def stop(server: subprocess.Popen) -> None:
 
 def code_state() -> dict:
     """The commit measured, and uncommitted changes to the code under test (indexer, assist_app)."""
+
     def git(*args: str) -> str:
         done = subprocess.run(["git", *args], capture_output=True, text=True, cwd=PROJECT_ROOT)
         return done.stdout if done.returncode == 0 else ""
 
     changed = git("status", "--porcelain", "--", "indexer", "assist_app").splitlines()
-    return {"head": git("rev-parse", "--short", "HEAD").strip() or "unknown",
-            "changed": [line[3:] for line in changed if line.strip()]}
+    return {
+        "head": git("rev-parse", "--short", "HEAD").strip() or "unknown",
+        "changed": [line[3:] for line in changed if line.strip()],
+    }
 
 
 def describe_code(start: dict, end: dict) -> str:
@@ -243,8 +265,10 @@ def describe_code(start: dict, end: dict) -> str:
         shown = ", ".join(changed[:5]) + (", …" if len(changed) > 5 else "")
         text += f" with uncommitted changes under indexer/ and assist_app/ ({shown})"
     if end != start:
-        text += (f". WARNING: the code changed during the run (now {end['head']}, "
-                 f"{len(end['changed'])} changed file(s)): rows may have measured different code")
+        text += (
+            f". WARNING: the code changed during the run (now {end['head']}, "
+            f"{len(end['changed'])} changed file(s)): rows may have measured different code"
+        )
     return text + "."
 
 
@@ -282,8 +306,13 @@ def bench_kb(label: str, kb_dir: Path, cases_path: str, args) -> dict:
         out = args.work / f"profile-{label}"
         row["profiles"] = [
             probe("profile-serve", index_root, cases_path, f"{out}-assist.txt", timeout=1800),
-            probe("profile-build", kb_dir, args.work / f"index-{label}-profile",
-                  f"{out}-build.txt", timeout=3600),
+            probe(
+                "profile-build",
+                kb_dir,
+                args.work / f"index-{label}-profile",
+                f"{out}-build.txt",
+                timeout=3600,
+            ),
         ]
     row["load_after"] = os.getloadavg()[0]
     return row
@@ -308,46 +337,59 @@ def _ratio(a: float | None, b: float | None) -> str:
 def tables(rows: list[dict]) -> str:
     out = []
     out.append("### Build (cold: no token cache)\n")
-    out.append("| KB | articles | build s (CPU s) | lint+load s | cut+add s | commit+verify s "
-               "| index MB (whoosh + kb.json) | build peak RSS MB | terms | bm25s build s "
-               "| bm25s MB |")
+    out.append(
+        "| KB | articles | build s (CPU s) | lint+load s | cut+add s | commit+verify s "
+        "| index MB (whoosh + kb.json) | build peak RSS MB | terms | bm25s build s "
+        "| bm25s MB |"
+    )
     out.append("|---|---|---|---|---|---|---|---|---|---|---|")
     for r in rows:
         b, base = r["build"], r["baseline"]
         if b is None:
-            out.append(f"| {r['label']} | (index reused) | | | | | | | | {base['build_s']} "
-                       f"| {_mb(base['size_bytes'])} |")
+            out.append(
+                f"| {r['label']} | (index reused) | | | | | | | | {base['build_s']} "
+                f"| {_mb(base['size_bytes'])} |"
+            )
             continue
         out.append(
             f"| {r['label']} | {b['articles']} | {b['seconds']} ({b['cpu_seconds']}) "
             f"| {b['phase_lint_s']} | {b['phase_add_s']} | {b['phase_commit_s']} "
             f"| {_mb(b['size_bytes'])} ({_mb(b['whoosh_bytes'])} + {_mb(b['kb_json_bytes'])}) "
-            f"| {b['peak_rss_mb']} | {b['terms']} | {base['build_s']} | {_mb(base['size_bytes'])} |")
+            f"| {b['peak_rss_mb']} | {b['terms']} | {base['build_s']} | {_mb(base['size_bytes'])} |"
+        )
 
     out.append("\n### Serving process and cold start\n")
-    out.append("| KB | load index s | RSS before load MB | RSS loaded MB | RSS after 100 queries MB "
-               "| server worker RSS MB | `kb search` cold start s, wall (CPU), median of 5 | "
-               "server ready s |")
+    out.append(
+        "| KB | load index s | RSS before load MB | RSS loaded MB | RSS after 100 queries MB "
+        "| server worker RSS MB | `kb search` cold start s, wall (CPU), median of 5 | "
+        "server ready s |"
+    )
     out.append("|---|---|---|---|---|---|---|---|")
     for r in rows:
         s, h, c = r["serve"], r["http"], r["cold_start"]
         workers = ", ".join(str(x) for x in h.get("worker_rss_mb", [])) or "-"
-        out.append(f"| {r['label']} | {s['load_s']} | {s['rss_start_mb']} | {s['rss_loaded_mb']} "
-                   f"| {s['rss_after_queries_mb']} | {workers} | {c['median_s']} ({c['cpu_median_s']}) "
-                   f"| {h.get('ready_s', '-')} |")
+        out.append(
+            f"| {r['label']} | {s['load_s']} | {s['rss_start_mb']} | {s['rss_loaded_mb']} "
+            f"| {s['rss_after_queries_mb']} | {workers} | {c['median_s']} ({c['cpu_median_s']}) "
+            f"| {h.get('ready_s', '-')} |"
+        )
 
     out.append("\n### Latency, ms (median / p99; n = timed queries)\n")
-    out.append("| KB | assist in-process | assist CPU | of which search | POST /api/assist "
-               "| server CPU per request | bm25s baseline | bm25s CPU | assist / baseline, wall "
-               "(p50, p99) | same, CPU |")
+    out.append(
+        "| KB | assist in-process | assist CPU | of which search | POST /api/assist "
+        "| server CPU per request | bm25s baseline | bm25s CPU | assist / baseline, wall "
+        "(p50, p99) | same, CPU |"
+    )
     out.append("|---|---|---|---|---|---|---|---|---|---|")
     for r in rows:
         s, h, base = r["serve"], r["http"], r["baseline"]
         a, q = s["assist_ms"], base["query_ms"]
         ac, qc = s["assist_cpu_ms"], base["query_cpu_ms"]
         if "latency_ms" in h:
-            http_cell = (f"{_ms(h['latency_ms'], 'p50')} / {_ms(h['latency_ms'], 'p99')} "
-                         f"(n={h['latency_ms']['n']}, errors {h['errors']})")
+            http_cell = (
+                f"{_ms(h['latency_ms'], 'p50')} / {_ms(h['latency_ms'], 'p99')} "
+                f"(n={h['latency_ms']['n']}, errors {h['errors']})"
+            )
             cpu_cell = str(h["server_cpu_ms_per_request"])
         else:
             http_cell, cpu_cell = h.get("skipped") or h.get("error", "-"), "-"
@@ -358,20 +400,29 @@ def tables(rows: list[dict]) -> str:
             f"| {cpu_cell} | {_ms(q, 'p50')} / {_ms(q, 'p99')} (n={q['n']}) "
             f"| {_ms(qc, 'p50')} / {_ms(qc, 'p99')} "
             f"| {_ratio(a['p50'], q['p50'])}, {_ratio(a['p99'], q['p99'])} "
-            f"| {_ratio(ac['p50'], qc['p50'])}, {_ratio(ac['p99'], qc['p99'])} |")
+            f"| {_ratio(ac['p50'], qc['p50'])}, {_ratio(ac['p99'], qc['p99'])} |"
+        )
 
-    out.append("\n### Vocabulary of the indexed articles (jieba tokens, as the baseline sees them)\n")
-    out.append("| KB | distinct terms | tokens per article | median document frequency "
-               "| terms in > half the articles | terms in one article | Zipf slope (ranks 10-2000) |")
+    out.append(
+        "\n### Vocabulary of the indexed articles (jieba tokens, as the baseline sees them)\n"
+    )
+    out.append(
+        "| KB | distinct terms | tokens per article | median document frequency "
+        "| terms in > half the articles | terms in one article | Zipf slope (ranks 10-2000) |"
+    )
     out.append("|---|---|---|---|---|---|---|")
     for r in rows:
         v = r["baseline"]["vocabulary"]
-        out.append(f"| {r['label']} | {v['distinct_terms']} | {v['tokens_per_article']} "
-                   f"| {v['median_df_pct']} % | {v['terms_in_half']} | {v['terms_in_one_article']} "
-                   f"| {v['zipf_slope']} |")
+        out.append(
+            f"| {r['label']} | {v['distinct_terms']} | {v['tokens_per_article']} "
+            f"| {v['median_df_pct']} % | {v['terms_in_half']} | {v['terms_in_one_article']} "
+            f"| {v['zipf_slope']} |"
+        )
     loads = ", ".join(f"{r['label']} {r['load_before']:.1f}→{r['load_after']:.1f}" for r in rows)
-    out.append(f"\nLoad average (1 min) before → after each KB: {loads} "
-               f"(this machine has {os.cpu_count()} cores; wall >> CPU means others were running).")
+    out.append(
+        f"\nLoad average (1 min) before → after each KB: {loads} "
+        f"(this machine has {os.cpu_count()} cores; wall >> CPU means others were running)."
+    )
     return "\n".join(out)
 
 
@@ -394,54 +445,85 @@ def verdicts(rows: list[dict]) -> str:
         else:
             p50, p99 = r["serve"]["assist_ms"]["p50"], r["serve"]["assist_ms"]["p99"]
             where = "in-process assist (no HTTP: a lower bound)"
-        line(p50 <= TARGET_HTTP_P50_MS and p99 <= TARGET_HTTP_P99_MS,
-             f"{label}: {where} median {p50} ms (≤ {TARGET_HTTP_P50_MS}), "
-             f"p99 {p99} ms (≤ {TARGET_HTTP_P99_MS})")
+        line(
+            p50 <= TARGET_HTTP_P50_MS and p99 <= TARGET_HTTP_P99_MS,
+            f"{label}: {where} median {p50} ms (≤ {TARGET_HTTP_P50_MS}), "
+            f"p99 {p99} ms (≤ {TARGET_HTTP_P99_MS})",
+        )
     for r in rows:
         a, q = r["serve"]["assist_ms"], r["baseline"]["query_ms"]
         ac, qc = r["serve"]["assist_cpu_ms"], r["baseline"]["query_cpu_ms"]
         ratio = max(a["p50"] / q["p50"], a["p99"] / q["p99"])
-        line(ratio <= TARGET_BASELINE_RATIO,
-             f"{r['label']}: assist vs bare BM25 {_ratio(a['p50'], q['p50'])} at the median, "
-             f"{_ratio(a['p99'], q['p99'])} at p99 (CPU time: {_ratio(ac['p50'], qc['p50'])}, "
-             f"{_ratio(ac['p99'], qc['p99'])}) (≤ {TARGET_BASELINE_RATIO}x)")
+        line(
+            ratio <= TARGET_BASELINE_RATIO,
+            f"{r['label']}: assist vs bare BM25 {_ratio(a['p50'], q['p50'])} at the median, "
+            f"{_ratio(a['p99'], q['p99'])} at p99 (CPU time: {_ratio(ac['p50'], qc['p50'])}, "
+            f"{_ratio(ac['p99'], qc['p99'])}) (≤ {TARGET_BASELINE_RATIO}x)",
+        )
     r = by.get("10000")
     if r and r["build"]:
         b = r["build"]
-        line(b["seconds"] <= TARGET_BUILD_10K_S,
-             f"10000: build {b['seconds']} s wall, {b['cpu_seconds']} s CPU (≤ {TARGET_BUILD_10K_S})")
+        line(
+            b["seconds"] <= TARGET_BUILD_10K_S,
+            f"10000: build {b['seconds']} s wall, {b['cpu_seconds']} s CPU (≤ {TARGET_BUILD_10K_S})",
+        )
     if r:
-        rss = max([r["serve"]["rss_after_queries_mb"], *(r["http"].get("worker_rss_mb") or [])],
-                  key=lambda x: x or 0)
-        line(rss <= TARGET_RSS_10K_MB, f"10000: serving process RSS {rss} MB (≤ {TARGET_RSS_10K_MB})")
+        rss = max(
+            [r["serve"]["rss_after_queries_mb"], *(r["http"].get("worker_rss_mb") or [])],
+            key=lambda x: x or 0,
+        )
+        line(
+            rss <= TARGET_RSS_10K_MB, f"10000: serving process RSS {rss} MB (≤ {TARGET_RSS_10K_MB})"
+        )
     r = by.get("starter")
     if r:
         c, cpu = r["cold_start"]["median_s"], r["cold_start"]["cpu_median_s"]
-        line(c <= TARGET_COLD_START_S,
-             f"starter: kb search cold start {c} s wall, {cpu} s CPU (≤ {TARGET_COLD_START_S})")
+        line(
+            c <= TARGET_COLD_START_S,
+            f"starter: kb search cold start {c} s wall, {cpu} s CPU (≤ {TARGET_COLD_START_S})",
+        )
     return "\n".join(lines)
 
 
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--sizes", type=int, nargs="*", default=[1000, 10000],
-                        help="synthetic KB sizes (default: 1000 10000; 50000 is optional)")
+    parser.add_argument(
+        "--sizes",
+        type=int,
+        nargs="*",
+        default=[1000, 10000],
+        help="synthetic KB sizes (default: 1000 10000; 50000 is optional)",
+    )
     parser.add_argument("--no-starter", action="store_true", help="leave out the starter KB row")
     parser.add_argument("--seed", type=int, default=1)
-    parser.add_argument("--work", type=Path, default=PROJECT_ROOT / "var" / "bench",
-                        help="where KBs, index roots, profiles and results go")
+    parser.add_argument(
+        "--work",
+        type=Path,
+        default=PROJECT_ROOT / "var" / "bench",
+        help="where KBs, index roots, profiles and results go",
+    )
     parser.add_argument("--queries", type=int, default=300, help="timed queries per measurement")
-    parser.add_argument("--budget", type=float, default=90,
-                        help="seconds per timed loop: stop early past it (n shows how many ran)")
+    parser.add_argument(
+        "--budget",
+        type=float,
+        default=90,
+        help="seconds per timed loop: stop early past it (n shows how many ran)",
+    )
     parser.add_argument("--warmup", type=int, default=20, help="untimed queries first")
     parser.add_argument("--cold-runs", type=int, default=5)
     parser.add_argument("--no-http", action="store_true")
-    parser.add_argument("--serve-command",
-                        help="server to measure instead of kb serve; {kb} {index} {port} filled in")
-    parser.add_argument("--reuse-index", action="store_true",
-                        help="keep an existing index root (no build column)")
-    parser.add_argument("--profile", action="store_true",
-                        help="also write pyinstrument profiles of assist and of a second build")
+    parser.add_argument(
+        "--serve-command",
+        help="server to measure instead of kb serve; {kb} {index} {port} filled in",
+    )
+    parser.add_argument(
+        "--reuse-index", action="store_true", help="keep an existing index root (no build column)"
+    )
+    parser.add_argument(
+        "--profile",
+        action="store_true",
+        help="also write pyinstrument profiles of assist and of a second build",
+    )
     args = parser.parse_args(argv)
     args.work = args.work.resolve()
     args.work.mkdir(parents=True, exist_ok=True)
@@ -455,15 +537,24 @@ def main(argv: list[str] | None = None) -> None:
         kb_dir = ensure_kb(size, args.seed, args.work)
         rows.append(bench_kb(str(size), kb_dir, str(kb_dir / "eval" / "cases.yaml"), args))
     code_at_end = code_state()
-    report = (tables(rows) + "\n\n" + describe_code(code_at_start, code_at_end) + "\n\n"
-              + verdicts(rows))
+    report = (
+        tables(rows) + "\n\n" + describe_code(code_at_start, code_at_end) + "\n\n" + verdicts(rows)
+    )
     print(report)
     stamp = dt.datetime.now().strftime("%Y%m%dT%H%M%S")
     record = args.work / f"results-{stamp}.json"
-    record.write_text(json.dumps({"rows": rows, "seconds": time.perf_counter() - started,
-                                  "argv": sys.argv[1:],
-                                  "code": {"start": code_at_start, "end": code_at_end}},
-                                 ensure_ascii=False, indent=2))
+    record.write_text(
+        json.dumps(
+            {
+                "rows": rows,
+                "seconds": time.perf_counter() - started,
+                "argv": sys.argv[1:],
+                "code": {"start": code_at_start, "end": code_at_end},
+            },
+            ensure_ascii=False,
+            indent=2,
+        )
+    )
     (args.work / f"results-{stamp}.md").write_text(report + "\n", encoding="utf-8")
     log(f"done in {time.perf_counter() - started:.0f} s; results in {record}")
 

@@ -91,7 +91,9 @@ def article_texts(article: Article) -> dict[str, str]:
         "title": article.title,
         "keywords": "\n".join(article.keywords),
         "tags": "\n".join(article.tags),
-        "steps": "\n".join([s.text for s in article.checklist] + [r.title for r in article.replies]),
+        "steps": "\n".join(
+            [s.text for s in article.checklist] + [r.title for r in article.replies]
+        ),
         "body": _strip_markdown(article.body),
     }
 
@@ -107,7 +109,9 @@ def tokenize_article(article: Article, kb: KnowledgeBase) -> dict[str, list[str]
     """Cut every field of an article into index tokens."""
     texts = {name: analysis.normalize(text) for name, text in article_texts(article).items()}
     tokens = {name: analysis.cut(text, kb.stopwords) for name, text in texts.items()}
-    tokens["grams"] = analysis.bigrams("\n".join([texts["title"], texts["keywords"], texts["tags"]]))
+    tokens["grams"] = analysis.bigrams(
+        "\n".join([texts["title"], texts["keywords"], texts["tags"]])
+    )
     phrases = [article.title, *article.tags, *article.keywords]
     words = tokens["title"] + tokens["tags"]
     tokens["pinyin"] = sorted({key for p in phrases + words for key in analysis.pinyin_keys(p)})
@@ -123,8 +127,10 @@ class TokenCache:
         self.db.execute("CREATE TABLE IF NOT EXISTS tokens (key TEXT PRIMARY KEY, value TEXT)")
 
     def key(self, article: Article) -> str:
-        raw = json.dumps([self.salt, article_texts(article), article.title, article.tags,
-                          article.keywords], ensure_ascii=False)
+        raw = json.dumps(
+            [self.salt, article_texts(article), article.title, article.tags, article.keywords],
+            ensure_ascii=False,
+        )
         return hashlib.sha256(raw.encode()).hexdigest()
 
     def get(self, key: str) -> dict[str, list[str]] | None:
@@ -187,7 +193,9 @@ def build_index(
     kb, problems = lint_kb(kb_dir, today)
     if has_errors(problems):
         errors = [p for p in problems if p.level == "error"]
-        failure = BuildError(f"知识库有 {len(errors)} 个错误，未构建索引（先运行 kb lint 修正）", errors)
+        failure = BuildError(
+            f"知识库有 {len(errors)} 个错误，未构建索引（先运行 kb lint 修正）", errors
+        )
         _record_failure(index_root, failure)
         raise failure
     index_root.mkdir(parents=True, exist_ok=True)
@@ -206,17 +214,18 @@ def build_index(
 def _record_failure(index_root: Path, error: BuildError) -> None:
     with contextlib.suppress(OSError):
         index_root.mkdir(parents=True, exist_ok=True)
-        _record_outcome(index_root, {
-            "ok": False,
-            "at": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
-            "error": str(error),
-            "problems": [p.format() for p in error.problems[:50]],
-        })
+        _record_outcome(
+            index_root,
+            {
+                "ok": False,
+                "at": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
+                "error": str(error),
+                "problems": [p.format() for p in error.problems[:50]],
+            },
+        )
 
 
-def _build_locked(
-    kb: KnowledgeBase, index_root: Path, progress, started: float
-) -> BuildSummary:
+def _build_locked(kb: KnowledgeBase, index_root: Path, progress, started: float) -> BuildSummary:
     version = kb_version(kb)
     build_id = f"{dt.datetime.now(dt.UTC).strftime('%Y%m%dT%H%M%S%f')}-{version}"
     builds = index_root / "builds"
@@ -230,8 +239,14 @@ def _build_locked(
         terms = verify_build(partial, kb)
         size = sum(f.stat().st_size for f in partial.rglob("*") if f.is_file())
         summary = BuildSummary(
-            build_id, final, len(kb.articles), terms, time.perf_counter() - started, size,
-            version, retokenized,
+            build_id,
+            final,
+            len(kb.articles),
+            terms,
+            time.perf_counter() - started,
+            size,
+            version,
+            retokenized,
         )
         manifest = {
             "build_id": build_id,
@@ -254,8 +269,10 @@ def _build_locked(
 
 
 def _write_index(kb: KnowledgeBase, directory: Path, index_root: Path, progress) -> int:
-    cache = TokenCache(index_root / "tokens.sqlite", salt=json.dumps(kb.dict_words) +
-                       json.dumps(sorted(kb.stopwords), ensure_ascii=False))
+    cache = TokenCache(
+        index_root / "tokens.sqlite",
+        salt=json.dumps(kb.dict_words) + json.dumps(sorted(kb.stopwords), ensure_ascii=False),
+    )
     (directory / "whoosh").mkdir()
     ix = index.create_in(str(directory / "whoosh"), schema())
     writer = ix.writer()

@@ -23,8 +23,9 @@ class ArticleChange:
 
 
 def _git(repo: Path, *args: str) -> str:
-    return subprocess.run(["git", "-C", str(repo), *args], check=True, capture_output=True,
-                          text=True).stdout
+    return subprocess.run(
+        ["git", "-C", str(repo), *args], check=True, capture_output=True, text=True
+    ).stdout
 
 
 def _article_at(repo: Path, rev: str, path: str) -> Article | None:
@@ -56,7 +57,9 @@ def describe_change(old: Article | None, new: Article | None) -> list[str]:
         notes.append(f"新增回复 {rid}")
     for rid in old_replies.keys() - new_replies.keys():
         notes.append(f"删除回复 {rid}")
-    changed = [r for r in new_replies.keys() & old_replies.keys() if new_replies[r] != old_replies[r]]
+    changed = [
+        r for r in new_replies.keys() & old_replies.keys() if new_replies[r] != old_replies[r]
+    ]
     if changed:
         notes.append(f"修改回复 {', '.join(sorted(changed))}")
     if old.applies_when != new.applies_when or old.platforms != new.platforms:
@@ -75,8 +78,15 @@ def changes_since(kb_dir: Path, since: dt.date) -> list[ArticleChange]:
     kb_dir = kb_dir.resolve()
     repo = Path(_git(kb_dir, "rev-parse", "--show-toplevel").strip())
     articles_rel = str((kb_dir / "articles").relative_to(repo))
-    log = _git(repo, "log", f"--since={since.isoformat()} 00:00:00", "--format=@%H %cs", "--name-only",
-               "--", articles_rel)
+    log = _git(
+        repo,
+        "log",
+        f"--since={since.isoformat()} 00:00:00",
+        "--format=@%H %cs",
+        "--name-only",
+        "--",
+        articles_rel,
+    )
     newest: dict[str, str] = {}
     oldest_commit: dict[str, str] = {}
     commit = day = ""
@@ -93,7 +103,8 @@ def changes_since(kb_dir: Path, since: dt.date) -> list[ArticleChange]:
         shown = now or before
         if shown is None:
             continue
-        out.append(ArticleChange(shown.id, shown.title, path, day,
-                                 tuple(describe_change(before, now))))
+        out.append(
+            ArticleChange(shown.id, shown.title, path, day, tuple(describe_change(before, now)))
+        )
     out.sort(key=lambda c: (c.last_changed, c.article_id), reverse=True)
     return out

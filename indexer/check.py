@@ -33,11 +33,14 @@ class SideResult:
 
 def _git(repo: Path, *args: str) -> bytes:
     try:
-        return subprocess.run(["git", "-C", str(repo), *args], check=True,
-                              capture_output=True).stdout
+        return subprocess.run(
+            ["git", "-C", str(repo), *args], check=True, capture_output=True
+        ).stdout
     except (OSError, subprocess.CalledProcessError) as e:
         detail = getattr(e, "stderr", b"") or b""
-        raise CheckError(f"git {' '.join(args)} 失败：{detail.decode(errors='replace').strip() or e}") from e
+        raise CheckError(
+            f"git {' '.join(args)} 失败：{detail.decode(errors='replace').strip() or e}"
+        ) from e
 
 
 def default_base(repo: Path) -> str:
@@ -77,8 +80,12 @@ def run_check(kb_dir: Path, base: str | None = None) -> dict[str, Any]:
     kb_rel = str(kb_dir.relative_to(repo))
     base = base or default_base(repo)
     _, problems = lint_kb(kb_dir)
-    report: dict[str, Any] = {"base": base, "lint": [p.format() for p in problems],
-                              "lint_failed": has_errors(problems), "sets": {}}
+    report: dict[str, Any] = {
+        "base": base,
+        "lint": [p.format() for p in problems],
+        "lint_failed": has_errors(problems),
+        "sets": {},
+    }
     if report["lint_failed"]:
         report["passed"] = False
         return report
@@ -88,8 +95,11 @@ def run_check(kb_dir: Path, base: str | None = None) -> dict[str, Any]:
         now = evaluate_kb(kb_dir, eval_files, tmp / "now")
         try:
             base_kb = export_kb(repo, base, kb_rel, tmp / "base-src")
-            was = evaluate_kb(base_kb, [f for f in eval_files if (base_kb / "eval" / f.name).exists()],
-                              tmp / "base")
+            was = evaluate_kb(
+                base_kb,
+                [f for f in eval_files if (base_kb / "eval" / f.name).exists()],
+                tmp / "base",
+            )
         except (CheckError, BuildError) as e:
             was, report["base_error"] = SideResult({}, {}), str(e)
     for path in eval_files:
@@ -101,10 +111,20 @@ def run_check(kb_dir: Path, base: str | None = None) -> dict[str, Any]:
             before = was.firsts.get(name, {}).get(case, first)
             if before != first:
                 good_now, good_before = first in expected[case], before in expected[case]
-                verdict = "better" if good_now and not good_before else (
-                    "worse" if good_before and not good_now else "changed")
-                changed.append({"case": case, "was": before, "now": first, "verdict": verdict,
-                                "expected": expected[case]})
+                verdict = (
+                    "better"
+                    if good_now and not good_before
+                    else ("worse" if good_before and not good_now else "changed")
+                )
+                changed.append(
+                    {
+                        "case": case,
+                        "was": before,
+                        "now": first,
+                        "verdict": verdict,
+                        "expected": expected[case],
+                    }
+                )
         report["sets"][name] = {
             "now": now.reports[name]["metrics"],
             "was": was.reports.get(name, {}).get("metrics"),
@@ -119,24 +139,36 @@ def format_check(report: dict[str, Any]) -> str:
     """A Markdown summary fit for a pull-request comment."""
     lines = [f"## kb check（对比 `{report['base'][:12]}`）", ""]
     errors = [p for p in report["lint"] if "[error]" in p]
-    lines.append(f"**检查（lint）**：{len(errors)} 个错误，{len(report['lint']) - len(errors)} 个警告")
+    lines.append(
+        f"**检查（lint）**：{len(errors)} 个错误，{len(report['lint']) - len(errors)} 个警告"
+    )
     lines += [f"- `{p}`" for p in report["lint"][:30]]
     if report.get("base_error"):
         lines.append(f"\n> 无法评测基准版本：{report['base_error']}")
     for name, s in report.get("sets", {}).items():
-        lines += ["", f"### {name}", "", "| 指标 | 之前 | 现在 | 变化 |", "| --- | --- | --- | --- |"]
+        lines += [
+            "",
+            f"### {name}",
+            "",
+            "| 指标 | 之前 | 现在 | 变化 |",
+            "| --- | --- | --- | --- |",
+        ]
         for metric in METRICS:
             now = s["now"][metric]
             was = s["was"][metric] if s["was"] else None
             delta = "" if was is None else f"{now - was:+.3f}"
             flag = " ✗ 低于门槛" if metric in s["below_threshold"] else ""
-            lines.append(f"| {metric} | {'-' if was is None else f'{was:.3f}'} | {now:.3f}{flag} | {delta} |")
+            lines.append(
+                f"| {metric} | {'-' if was is None else f'{was:.3f}'} | {now:.3f}{flag} | {delta} |"
+            )
         if s["changed"]:
             lines += ["", "第一名变化的案例：", ""]
             icon = {"better": "✅ 变好", "worse": "❌ 变差", "changed": "↔ 变化"}
             for c in s["changed"]:
-                lines.append(f"- {icon[c['verdict']]}：{c['case'][:40]} — 之前 `{c['was']}` → 现在 "
-                             f"`{c['now']}`（应为 {', '.join(c['expected'])}）")
+                lines.append(
+                    f"- {icon[c['verdict']]}：{c['case'][:40]} — 之前 `{c['was']}` → 现在 "
+                    f"`{c['now']}`（应为 {', '.join(c['expected'])}）"
+                )
         else:
             lines += ["", "第一名没有变化。"]
     lines += ["", "**结果：" + ("通过**" if report["passed"] else "未通过**")]

@@ -30,8 +30,10 @@ def load_cases(path: Path) -> list[dict[str, Any]]:
     if not isinstance(data, list) or not data:
         raise EvalError(f"{path}: 评测集应是案例列表（- case: … / expected: [...]）")
     for number, case in enumerate(data, start=1):
-        if not isinstance(case, dict) or not isinstance(case.get("case"), str) or not case.get(
-            "expected"
+        if (
+            not isinstance(case, dict)
+            or not isinstance(case.get("case"), str)
+            or not case.get("expected")
         ):
             raise EvalError(f"{path}: 第 {number} 个案例需要 `case` 文字和 `expected` 文章 id 列表")
         if isinstance(case["expected"], str):
@@ -76,8 +78,14 @@ def _check_read(case: dict, kind: str, wanted: dict | None, read: dict, misses: 
     for name, want in (wanted or {}).items():
         got = read.get(name)
         if got is None or not _same(want, got.value):
-            misses.append({"case": case["case"], kind: name, "expected": want,
-                           "got": None if got is None else got.value})
+            misses.append(
+                {
+                    "case": case["case"],
+                    kind: name,
+                    "expected": want,
+                    "got": None if got is None else got.value,
+                }
+            )
     return len(wanted or {})
 
 
@@ -101,8 +109,9 @@ def run_eval(engine: SearchEngine, path: Path, baseline: bool = True) -> dict[st
         rank = first_rank(ids, case["expected"])
         ranks.append(rank)
         if rank != 1:
-            failures.append({"case": case["case"], "expected": case["expected"],
-                             "got": ids[:3], "rank": rank})
+            failures.append(
+                {"case": case["case"], "expected": case["expected"], "got": ids[:3], "rank": rank}
+            )
         fact_total += _check_read(case, "fact", case.get("facts"), result.query.facts, fact_misses)
         slot_total += _check_read(case, "slot", case.get("slots"), result.query.slots, slot_misses)
     n = len(cases)
@@ -168,9 +177,12 @@ def _bm25s_rank(retriever, tokens: list[str], n_docs: int) -> list[int]:
 def format_report(report: dict[str, Any], max_failures: int = 40) -> str:
     m, t = report["metrics"], report["thresholds"]
     base = report.get("baseline") or {}
-    lines = [f"评测集 {report['file']}：{report['cases']} 个案例"
-             f"（事实 {report['facts_checked']} 项，槽位 {report['slots_checked']} 项）", "",
-             f"{'指标':<14}{'本系统':>8}{'基线BM25':>10}{'门槛':>8}"]
+    lines = [
+        f"评测集 {report['file']}：{report['cases']} 个案例"
+        f"（事实 {report['facts_checked']} 项，槽位 {report['slots_checked']} 项）",
+        "",
+        f"{'指标':<14}{'本系统':>8}{'基线BM25':>10}{'门槛':>8}",
+    ]
     for name in METRICS:
         b = f"{base[name]:.3f}" if name in base else "-"
         th = f"{t[name]:.3f}" if name in t else "-"
@@ -181,13 +193,17 @@ def format_report(report: dict[str, Any], max_failures: int = 40) -> str:
     if report["failures"]:
         lines.append(f"\n第一名不对的案例（{len(report['failures'])}）：")
         for f in report["failures"][:max_failures]:
-            lines.append(f"  [{f['rank'] or '-'}] {f['case'][:50]}\n"
-                         f"      应为 {', '.join(f['expected'])}；实为 {', '.join(f['got'])}")
+            lines.append(
+                f"  [{f['rank'] or '-'}] {f['case'][:50]}\n"
+                f"      应为 {', '.join(f['expected'])}；实为 {', '.join(f['got'])}"
+            )
     for key, label in (("fact_misses", "事实"), ("slot_misses", "槽位")):
         if report[key]:
             lines.append(f"\n{label}读错（{len(report[key])}）：")
             for miss in report[key][:max_failures]:
                 name = miss.get("fact") or miss.get("slot")
-                lines.append(f"  {name}: 应为 {miss['expected']}，实为 {miss['got']}  ← {miss['case'][:40]}")
+                lines.append(
+                    f"  {name}: 应为 {miss['expected']}，实为 {miss['got']}  ← {miss['case'][:40]}"
+                )
     lines.append("\n结果：" + ("通过" if report["passed"] else "未达门槛"))
     return "\n".join(lines)

@@ -7,8 +7,21 @@ from dataclasses import dataclass
 
 from indexer.model import FactDef, SlotDef
 
-_CN_DIGITS = {"零": 0, "一": 1, "二": 2, "两": 2, "三": 3, "四": 4, "五": 5, "六": 6, "七": 7,
-              "八": 8, "九": 9, "十": 10, "半": 0.5}
+_CN_DIGITS = {
+    "零": 0,
+    "一": 1,
+    "二": 2,
+    "两": 2,
+    "三": 3,
+    "四": 4,
+    "五": 5,
+    "六": 6,
+    "七": 7,
+    "八": 8,
+    "九": 9,
+    "十": 10,
+    "半": 0.5,
+}
 _NUM = r"(\d+|[一二两三四五六七八九十]{1,3})"
 _RECEIVED = r"(?:签收|收到|收货|到货|到手|拿到|取件|到的|收的|刚到|到了)"
 NEAR_WINDOW = 8  # characters before a number in which a `near` word must appear

@@ -46,13 +46,15 @@ def rule_id_matches_file(article: Article, kb: KnowledgeBase, src: SourceLines, 
     line = article.lines.get("id", 2)
     if not ID_PATTERN.match(article.id):
         yield Problem(
-            article.path, line,
+            article.path,
+            line,
             f"id `{article.id}` 只能用小写字母、数字和连字符，例如 `{_slug_hint(article.id)}`",
             "id-format",
         )
     if article.id != stem:
         yield Problem(
-            article.path, line,
+            article.path,
+            line,
             f"id `{article.id}` 与文件名 `{stem}.md` 不一致：把 id 改为 `{stem}`，或把文件改名为 `{article.id}.md`",
             "id-file",
         )
@@ -64,13 +66,15 @@ def rule_category_known(article: Article, kb: KnowledgeBase, src: SourceLines, t
     folder = Path(article.path).parent.name
     if article.category not in kb.categories:
         yield Problem(
-            article.path, line,
+            article.path,
+            line,
             f"未知分类 `{article.category}`，可用分类：{', '.join(kb.categories)}",
             "category-unknown",
         )
     elif article.category != folder:
         yield Problem(
-            article.path, line,
+            article.path,
+            line,
             f"分类 `{article.category}` 与所在文件夹 `{folder}` 不一致：把文件移到 "
             f"articles/{article.category}/，或把 category 改为 `{folder}`",
             "category-folder",
@@ -83,7 +87,8 @@ def rule_platforms_known(article: Article, kb: KnowledgeBase, src: SourceLines, 
     for platform in article.platforms:
         if platform not in known:
             yield Problem(
-                article.path, src.find(platform, article.lines.get("platforms", 2)),
+                article.path,
+                src.find(platform, article.lines.get("platforms", 2)),
                 f"未知平台 `{platform}`，可用平台：{', '.join(known)}",
                 "platform-unknown",
             )
@@ -96,7 +101,8 @@ def _condition_problems(
         spec = kb.facts.get(fact)
         if spec is None:
             yield Problem(
-                path, line,
+                path,
+                line,
                 f"{where} 中的事实 `{fact}` 未在 facts.yaml 中定义，可用事实：{', '.join(kb.facts)}",
                 "fact-unknown",
             )
@@ -105,13 +111,15 @@ def _condition_problems(
             if spec.type == "number":
                 if not COMPARISON.match(value):
                     yield Problem(
-                        path, line,
-                        f"{where} 中数字事实 `{fact}` 的条件 `{value}` 应写成比较式，例如 \"> 7\" 或 \"<= 7\"（加引号）",
+                        path,
+                        line,
+                        f'{where} 中数字事实 `{fact}` 的条件 `{value}` 应写成比较式，例如 "> 7" 或 "<= 7"（加引号）',
                         "fact-value",
                     )
             elif value not in spec.values:
                 yield Problem(
-                    path, line,
+                    path,
+                    line,
                     f"{where} 中 `{fact}` 的取值 `{value}` 不存在，可用取值：{', '.join(spec.values)}",
                     "fact-value",
                 )
@@ -134,7 +142,8 @@ def rule_placeholders_known(article: Article, kb: KnowledgeBase, src: SourceLine
         for name in PLACEHOLDER.findall(reply.text):
             if name not in kb.slots:
                 yield Problem(
-                    article.path, src.find("{{" + name, reply.line),
+                    article.path,
+                    src.find("{{" + name, reply.line),
                     f"回复 `{reply.id}` 中的占位符 `{{{{{name}}}}}` 未在 slots.yaml 中定义，"
                     f"可用：{', '.join('{{' + s + '}}' for s in kb.slots)}",
                     "placeholder-unknown",
@@ -142,7 +151,8 @@ def rule_placeholders_known(article: Article, kb: KnowledgeBase, src: SourceLine
         leftover = PLACEHOLDER.sub("", reply.text)
         if "{{" in leftover or "}}" in leftover:
             yield Problem(
-                article.path, src.find("{{" if "{{" in leftover else "}}", reply.line),
+                article.path,
+                src.find("{{" if "{{" in leftover else "}}", reply.line),
                 f"回复 `{reply.id}` 中有不成对的花括号：占位符写成 `{{{{order_id}}}}`",
                 "placeholder-syntax",
             )
@@ -154,7 +164,8 @@ def rule_reply_ids_unique(article: Article, kb: KnowledgeBase, src: SourceLines,
     for reply in article.replies:
         if reply.id in seen:
             yield Problem(
-                article.path, reply.line,
+                article.path,
+                reply.line,
                 f"回复 id `{reply.id}` 重复：换一个本文内唯一的 id，例如 `{reply.id}-2`",
                 "reply-id-duplicate",
             )
@@ -164,14 +175,17 @@ def rule_reply_ids_unique(article: Article, kb: KnowledgeBase, src: SourceLines,
 def rule_links_resolve(article: Article, kb: KnowledgeBase, src: SourceLines, today: dt.date):
     """正文和步骤里的 `[[id]]` 链接必须指向存在的文章。"""
     ids = kb.by_id
-    texts = [(article.body, article.lines.get("body", 2))] + [(s.text, s.line) for s in article.checklist]
+    texts = [(article.body, article.lines.get("body", 2))] + [
+        (s.text, s.line) for s in article.checklist
+    ]
     for text, start in texts:
         for target in LINK.findall(text):
             if target.strip() not in ids:
                 close = difflib.get_close_matches(target, ids, n=1)
                 hint = f"，是不是 [[{close[0]}]]？" if close else "：检查拼写，或先写那篇文章"
                 yield Problem(
-                    article.path, src.find(f"[[{target}]]", start),
+                    article.path,
+                    src.find(f"[[{target}]]", start),
                     f"链接 [[{target}]] 指向不存在的文章{hint}",
                     "link-broken",
                 )
@@ -187,7 +201,8 @@ def rule_banned_phrases(article: Article, kb: KnowledgeBase, src: SourceLines, t
                 start = lowered.index(phrase.lower())
                 written = reply.text[start : start + len(phrase)]
                 yield Problem(
-                    article.path, src.find(written, reply.line),
+                    article.path,
+                    src.find(written, reply.line),
                     f"回复 `{reply.id}` 含违规说法「{phrase}」：{why} 请删去或改写",
                     "banned-phrase",
                 )
@@ -198,13 +213,15 @@ def rule_review_dates(article: Article, kb: KnowledgeBase, src: SourceLines, tod
     line = article.lines.get("reviewed", 2)
     if article.reviewed > today:
         yield Problem(
-            article.path, line,
+            article.path,
+            line,
             f"复核日期 {article.reviewed} 在未来：写实际复核的日期（今天是 {today}）",
             "reviewed-future",
         )
     elif article.review_due() < today:
         yield Problem(
-            article.path, line,
+            article.path,
+            line,
             f"已超过复核期（应在 {article.review_due()} 前复核，负责人：{article.owner}）："
             f"复核内容后把 reviewed 改为复核当天的日期",
             "review-overdue",
@@ -218,20 +235,23 @@ def rule_effective_dates(article: Article, kb: KnowledgeBase, src: SourceLines, 
     line = article.lines.get("effective_until", article.lines.get("effective_from", 2))
     if start and end and start > end:
         yield Problem(
-            article.path, line,
+            article.path,
+            line,
             f"生效日期 {start} 晚于失效日期 {end}：检查这两个日期",
             "effective-range",
         )
     elif end and end < today:
         yield Problem(
-            article.path, line,
+            article.path,
+            line,
             f"政策已于 {end} 失效，不再出现在搜索结果中：延长 effective_until，或删除这篇文章",
             "policy-expired",
             "warning",
         )
     elif end and (end - today).days <= EXPIRY_WARNING_DAYS:
         yield Problem(
-            article.path, line,
+            article.path,
+            line,
             f"政策将于 {end} 失效（还有 {(end - today).days} 天）：需要延续就更新 effective_until",
             "policy-expiring",
             "warning",
@@ -263,7 +283,8 @@ def _duplicate_ids(kb: KnowledgeBase) -> Iterator[Problem]:
         if counts[article.id] > 1:
             others = [a.path for a in kb.articles if a.id == article.id and a is not article]
             yield Problem(
-                article.path, article.lines.get("id", 2),
+                article.path,
+                article.lines.get("id", 2),
                 f"id `{article.id}` 重复（也在 {', '.join(others)}）：每篇文章的 id 必须唯一",
                 "id-duplicate",
             )

@@ -190,9 +190,7 @@ def _check_kind(kind: str, value: Any) -> bool:
     if kind == "str":
         return isinstance(value, str) and bool(value.strip())
     if kind == "str_list":
-        return isinstance(value, list) and all(
-            isinstance(v, str) and v.strip() for v in value
-        )
+        return isinstance(value, list) and all(isinstance(v, str) and v.strip() for v in value)
     if kind == "date":
         return isinstance(value, dt.date) and not isinstance(value, dt.datetime)
     if kind == "positive_int":
@@ -243,7 +241,9 @@ def parse_article(text: str, shown: str) -> tuple[Article | None, list[Problem]]
     for key in data:
         if key not in ARTICLE_FIELDS:
             close = difflib.get_close_matches(str(key), ARTICLE_FIELDS, n=1)
-            hint = f"，是不是 `{close[0]}`？" if close else f"。可用字段：{', '.join(ARTICLE_FIELDS)}"
+            hint = (
+                f"，是不是 `{close[0]}`？" if close else f"。可用字段：{', '.join(ARTICLE_FIELDS)}"
+            )
             problems.append(
                 Problem(shown, lines.key(str(key)), f"未知字段 `{key}`{hint}", "unknown-field")
             )
@@ -312,14 +312,17 @@ def parse_article(text: str, shown: str) -> tuple[Article | None, list[Problem]]
     return article, problems
 
 
-def _parse_checklist(
-    raw: Any, lines: _Lines, shown: str, problems: list[Problem]
-) -> list[Step]:
+def _parse_checklist(raw: Any, lines: _Lines, shown: str, problems: list[Problem]) -> list[Step]:
     if not isinstance(raw, list):
         return []
     if not raw:
         problems.append(
-            Problem(shown, lines.key("checklist"), "清单 `checklist` 不能为空：至少写一步", "empty-checklist")
+            Problem(
+                shown,
+                lines.key("checklist"),
+                "清单 `checklist` 不能为空：至少写一步",
+                "empty-checklist",
+            )
         )
     steps = []
     for item, line in zip(raw, lines.items("checklist"), strict=False):
@@ -353,14 +356,17 @@ def _parse_checklist(
     return steps
 
 
-def _parse_replies(
-    raw: Any, lines: _Lines, shown: str, problems: list[Problem]
-) -> list[Reply]:
+def _parse_replies(raw: Any, lines: _Lines, shown: str, problems: list[Problem]) -> list[Reply]:
     if not isinstance(raw, list):
         return []
     if not raw:
         problems.append(
-            Problem(shown, lines.key("replies"), "回复 `replies` 不能为空：至少写一条回复模板", "empty-replies")
+            Problem(
+                shown,
+                lines.key("replies"),
+                "回复 `replies` 不能为空：至少写一条回复模板",
+                "empty-replies",
+            )
         )
     replies = []
     for item, line in zip(raw, lines.items("replies"), strict=False):
@@ -442,7 +448,9 @@ def _mapping(data: Any, path: Path, kb_dir: Path, problems: list[Problem]) -> di
     if data is None:
         return {}
     if not isinstance(data, dict):
-        problems.append(Problem(_shown(path, kb_dir), 1, "文件内容应是“键: 值”的映射", "file-shape"))
+        problems.append(
+            Problem(_shown(path, kb_dir), 1, "文件内容应是“键: 值”的映射", "file-shape")
+        )
         return {}
     return data
 
@@ -498,14 +506,21 @@ def load_slots(kb_dir: Path, problems: list[Problem]) -> dict[str, SlotDef]:
         spec = spec if isinstance(spec, dict) else {}
         patterns = []
         for raw in spec.get("patterns") or []:
-            pattern = SlotPattern(raw) if isinstance(raw, str) else SlotPattern(
-                str(raw.get("pattern", "")), tuple(raw.get("near") or ())
+            pattern = (
+                SlotPattern(raw)
+                if isinstance(raw, str)
+                else SlotPattern(str(raw.get("pattern", "")), tuple(raw.get("near") or ()))
             )
             try:
                 re.compile(pattern.regex)
             except re.error as e:
                 problems.append(
-                    Problem(_shown(path, kb_dir), 1, f"槽位 `{name}` 的正则表达式有误：{e}", "slot-pattern")
+                    Problem(
+                        _shown(path, kb_dir),
+                        1,
+                        f"槽位 `{name}` 的正则表达式有误：{e}",
+                        "slot-pattern",
+                    )
                 )
                 continue
             patterns.append(pattern)
@@ -525,7 +540,9 @@ def load_kb(kb_dir: Path) -> tuple[KnowledgeBase, list[Problem]]:
     articles, article_problems = load_articles(kb_dir)
     problems += article_problems
     synonyms_path = kb_dir / "synonyms.yaml"
-    synonyms = _mapping(_load_yaml(synonyms_path, kb_dir, problems), synonyms_path, kb_dir, problems)
+    synonyms = _mapping(
+        _load_yaml(synonyms_path, kb_dir, problems), synonyms_path, kb_dir, problems
+    )
     banned_path = kb_dir / "banned_phrases.yaml"
     banned = _mapping(_load_yaml(banned_path, kb_dir, problems), banned_path, kb_dir, problems)
     kb = KnowledgeBase(
@@ -533,9 +550,7 @@ def load_kb(kb_dir: Path) -> tuple[KnowledgeBase, list[Problem]]:
         categories=load_categories(kb_dir, problems),
         facts=load_facts(kb_dir, problems),
         slots=load_slots(kb_dir, problems),
-        synonyms={
-            str(k): tuple(str(v) for v in (vs or [])) for k, vs in synonyms.items()
-        },
+        synonyms={str(k): tuple(str(v) for v in (vs or [])) for k, vs in synonyms.items()},
         stopwords=frozenset(_word_lines(kb_dir / "stopwords.txt", kb_dir, problems)),
         dict_words=tuple(_word_lines(kb_dir / "dict.txt", kb_dir, problems)),
         banned_phrases={str(k): str(v) for k, v in banned.items()},

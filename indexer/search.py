@@ -124,8 +124,11 @@ def field_lengths(index) -> dict[str, list[int]]:
         if not reader.is_atomic():
             return {}
         docs = range(reader.doc_count_all())
-        return {f: [reader.doc_field_length(d, f, 1) for d in docs]
-                for f in (*TEXT_FIELDS, "pinyin") if reader.schema[f].scorable}
+        return {
+            f: [reader.doc_field_length(d, f, 1) for d in docs]
+            for f in (*TEXT_FIELDS, "pinyin")
+            if reader.schema[f].scorable
+        }
 
 
 class LoadedIndex:
@@ -196,8 +199,9 @@ def analyse_case(
     facts = extract_facts(text, kb.facts, slots)
     for name, value in (overrides or {}).items():
         facts[name] = Evidence(value, "坐席指定")
-    tokens = [t for t in dict.fromkeys(analysis.cut(text, kb.stopwords))
-              if not _LONG_NUMBER.fullmatch(t)]
+    tokens = [
+        t for t in dict.fromkeys(analysis.cut(text, kb.stopwords)) if not _LONG_NUMBER.fullmatch(t)
+    ]
     present = set(tokens)
     expansions = []
     for variant, canonical in synonyms:
@@ -208,8 +212,16 @@ def analyse_case(
                     expansions.append(token)
     pinyin = [t for t in tokens if _ASCII_WORD.match(t)]
     grams = list(dict.fromkeys(analysis.bigrams(text)))
-    return Query(text, tuple(tokens), tuple(expansions), tuple(pinyin), tuple(grams), facts,
-                 slots, frozenset(overrides or ()))
+    return Query(
+        text,
+        tuple(tokens),
+        tuple(expansions),
+        tuple(pinyin),
+        tuple(grams),
+        facts,
+        slots,
+        frozenset(overrides or ()),
+    )
 
 
 def whoosh_query(query: Query) -> Or:
@@ -241,19 +253,42 @@ def fact_notes(article: Article, facts: dict[str, Evidence], kb: KnowledgeBase) 
         if fact == "threat" and "reason" in facts and condition_holds(wanted, value):
             # A threat beside a concrete problem: the agent acts on the problem first and calms
             # the buyer while doing it, so the problem's own procedure should lead.
-            notes.append(FactNote(fact, shown, -1, f"买家有具体问题（{_show(facts['reason'].value)}），"
-                                                   f"先按该问题的流程处理，{shown}的安抚同步进行"))
+            notes.append(
+                FactNote(
+                    fact,
+                    shown,
+                    -1,
+                    f"买家有具体问题（{_show(facts['reason'].value)}），"
+                    f"先按该问题的流程处理，{shown}的安抚同步进行",
+                )
+            )
         elif condition_holds(wanted, value):
             notes.append(FactNote(fact, shown, +1, f"{label}“{shown}”符合本流程"))
         else:
-            notes.append(FactNote(fact, shown, -1,
-                                  f"{label}“{shown}”与本流程不符（适用于{describe(label, wanted)}）"))
+            notes.append(
+                FactNote(
+                    fact,
+                    shown,
+                    -1,
+                    f"{label}“{shown}”与本流程不符（适用于{describe(label, wanted)}）",
+                )
+            )
     platform = facts.get("platform")
-    if (platform and article.platforms and "platform" not in article.applies_when
-            and platform.value not in article.platforms):
+    if (
+        platform
+        and article.platforms
+        and "platform" not in article.applies_when
+        and platform.value not in article.platforms
+    ):
         listed = "、".join(article.platforms)
-        notes.append(FactNote("platform", str(platform.value), -1,
-                              f"平台“{platform.value}”不在本文适用平台（{listed}）内"))
+        notes.append(
+            FactNote(
+                "platform",
+                str(platform.value),
+                -1,
+                f"平台“{platform.value}”不在本文适用平台（{listed}）内",
+            )
+        )
     return notes
 
 
@@ -280,8 +315,11 @@ def snippet(article: Article, terms: list[str], width: int = 90) -> str:
     terms = [t for t in terms if len(t) > 1] or terms
     if not terms:
         return html.escape(article.body[:width])
-    candidates = [*article.keywords, *(s.text for s in article.checklist),
-                  *_SENTENCE.findall(article.body)]
+    candidates = [
+        *article.keywords,
+        *(s.text for s in article.checklist),
+        *_SENTENCE.findall(article.body),
+    ]
     wanted = sorted(set(terms), key=len, reverse=True)
     best = max(candidates, key=lambda s: sum(1 for t in wanted if t in s.lower()), default="")
     best = re.sub(r"\[\[([^\]]+)\]\]|[#*`>]", "", best).strip()
@@ -357,8 +395,17 @@ class SearchEngine:
 
 def matched_terms(article: Article, query: Query) -> list[str]:
     """Query words the article contains, longest first: what the agent sees as the match."""
-    text = analysis.normalize("\n".join([article.title, *article.keywords, *article.tags,
-                                         *(s.text for s in article.checklist), article.body]))
+    text = analysis.normalize(
+        "\n".join(
+            [
+                article.title,
+                *article.keywords,
+                *article.tags,
+                *(s.text for s in article.checklist),
+                article.body,
+            ]
+        )
+    )
     found = {t for t in (*query.tokens, *query.expansions) if t in text}
     return sorted(found, key=lambda t: (-len(t), t))
 
@@ -390,8 +437,12 @@ def rank(loaded: LoadedIndex, query: Query, limit: int, today: dt.date) -> list[
         ups = sum(FACT_WEIGHTS.get(n.fact, DEFAULT_FACT_WEIGHT) for n in notes if n.effect > 0)
         downs = sum(FACT_WEIGHTS.get(n.fact, DEFAULT_FACT_WEIGHT) for n in notes if n.effect < 0)
         phrase, likeness = closest_phrasing(query_grams, loaded.phrasings[article_id])
-        score = (raw / top + PHRASING_WEIGHT * likeness + FACT_MATCH_BONUS * ups
-                 - FACT_CONFLICT_PENALTY * downs)
+        score = (
+            raw / top
+            + PHRASING_WEIGHT * likeness
+            + FACT_MATCH_BONUS * ups
+            - FACT_CONFLICT_PENALTY * downs
+        )
         if status == "upcoming":
             score *= UPCOMING_WEIGHT
         scored.append((round(score, 4), article_id, raw, notes, phrase if likeness >= 0.3 else ""))
@@ -400,6 +451,15 @@ def rank(loaded: LoadedIndex, query: Query, limit: int, today: dt.date) -> list[
     for score, article_id, raw, notes, phrase in scored[:limit]:
         article = loaded.articles[article_id]
         terms = matched_terms(article, query)
-        hits.append(Hit(article, score, round(raw, 3), tuple(terms), tuple(notes),
-                        snippet(article, terms), phrase))
+        hits.append(
+            Hit(
+                article,
+                score,
+                round(raw, 3),
+                tuple(terms),
+                tuple(notes),
+                snippet(article, terms),
+                phrase,
+            )
+        )
     return hits

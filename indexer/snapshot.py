@@ -71,16 +71,21 @@ def kb_from_json(text: str) -> KnowledgeBase:
         categories={k: Category(**v) for k, v in data["categories"].items()},
         facts={
             k: FactDef(
-                v["name"], v["label"], v["type"],
-                {value: tuple(p) for value, p in v["values"].items()}, v["extractor"],
+                v["name"],
+                v["label"],
+                v["type"],
+                {value: tuple(p) for value, p in v["values"].items()},
+                v["extractor"],
             )
             for k, v in data["facts"].items()
         },
         slots={
             k: SlotDef(
-                v["name"], v["label"],
+                v["name"],
+                v["label"],
                 tuple(SlotPattern(p["regex"], tuple(p["near"])) for p in v["patterns"]),
-                tuple(v["values"]), v["from_fact"],
+                tuple(v["values"]),
+                v["from_fact"],
             )
             for k, v in data["slots"].items()
         },

@@ -332,12 +332,14 @@ def test_mark_a_result_helpful_and_see_it_in_insights(browser, index_root, tmp_p
     from assist_app.settings import Settings
 
     store = tmp_path / "insights.sqlite"
-    app = create_app(Settings(kb_dir=PROJECT_ROOT / "kb", index_root=index_root,
-                              insights_url=str(store)))
+    app = create_app(
+        Settings(kb_dir=PROJECT_ROOT / "kb", index_root=index_root, insights_url=str(store))
+    )
     with serve_app(app) as base:
         agents_session(base)  # other agents' work this week, through the API
-        context = browser.new_context(viewport={"width": 1440, "height": 900}, locale="zh-CN",
-                                      base_url=base)
+        context = browser.new_context(
+            viewport={"width": 1440, "height": 900}, locale="zh-CN", base_url=base
+        )
         page = context.new_page()
         page.set_default_timeout(10_000)
         errors: list[str] = []

@@ -29,7 +29,9 @@ def test_changes_say_what_happened_to_each_article(tmp_path):
 
     cancel = kb / "articles/before-shipment/cancel-order.md"
     text = cancel.read_text(encoding="utf-8")
-    text = text.replace("  - 通知仓库拦截订单。\n", "  - 通知仓库拦截订单。\n  - 备注订单已拦截。\n")
+    text = text.replace(
+        "  - 通知仓库拦截订单。\n", "  - 通知仓库拦截订单。\n  - 备注订单已拦截。\n"
+    )
     text = text.replace("已拦截，款项", "已为您拦截，款项")
     cancel.write_text(text, encoding="utf-8")
     (kb / "articles/product-issues/damaged-item.md").unlink()

@@ -41,15 +41,22 @@ def keywords(kb, path, *words):
     file = kb / path
     text = file.read_text(encoding="utf-8")
     head, rest = text.split("keywords:\n", 1)
-    tail = rest[rest.index("owner:"):]
+    tail = rest[rest.index("owner:") :]
     file.write_text(head + "keywords:\n" + "".join(f"  - {w}\n" for w in words) + tail, "utf-8")
 
 
 def test_a_change_that_fixes_one_case_and_breaks_another_is_reported_both_ways(repo):
     kb = repo / "kb"
     # seven-day-return learns 不合心意 (which nothing matched) but also takes over 拍错了.
-    keywords(kb, "articles/returns-refunds/seven-day-return.md", "不想要了能退吗", "不合心意想退掉",
-             "拍错了不要了", "拍错了", "不要了")
+    keywords(
+        kb,
+        "articles/returns-refunds/seven-day-return.md",
+        "不想要了能退吗",
+        "不合心意想退掉",
+        "拍错了不要了",
+        "拍错了",
+        "不要了",
+    )
     keywords(kb, "articles/before-shipment/cancel-order.md", "取消")
 
     report = run_check(kb, base="main")

@@ -12,7 +12,9 @@ def test_kb_serve_runs_gunicorn_workers(index_root, tmp_path):
     with kb_server(PROJECT_ROOT / "kb", index_root, tmp_path / "serve.log") as server:
         url = server.url
         answers = [
-            fetch(f"{url}/api/assist", "POST", json_body={"case": "快递说放门口了 可是门口啥也没有"})
+            fetch(
+                f"{url}/api/assist", "POST", json_body={"case": "快递说放门口了 可是门口啥也没有"}
+            )
             for _ in range(4)
         ]
         assert all(a.status == 200 for a in answers)
