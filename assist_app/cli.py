@@ -17,7 +17,18 @@ def _settings(ctx: click.Context) -> Settings:
     return ctx.obj
 
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+class _Commands(click.Group):
+    def invoke(self, ctx: click.Context):
+        # Every command that searches needs a built index: say so in one line, not a traceback.
+        from indexer.search import IndexNotReady
+
+        try:
+            return super().invoke(ctx)
+        except IndexNotReady as e:
+            raise click.ClickException(str(e)) from None
+
+
+@click.group(cls=_Commands, context_settings={"help_option_names": ["-h", "--help"]})
 @click.option(
     "--kb",
     "kb_dir",
@@ -245,11 +256,11 @@ def _served_kb(settings: Settings):
     """The KB of the index being served (titles as agents saw them), else the KB's files."""
     from indexer.build import current_build
     from indexer.loader import load_kb
-    from indexer.snapshot import kb_from_json
+    from indexer.snapshot import SNAPSHOT_FILE, read_snapshot
 
     build = current_build(settings.index_root)
     if build is not None:
-        return kb_from_json((build / "kb.json").read_text(encoding="utf-8"))
+        return read_snapshot(build / SNAPSHOT_FILE)
     return load_kb(settings.kb_dir)[0]
 
 

@@ -52,18 +52,18 @@ class AccessLogger(Logger):
 def warm_segmenter(settings: Settings) -> None:
     """Load jieba with the current build's dictionary before forking, so workers share it.
 
-    Only jieba: Whoosh searchers must be opened after the fork (MEASURED.md), and the engine
-    opens its index lazily in each worker. jieba should be initialised before fork (fxsjy/jieba#399).
+    Only jieba (initialise it before forking, fxsjy/jieba#399): each worker loads the index
+    itself on its first request, and reloads it when a new build is switched in.
     """
     from indexer import analysis
     from indexer.build import current_build
-    from indexer.snapshot import kb_from_json
+    from indexer.snapshot import SNAPSHOT_FILE, read_dictionary
 
     build = current_build(settings.index_root)
     if build is None:
         return
-    kb = kb_from_json((build / "kb.json").read_text(encoding="utf-8"))
-    analysis.init_segmenter(kb.dict_words, settings.index_root / "jieba")
+    dict_words = read_dictionary(build / SNAPSHOT_FILE)
+    analysis.init_segmenter(dict_words, settings.index_root / "jieba")
 
 
 def run_gunicorn(settings: Settings, host: str, port: int, workers: int) -> None:

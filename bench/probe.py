@@ -112,7 +112,7 @@ def probe_build(kb_dir: Path, index_root: Path) -> dict:
         "phase_commit_s": round(t0 + wall - last, 2),
         "size_bytes": summary.size_bytes,
         "whoosh_bytes": whoosh_bytes,
-        "kb_json_bytes": (build_dir / "kb.json").stat().st_size,
+        "kb_json_bytes": (build_dir / "kb.jsonl").stat().st_size,
         "peak_rss_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1),
         "retokenized": summary.retokenized,
     }
@@ -175,10 +175,10 @@ def article_tokens(index_root: Path):
     """
     from indexer import analysis
     from indexer.build import TokenCache, current_build, tokenize_article
-    from indexer.snapshot import kb_from_json
+    from indexer.snapshot import SNAPSHOT_FILE, read_snapshot
 
     build = current_build(index_root)
-    kb = kb_from_json((build / "kb.json").read_text(encoding="utf-8"))
+    kb = read_snapshot(build / SNAPSHOT_FILE)
     analysis.init_segmenter(kb.dict_words, index_root / "jieba")
     salt = json.dumps(kb.dict_words) + json.dumps(sorted(kb.stopwords), ensure_ascii=False)
     cache = TokenCache(index_root / "tokens.sqlite", salt=salt)

@@ -3,7 +3,9 @@
 Layout of an index root:
     current -> builds/<build id>    symlink, replaced atomically when a build is verified
     builds/<build id>/whoosh/       the Whoosh index
-    builds/<build id>/kb.json       the knowledge base exactly as indexed (served from here)
+    builds/<build id>/arrays/       score arrays derived from it, what a server queries
+                                    (indexer/impacts.py)
+    builds/<build id>/kb.jsonl      the knowledge base exactly as indexed (served from here)
     builds/<build id>/manifest.json build id, KB version, time, counts, size
     jieba/jieba.cache               jieba's dictionary cache, owned by us (fxsjy/jieba#26)
     tokens.sqlite                   token cache by content hash: an edit re-cuts one article
@@ -30,10 +32,10 @@ from pathlib import Path
 from whoosh import fields, index
 from whoosh.analysis import SpaceSeparatedTokenizer
 
-from indexer import analysis
+from indexer import analysis, impacts
 from indexer.lint import has_errors, lint_kb
 from indexer.model import Article, KnowledgeBase, Problem
-from indexer.snapshot import kb_to_json
+from indexer.snapshot import SNAPSHOT_FILE, kb_to_json
 
 KEEP_BUILDS = 3
 
@@ -235,7 +237,10 @@ def _build_locked(kb: KnowledgeBase, index_root: Path, progress, started: float)
     try:
         partial.mkdir()
         retokenized = _write_index(kb, partial, index_root, progress)
-        (partial / "kb.json").write_text(kb_to_json(kb), encoding="utf-8")
+        impacts.derive(
+            partial / "whoosh", [a.keywords for a in kb.articles], partial / impacts.ARRAYS_DIR
+        )
+        (partial / SNAPSHOT_FILE).write_text(kb_to_json(kb), encoding="utf-8")
         terms = verify_build(partial, kb)
         size = sum(f.stat().st_size for f in partial.rglob("*") if f.is_file())
         summary = BuildSummary(

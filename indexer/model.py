@@ -21,7 +21,7 @@ class Problem:
         return f"{self.path}:{self.line}: [{self.level}] {self.message} ({self.rule})"
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Step:
     """A checklist step; `when` maps fact names to the values (or comparisons) it needs."""
 
@@ -30,7 +30,7 @@ class Step:
     line: int = 0
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Reply:
     """A reply template whose text holds {{slot}} placeholders; `when` as for a Step."""
 
@@ -41,7 +41,7 @@ class Reply:
     when: dict[str, list[str]] = field(default_factory=dict)
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Article:
     """One procedure: front matter fields plus its Markdown body."""
 

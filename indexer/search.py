@@ -11,24 +11,23 @@ from __future__ import annotations
 import datetime as dt
 import html
 import json
-import math
 import os
 import re
 import threading
 import time
 from dataclasses import dataclass, field
+from functools import lru_cache
 from pathlib import Path
 
-from whoosh import scoring
-from whoosh.filedb.filestore import FileStorage, RamStorage
-from whoosh.query import Or, Term
+import numpy as np
 
 from indexer import analysis
 from indexer.build import TEXT_FIELDS, current_build
 from indexer.conditions import condition_holds, describe
 from indexer.extract import Evidence, extract_facts, extract_slots
+from indexer.impacts import ARRAYS_DIR, ImpactIndex, QueryTerm
 from indexer.model import Article, KnowledgeBase
-from indexer.snapshot import kb_from_json
+from indexer.snapshot import SNAPSHOT_FILE, read_snapshot
 
 MAX_ANALYSED_CHARS = 2000  # longer cases are cut here: the gist of a chat message comes first
 CANDIDATES = 40  # BM25 candidates re-ranked with facts
@@ -99,75 +98,51 @@ class SearchResult:
     build: dict = field(default_factory=dict)
 
 
-class CachedLengthBM25F(scoring.BM25F):
-    """Whoosh's BM25F, reading document field lengths from lists built once per loaded index.
-
-    Whoosh looks each length up through its column readers for every posting it scores (15 % of
-    a query at 10,000 articles); the lists give the same numbers, so the same scores.
-    """
-
-    def __init__(self, lengths: dict[str, list[int]]):
-        super().__init__()
-        self.lengths = lengths
-
-    def scorer(self, searcher, fieldname, text, qf=1):
-        scorer = super().scorer(searcher, fieldname, text, qf=qf)
-        if fieldname in self.lengths and hasattr(scorer, "dfl"):
-            scorer.dfl = self.lengths[fieldname].__getitem__
-        return scorer
-
-
-def field_lengths(index) -> dict[str, list[int]]:
-    """Every document's length in each scored field, when the index is one segment (it is
-    optimised at build); otherwise none, and Whoosh looks them up itself."""
-    with index.reader() as reader:
-        if not reader.is_atomic():
-            return {}
-        docs = range(reader.doc_count_all())
-        return {
-            f: [reader.doc_field_length(d, f, 1) for d in docs]
-            for f in (*TEXT_FIELDS, "pinyin")
-            if reader.schema[f].scorable
-        }
-
-
 class LoadedIndex:
-    """One build, loaded into memory: its Whoosh index and the KB it was built from.
+    """One build, loaded: its score arrays (derived from the Whoosh index) and its KB.
 
-    The files are copied into RAM, so a build directory deleted or replaced under a running
-    server does not disturb requests; searchers are per thread (a shared one returns wrong
-    results, MEASURED.md).
+    The arrays are memory-mapped read-only: a server's workers share one copy in the page
+    cache, and a build directory deleted under a running server stays readable until this
+    index is dropped (an unlinked file lives on while it is mapped).
     """
 
     def __init__(self, build_dir: Path, index_root: Path):
         self.build_dir = build_dir
         self.manifest = json.loads((build_dir / "manifest.json").read_text(encoding="utf-8"))
-        self.kb: KnowledgeBase = kb_from_json((build_dir / "kb.json").read_text(encoding="utf-8"))
-        storage = RamStorage()
-        files = FileStorage(str(build_dir / "whoosh"))
-        for name in files.list():
-            with files.open_file(name) as f:
-                storage.files[name] = f.read()
-        self.index = storage.open_index()
-        self.weighting = CachedLengthBM25F(field_lengths(self.index))
+        self.kb: KnowledgeBase = read_snapshot(build_dir / SNAPSHOT_FILE)
+        self.impacts = ImpactIndex(build_dir / ARRAYS_DIR)
         self.articles = {a.id: a for a in self.kb.articles}
+        if set(self.impacts.docs) != set(self.articles):
+            raise ValueError("索引与知识库快照的文章不一致")
+        self.doc_number = {article_id: n for n, article_id in enumerate(self.impacts.docs)}
         # applies_when conditions by (fact, value), to find articles a case's facts agree with.
         self.by_condition: dict[tuple[str, str], list[str]] = {}
         for a in self.kb.articles:
             for fact, wanted in a.applies_when.items():
                 for value in wanted:
                     self.by_condition.setdefault((fact, value), []).append(a.id)
-        self.phrasings = {
-            a.id: [(k, frozenset(analysis.bigrams(analysis.normalize(k)))) for k in a.keywords]
-            for a in self.kb.articles
-        }
         self.synonyms = [
             (variant.lower(), canonical)
             for canonical, variants in self.kb.synonyms.items()
             for variant in (canonical, *variants)
         ]
+        # The normalised text of the articles shown most recently, for matched words.
+        self.normalized_text = lru_cache(maxsize=1024)(self._normalized_text)
         analysis.init_segmenter(self.kb.dict_words, index_root / "jieba")
-        self._local = threading.local()
+
+    def _normalized_text(self, article_id: str) -> str:
+        article = self.articles[article_id]
+        return analysis.normalize(
+            "\n".join(
+                [
+                    article.title,
+                    *article.keywords,
+                    *article.tags,
+                    *(s.text for s in article.checklist),
+                    article.body,
+                ]
+            )
+        )
 
     def fact_candidates(self, facts: dict[str, Evidence], room: int) -> list[str]:
         """Up to `room` articles whose applies_when names a value the case's facts have.
@@ -181,12 +156,6 @@ class LoadedIndex:
             for article_id in self.by_condition.get((fact, _show(evidence.value)), ()):
                 found[article_id] = found.get(article_id, 0) + 1
         return sorted(found, key=lambda i: (-found[i], i))[:room]
-
-    def searcher(self):
-        searcher = getattr(self._local, "searcher", None)
-        if searcher is None:
-            searcher = self._local.searcher = self.index.searcher(weighting=self.weighting)
-        return searcher
 
 
 def analyse_case(
@@ -224,21 +193,28 @@ def analyse_case(
     )
 
 
-def whoosh_query(query: Query) -> Or:
-    """An OR of the query's terms over the text fields: any term may match, none is required."""
+def query_terms(query: Query) -> list[QueryTerm]:
+    """The query as an OR of (field, term, boost): any term may match, none is required."""
     terms = []
     for token in query.tokens:
-        terms += [Term(f, token) for f in TEXT_FIELDS if f != "grams"]
+        terms += [(f, token, 1.0) for f in TEXT_FIELDS if f != "grams"]
     for token in query.expansions:
-        terms += [Term(f, token, boost=SYNONYM_BOOST) for f in TEXT_FIELDS if f != "grams"]
-    terms += [Term("grams", g, boost=GRAM_BOOST) for g in query.grams]
-    terms += [Term("pinyin", p, boost=PINYIN_BOOST) for p in query.pinyin]
-    query_ = Or(terms)
-    # Whoosh's heuristic picks a binary tree of union matchers above 5,000 documents; for our
-    # OR of ~100 clauses, preloading the matches into an array gives identical scores 2.3x
-    # faster at 10,000 articles (p50 284 -> 125 ms).
-    query_.matcher_type = Or.ARRAY_MATCHER
-    return query_
+        terms += [(f, token, SYNONYM_BOOST) for f in TEXT_FIELDS if f != "grams"]
+    terms += [("grams", g, GRAM_BOOST) for g in query.grams]
+    terms += [("pinyin", p, PINYIN_BOOST) for p in query.pinyin]
+    return terms
+
+
+def top_documents(scores: np.ndarray, k: int) -> np.ndarray:
+    """Numbers of the (at most) k best-scoring matched documents, best first; equal scores
+    in document order, as Whoosh's collector ranks them."""
+    matched = np.flatnonzero(scores > 0)
+    if len(matched) > k:
+        values = scores[matched]
+        kth = np.partition(values, len(matched) - k)[len(matched) - k]
+        above = matched[values > kth]
+        matched = np.concatenate([above, matched[values == kth][: k - len(above)]])
+    return matched[np.lexsort((matched, -scores[matched]))]
 
 
 def fact_notes(article: Article, facts: dict[str, Evidence], kb: KnowledgeBase) -> list[FactNote]:
@@ -298,17 +274,6 @@ def _show(value: str | float) -> str:
     return str(value)
 
 
-def closest_phrasing(grams: frozenset[str], phrasings) -> tuple[str, float]:
-    """The keyword whose character bigrams are most like the case's (cosine), and how alike."""
-    best, best_score = "", 0.0
-    for phrase, phrase_grams in phrasings:
-        if phrase_grams and grams:
-            score = len(grams & phrase_grams) / math.sqrt(len(grams) * len(phrase_grams))
-            if score > best_score:
-                best, best_score = phrase, score
-    return best, best_score
-
-
 def snippet(article: Article, terms: list[str], width: int = 90) -> str:
     """The sentence that holds most matched terms, HTML-escaped, terms wrapped in <mark>."""
     # Single characters (不, 说) match everywhere; marking them is noise unless nothing else matched.
@@ -356,7 +321,8 @@ class SearchEngine:
                 if target != self._target or self._loaded is None:
                     self._reload(target)
         if self._loaded is None:
-            raise IndexNotReady(f"没有可用的索引：{self.index_root}（先运行 kb index）")
+            why = f"{self.load_error}；" if self.load_error else ""
+            raise IndexNotReady(f"没有可用的索引：{self.index_root}（{why}先运行 kb index）")
         # jieba's tokenizer is per process: another KB built or loaded here since (tests, tools)
         # may have swapped in one without this KB's dictionary words. Cheap when it is ours.
         analysis.init_segmenter(self._loaded.kb.dict_words, self.index_root / "jieba")
@@ -393,19 +359,9 @@ class SearchEngine:
         return SearchResult(query, tuple(hits), took, loaded.manifest)
 
 
-def matched_terms(article: Article, query: Query) -> list[str]:
+def matched_terms(loaded: LoadedIndex, article: Article, query: Query) -> list[str]:
     """Query words the article contains, longest first: what the agent sees as the match."""
-    text = analysis.normalize(
-        "\n".join(
-            [
-                article.title,
-                *article.keywords,
-                *article.tags,
-                *(s.text for s in article.checklist),
-                article.body,
-            ]
-        )
-    )
+    text = loaded.normalized_text(article.id)
     found = {t for t in (*query.tokens, *query.expansions) if t in text}
     return sorted(found, key=lambda t: (-len(t), t))
 
@@ -413,20 +369,17 @@ def matched_terms(article: Article, query: Query) -> list[str]:
 def rank(loaded: LoadedIndex, query: Query, limit: int, today: dt.date) -> list[Hit]:
     """BM25F candidates (top CANDIDATES), re-ranked with facts and phrasing; reasons for the best."""
     kb = loaded.kb
-    bm25: dict[str, float] = {}
-    searcher = loaded.searcher()
-    wq = whoosh_query(query)
-    if wq.subqueries:
-        # No terms=True: collecting matched terms visits every match and defeats Whoosh's
-        # block-quality skipping; matched words are found for the final hits instead.
-        for hit in searcher.search(wq, limit=CANDIDATES):
-            bm25[hit["id"]] = hit.score
+    scores = loaded.impacts.scores(query_terms(query))
+    docs = loaded.impacts.docs
+    bm25 = {docs[n]: float(scores[n]) for n in top_documents(scores, CANDIDATES)}
     # When the text alone does not fill the pool, articles whose applies_when the facts satisfy
     # join it: "pdd 怎么弄" names no procedure but its platform does.
     for article_id in loaded.fact_candidates(query.facts, CANDIDATES - len(bm25)):
         bm25.setdefault(article_id, 0.0)
     top = max(bm25.values(), default=0.0) or 1.0
-    query_grams = frozenset(query.grams)
+    closest = loaded.impacts.closest_keywords(
+        query.grams, [loaded.doc_number[article_id] for article_id in bm25]
+    )
     scored = []
     for article_id, raw in bm25.items():
         article = loaded.articles[article_id]
@@ -436,7 +389,8 @@ def rank(loaded: LoadedIndex, query: Query, limit: int, today: dt.date) -> list[
         notes = fact_notes(article, query.facts, kb)
         ups = sum(FACT_WEIGHTS.get(n.fact, DEFAULT_FACT_WEIGHT) for n in notes if n.effect > 0)
         downs = sum(FACT_WEIGHTS.get(n.fact, DEFAULT_FACT_WEIGHT) for n in notes if n.effect < 0)
-        phrase, likeness = closest_phrasing(query_grams, loaded.phrasings[article_id])
+        position, likeness = closest.get(loaded.doc_number[article_id], (0, 0.0))
+        phrase = article.keywords[position] if likeness else ""
         score = (
             raw / top
             + PHRASING_WEIGHT * likeness
@@ -450,7 +404,7 @@ def rank(loaded: LoadedIndex, query: Query, limit: int, today: dt.date) -> list[
     hits = []
     for score, article_id, raw, notes, phrase in scored[:limit]:
         article = loaded.articles[article_id]
-        terms = matched_terms(article, query)
+        terms = matched_terms(loaded, article, query)
         hits.append(
             Hit(
                 article,

@@ -434,7 +434,7 @@ def test_readyz_reports_a_build_that_failed_to_load(tmp_path, kb_copy):
         first = fetch(f"{base}/readyz").json()
         # A new build appears whose files are damaged: the server keeps serving the old one.
         build_index(kb_copy, index_root)
-        (index_root / "current" / "kb.json").write_text("{", encoding="utf-8")
+        (index_root / "current" / "kb.jsonl").write_text("{", encoding="utf-8")
         response = fetch(f"{base}/readyz")
         assert response.status == 200
         ready = response.json()

@@ -96,7 +96,7 @@ def test_kb_json_is_the_kb_as_indexed(kb, root):
     summary = build_index(kb, root)
     loaded, _ = load_kb(kb)
 
-    text = (summary.path / "kb.json").read_text(encoding="utf-8")
+    text = (summary.path / "kb.jsonl").read_text(encoding="utf-8")
 
     assert text == kb_to_json(loaded)
     assert kb_from_json(text) == loaded
@@ -335,7 +335,7 @@ def test_a_broken_new_build_does_not_replace_the_loaded_one(kb, root):
     engine = SearchEngine(root)
     _first(engine, "退款")
     summary = build_index(kb, root)
-    (summary.path / "kb.json").write_text("{", encoding="utf-8")
+    (summary.path / "kb.jsonl").write_text("{", encoding="utf-8")
 
     assert {case: _first(engine, case) for case in CASES} == CASES
     assert summary.build_id in engine.load_error

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import re
+import shutil
 from pathlib import Path
 
 import pytest
@@ -193,6 +194,21 @@ def test_eval_exits_1_when_a_threshold_is_missed(mini, eval_dir):
     assert re.search(r"^top1 +0\.667 +- +0\.900  ✗ 低于门槛$", result.stdout, re.MULTILINE)
     assert "应为 damaged-item；实为 seven-day-return" in result.stdout
     assert result.stdout.rstrip().endswith("结果：未达门槛")
+
+
+def test_eval_on_an_unloadable_build_says_why_in_one_line(mini, eval_dir, tmp_path):
+    # A build from before the score arrays existed: the message names what is missing.
+    kb, root = mini
+    old = tmp_path / "index"
+    shutil.copytree(root, old, symlinks=True)
+    shutil.rmtree(current_build(old) / "arrays")
+
+    result = run_kb("--kb", kb, "--index", old, "eval", eval_dir / "met.yaml", "--no-baseline")
+
+    assert result.returncode == 1
+    assert "Traceback" not in result.stderr
+    assert "没有可用的索引" in result.stderr and "terms.json" in result.stderr
+    assert "kb index" in result.stderr
 
 
 def test_eval_of_a_set_naming_an_unknown_article_fails_with_the_name(mini, tmp_path):

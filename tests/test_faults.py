@@ -228,11 +228,11 @@ def fill_the_disk(monkeypatch, where: str) -> FullDisk:
             raise sqlite3.OperationalError("database or disk is full")
 
         monkeypatch.setattr(build.TokenCache, "put_many", put_many)
-    if where == "kb.json":
+    if where == "kb.jsonl":
         write_text = Path.write_text
 
         def half_then_enospc(self, data, *args, **kwargs):
-            if self.name != "kb.json":
+            if self.name != "kb.jsonl":
                 return write_text(self, data, *args, **kwargs)
             write_text(self, data[: len(data) // 2], *args, **kwargs)
             disk.failed += 1
@@ -255,7 +255,7 @@ def collect_leaked_whoosh_files() -> None:
         gc.collect()
 
 
-@pytest.mark.parametrize("where", ["whoosh", "whoosh-and-token-cache", "kb.json"])
+@pytest.mark.parametrize("where", ["whoosh", "whoosh-and-token-cache", "kb.jsonl"])
 def test_a_full_disk_fails_the_build_cleanly_and_readyz_says_so(
     root, kb_copy, tmp_path, monkeypatch, where
 ):

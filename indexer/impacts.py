@@ -1,0 +1,216 @@
+"""Score arrays derived from a build's Whoosh index: what a query adds up when it is served.
+
+Whoosh is the index: the build writes it, and this module reads its postings, document
+lengths and statistics and scores every posting once with Whoosh's own BM25F (`scoring.bm25`,
+the same idf, average lengths and field boosts). A query's score for an article is then the
+sum of its terms' precomputed scores (times each term's query boost), which is exactly what
+Whoosh computes for an OR of Term queries, done by numpy over arrays instead of Whoosh's
+matchers in Python: at 10,000 articles Whoosh took ~100 ms a query, mostly per-posting Python
+calls; the arrays take well under 1 ms (bench/README.md). `tests/test_impacts.py` checks the
+scores equal Whoosh's search scores.
+
+Files, in `<build>/arrays/`, memory-mapped read-only so the workers of a server share one copy
+in the page cache:
+    terms.json            docs (article ids by document number), {field: [term, ...]} and
+                          [keyword bigram, ...], each list in the order of its runs below
+    term_offsets.npy      int64 start of each term's run (and the end of the last)
+    term_docs.npy         document numbers (uint16 below 65,536 documents, else int32), one run
+                          per term (sorted)
+    term_scores.npy       float32 BM25F score of that term in that document
+    gram_offsets.npy      int64 start of each keyword bigram's run (and the end of the last)
+    keyword_ids.npy       int32 keyword numbers, one run per keyword bigram
+    keyword_doc.npy       int32 document number of each keyword (keywords in document order)
+    keyword_size.npy      int32 number of distinct bigrams of each keyword
+
+The keyword arrays serve "closest example phrasing" (the keyword whose character bigrams are
+most like the case's, by cosine), which otherwise needs a set of bigrams per keyword in every
+worker (120 MB at 10,000 articles).
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable, Sequence
+from pathlib import Path
+
+import numpy as np
+from whoosh import index, scoring
+
+from indexer import analysis
+
+ARRAYS_DIR = "arrays"
+# A term of a query: field, text, query boost.
+QueryTerm = tuple[str, str, float]
+
+
+def _postings(reader, field: str, text: bytes) -> tuple[np.ndarray, np.ndarray]:
+    """Document numbers and weights (term frequency times field boost) of one term."""
+    matcher = reader.postings(field, text)
+    ids, weights = [], []
+    if hasattr(matcher, "_read_ids") and hasattr(matcher, "_lastblock"):
+        # Whoosh 2.7's own block reader (W3LeafMatcher): a block at a time, not a posting
+        # at a time (10x faster). Whoosh-reloaded is pinned; tests check the result.
+        while matcher.is_active():
+            matcher._read_ids()
+            matcher._read_weights()
+            ids.extend(matcher._ids)
+            weights.extend(matcher._weights)
+            matcher._next_block()
+    else:
+        while matcher.is_active():
+            ids.append(matcher.id())
+            weights.append(matcher.weight())
+            matcher.next()
+    return np.array(ids, dtype=np.int32), np.array(weights, dtype=np.float64)
+
+
+def derive(whoosh_dir: Path, keywords: Sequence[Sequence[str]], out_dir: Path) -> int:
+    """Write the score arrays of the Whoosh index in `whoosh_dir` to `out_dir`.
+
+    `keywords` are each document's keywords, in document order (the order the build added
+    the articles). Returns the number of postings scored.
+    """
+    out_dir.mkdir()
+    ix = index.open_dir(str(whoosh_dir))
+    weighting = scoring.BM25F()
+    docs_runs, score_runs, fields_table, term_offsets = [], [], {}, [0]
+    try:
+        with ix.searcher(weighting=weighting) as searcher:
+            reader = searcher.reader()
+            n_docs = reader.doc_count_all()
+            doc_ids = [reader.stored_fields(d)["id"] for d in range(n_docs)]
+            for field in reader.indexed_field_names():
+                if field in ("id", "category"):
+                    continue
+                scorable = reader.schema[field].scorable
+                if scorable:
+                    lengths = np.array(
+                        [reader.doc_field_length(d, field, 1) for d in range(n_docs)],
+                        dtype=np.float64,
+                    )
+                    avgfl = searcher.avg_field_length(field) or 1
+                    b = weighting._field_B.get(field, weighting.B)
+                terms = fields_table[field] = []
+                for raw in reader.lexicon(field):
+                    ids, weights = _postings(reader, field, raw)
+                    if scorable:
+                        text = raw.decode("utf-8")
+                        idf = searcher.idf(field, text)
+                        scores = scoring.bm25(idf, weights, lengths[ids], avgfl, b, weighting.K1)
+                    else:  # Whoosh scores a term of an unscored field by its weight
+                        scores = weights
+                    terms.append(raw.decode("utf-8"))
+                    term_offsets.append(term_offsets[-1] + len(ids))
+                    docs_runs.append(ids)
+                    score_runs.append(scores.astype(np.float32))
+    finally:
+        ix.close()
+    keyword_doc, keyword_size, gram_runs = [], [], {}
+    for doc, phrases in enumerate(keywords):
+        for phrase in phrases:
+            grams = set(analysis.bigrams(analysis.normalize(phrase)))
+            for gram in grams:
+                gram_runs.setdefault(gram, []).append(len(keyword_doc))
+            keyword_doc.append(doc)
+            keyword_size.append(len(grams))
+    gram_offsets, keyword_ids = [0], []
+    for ids in gram_runs.values():
+        keyword_ids.extend(ids)
+        gram_offsets.append(len(keyword_ids))
+    _save(out_dir / "term_offsets.npy", np.array(term_offsets, dtype=np.int64))
+    # Two bytes a posting instead of four up to 65,536 articles: a tenth of a worker's memory.
+    doc_type = np.uint16 if n_docs <= np.iinfo(np.uint16).max + 1 else np.int32
+    _save(out_dir / "term_docs.npy", _concat(docs_runs, doc_type))
+    _save(out_dir / "term_scores.npy", _concat(score_runs, np.float32))
+    _save(out_dir / "gram_offsets.npy", np.array(gram_offsets, dtype=np.int64))
+    _save(out_dir / "keyword_ids.npy", np.array(keyword_ids, dtype=np.int32))
+    _save(out_dir / "keyword_doc.npy", np.array(keyword_doc, dtype=np.int32))
+    _save(out_dir / "keyword_size.npy", np.array(keyword_size, dtype=np.int32))
+    (out_dir / "terms.json").write_text(
+        json.dumps(
+            {"docs": doc_ids, "fields": fields_table, "keyword_grams": list(gram_runs)},
+            ensure_ascii=False,
+        ),
+        encoding="utf-8",
+    )
+    return term_offsets[-1]
+
+
+def _concat(runs: list[np.ndarray], dtype) -> np.ndarray:
+    return np.concatenate(runs).astype(dtype) if runs else np.zeros(0, dtype=dtype)
+
+
+def _save(path: Path, array: np.ndarray) -> None:
+    with open(path, "wb") as f:
+        np.save(f, array, allow_pickle=False)
+
+
+class ImpactIndex:
+    """The arrays of one build, memory-mapped, and the two sums a query needs from them."""
+
+    def __init__(self, directory: Path):
+        table = json.loads((directory / "terms.json").read_text(encoding="utf-8"))
+        self.docs: list[str] = table["docs"]
+        # term -> its run's number, per field; runs are numbered across fields in file order.
+        self.fields: dict[str, dict[str, int]] = {}
+        for field, terms in table["fields"].items():
+            first = sum(map(len, self.fields.values()))
+            self.fields[field] = {term: n for n, term in enumerate(terms, first)}
+        self.keyword_grams = {gram: n for n, gram in enumerate(table["keyword_grams"])}
+
+        def load(name: str) -> np.ndarray:
+            return np.load(directory / name, mmap_mode="r", allow_pickle=False)
+
+        self.term_offsets = load("term_offsets.npy")
+        self.gram_offsets = load("gram_offsets.npy")
+        self.term_docs = load("term_docs.npy")
+        self.term_scores = load("term_scores.npy")
+        self.keyword_ids = load("keyword_ids.npy")
+        self.keyword_doc = np.asarray(load("keyword_doc.npy"))
+        self.keyword_size = load("keyword_size.npy").astype(np.float64)
+        # First keyword of each document (keywords are stored in document order).
+        self.keyword_start = np.searchsorted(self.keyword_doc, np.arange(len(self.docs) + 1))
+
+    def scores(self, terms: Iterable[QueryTerm]) -> np.ndarray:
+        """Each document's score for an OR of the terms: the sum of the matching terms' scores
+        times their boosts, as Whoosh's BM25F gives it (0 where nothing matched)."""
+        docs, scores = [], []
+        for field, text, boost in terms:
+            run = self.fields.get(field, {}).get(text)
+            if run is None:
+                continue
+            start, stop = self.term_offsets[run], self.term_offsets[run + 1]
+            docs.append(self.term_docs[start:stop])
+            part = self.term_scores[start:stop]
+            scores.append(part * boost if boost != 1.0 else part)
+        if not docs:
+            return np.zeros(len(self.docs))
+        return np.bincount(
+            np.concatenate(docs),
+            weights=np.concatenate(scores).astype(np.float64),
+            minlength=len(self.docs),
+        )
+
+    def closest_keywords(self, grams: Iterable[str], docs: Iterable[int]) -> dict[int, tuple]:
+        """For each document, its keyword most like the case by character-bigram cosine:
+        {doc: (keyword position within the document's keywords, cosine)}; the first keyword
+        wins a tie. Documents with no keyword sharing a bigram are left out."""
+        grams = set(grams)
+        runs = [self.keyword_grams[g] for g in grams if g in self.keyword_grams]
+        if not runs:
+            return {}
+        offsets = self.gram_offsets
+        overlap = np.bincount(
+            np.concatenate([self.keyword_ids[offsets[n] : offsets[n + 1]] for n in runs]),
+            minlength=len(self.keyword_size),
+        )
+        with np.errstate(divide="ignore", invalid="ignore"):
+            cosine = np.where(overlap > 0, overlap / np.sqrt(len(grams) * self.keyword_size), 0.0)
+        best = {}
+        for doc in docs:
+            start, stop = self.keyword_start[doc], self.keyword_start[doc + 1]
+            if start < stop:
+                position = int(np.argmax(cosine[start:stop]))
+                if cosine[start + position] > 0:
+                    best[doc] = (position, float(cosine[start + position]))
+        return best
