@@ -338,23 +338,24 @@ def tables(rows: list[dict]) -> str:
     out = []
     out.append("### Build (cold: no token cache)\n")
     out.append(
-        "| KB | articles | build s (CPU s) | lint+load s | cut+add s | commit+verify s "
-        "| index MB (whoosh + kb.json) | build peak RSS MB | terms | bm25s build s "
-        "| bm25s MB |"
+        "| KB | articles | build s (CPU s, all processes) | lint s | cut + Whoosh s | arrays s "
+        "| finish s | build MB (Whoosh + arrays + kb.jsonl) | build peak RSS MB | terms "
+        "| bm25s build s | bm25s MB |"
     )
-    out.append("|---|---|---|---|---|---|---|---|---|---|---|")
+    out.append("|---|---|---|---|---|---|---|---|---|---|---|---|")
     for r in rows:
         b, base = r["build"], r["baseline"]
         if b is None:
             out.append(
-                f"| {r['label']} | (index reused) | | | | | | | | {base['build_s']} "
+                f"| {r['label']} | (index reused) | | | | | | | | | {base['build_s']} "
                 f"| {_mb(base['size_bytes'])} |"
             )
             continue
         out.append(
             f"| {r['label']} | {b['articles']} | {b['seconds']} ({b['cpu_seconds']}) "
-            f"| {b['phase_lint_s']} | {b['phase_add_s']} | {b['phase_commit_s']} "
-            f"| {_mb(b['size_bytes'])} ({_mb(b['whoosh_bytes'])} + {_mb(b['kb_json_bytes'])}) "
+            f"| {b['phases_s']['lint']} | {b['phases_s']['index']} | {b['phases_s']['arrays']} "
+            f"| {b['phases_s']['finish']} | {_mb(b['size_bytes'])} ({_mb(b['whoosh_bytes'])} + "
+            f"{_mb(b['arrays_bytes'])} + {_mb(b['kb_json_bytes'])}) "
             f"| {b['peak_rss_mb']} | {b['terms']} | {base['build_s']} | {_mb(base['size_bytes'])} |"
         )
 

@@ -21,6 +21,10 @@ _WORDLIKE = re.compile(r"[\u4e00-\u9fff0-9a-z]")
 _CJK = re.compile(r"[\u4e00-\u9fff]")
 _SURROGATE = re.compile(r"[\ud800-\udfff]")
 
+# Part of the token cache's key: change it whenever cutting gives other tokens for the same
+# text and dictionary (2: pinyin keys word by word).
+TOKENIZER_VERSION = 2
+
 _lock = threading.Lock()
 _segmenter: jieba.Tokenizer | None = None
 _segmenter_words: tuple[str, ...] | None = None
@@ -117,12 +121,23 @@ def bigrams(text: str) -> list[str]:
 
 @lru_cache(maxsize=65536)
 def pinyin_keys(phrase: str) -> tuple[str, ...]:
-    """Full pinyin and initials of a phrase (退款 -> tuikuan, tk), for agents who type fast."""
-    from pypinyin import Style, lazy_pinyin
+    """Full pinyin and initials of a phrase (退款 -> tuikuan, tk), for agents who type fast.
 
+    Word by word along jieba's cut, each word's pinyin cached: at 10,000 articles every title,
+    tag and keyword is a new phrase, and pypinyin on whole phrases took a fifth of a build.
+    jieba's words also settle polyphones better than pypinyin's own phrase matching across
+    word boundaries (加重新 is 加 + 重新, chongxin, not 加重 + 新).
+    """
     chars = "".join(_CJK.findall(phrase))
     if not chars:
         return ()
-    full = lazy_pinyin(chars)
-    initials = lazy_pinyin(chars, style=Style.FIRST_LETTER)
-    return ("".join(full), "".join(initials))
+    words = _segmenter.cut(chars, HMM=False) if _segmenter is not None else [chars]
+    parts = [_word_pinyin(word) for word in words]
+    return ("".join(full for full, _ in parts), "".join(initials for _, initials in parts))
+
+
+@lru_cache(maxsize=65536)
+def _word_pinyin(word: str) -> tuple[str, str]:
+    from pypinyin import Style, lazy_pinyin
+
+    return "".join(lazy_pinyin(word)), "".join(lazy_pinyin(word, style=Style.FIRST_LETTER))

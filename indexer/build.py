@@ -31,6 +31,7 @@ from pathlib import Path
 
 from whoosh import fields, index
 from whoosh.analysis import SpaceSeparatedTokenizer
+from whoosh.writing import SegmentWriter
 
 from indexer import analysis, impacts
 from indexer.lint import has_errors, lint_kb
@@ -70,6 +71,9 @@ class BuildSummary:
     size_bytes: int
     kb_version: str
     retokenized: int
+    # Wall seconds of each step: lint (load and check), index (cut and write Whoosh segments),
+    # arrays (impacts.derive), finish (snapshot, verify, fsync, switch).
+    phases: dict[str, float]
 
 
 def schema() -> fields.Schema:
@@ -120,6 +124,14 @@ def tokenize_article(article: Article, kb: KnowledgeBase) -> dict[str, list[str]
     return tokens
 
 
+def token_cache_salt(kb: KnowledgeBase) -> str:
+    """What cut tokens depend on besides an article's text: the dictionary, the stop words and
+    the version of the cutting code."""
+    return json.dumps(
+        [analysis.TOKENIZER_VERSION, kb.dict_words, sorted(kb.stopwords)], ensure_ascii=False
+    )
+
+
 class TokenCache:
     """Tokens of articles by content hash, so rebuilding after an edit re-cuts only what changed."""
 
@@ -150,9 +162,10 @@ class TokenCache:
         self.db.close()
 
 
-def kb_version(kb: KnowledgeBase) -> str:
+def kb_version(kb: KnowledgeBase, snapshot: str | None = None) -> str:
     """A short hash of the knowledge base's content: the same files give the same version."""
-    return hashlib.sha256(kb_to_json(kb).encode()).hexdigest()[:12]
+    snapshot = kb_to_json(kb) if snapshot is None else snapshot
+    return hashlib.sha256(snapshot.encode()).hexdigest()[:12]
 
 
 def current_build(index_root: Path) -> Path | None:
@@ -193,6 +206,7 @@ def build_index(
     """
     started = time.perf_counter()
     kb, problems = lint_kb(kb_dir, today)
+    linted = time.perf_counter()
     if has_errors(problems):
         errors = [p for p in problems if p.level == "error"]
         failure = BuildError(
@@ -203,7 +217,7 @@ def build_index(
     index_root.mkdir(parents=True, exist_ok=True)
     with _build_lock(index_root):
         try:
-            return _build_locked(kb, index_root, progress, started)
+            return _build_locked(kb, index_root, progress, started, linted)
         except BuildError as e:
             _record_failure(index_root, e)
             raise
@@ -227,8 +241,11 @@ def _record_failure(index_root: Path, error: BuildError) -> None:
         )
 
 
-def _build_locked(kb: KnowledgeBase, index_root: Path, progress, started: float) -> BuildSummary:
-    version = kb_version(kb)
+def _build_locked(
+    kb: KnowledgeBase, index_root: Path, progress, started: float, linted: float
+) -> BuildSummary:
+    snapshot = kb_to_json(kb)  # 5 s at 10,000 articles: made once, hashed and written
+    version = kb_version(kb, snapshot)
     build_id = f"{dt.datetime.now(dt.UTC).strftime('%Y%m%dT%H%M%S%f')}-{version}"
     builds = index_root / "builds"
     builds.mkdir(exist_ok=True)
@@ -237,22 +254,16 @@ def _build_locked(kb: KnowledgeBase, index_root: Path, progress, started: float)
     try:
         partial.mkdir()
         retokenized = _write_index(kb, partial, index_root, progress)
+        indexed = time.perf_counter()
         impacts.derive(
-            partial / "whoosh", [a.keywords for a in kb.articles], partial / impacts.ARRAYS_DIR
+            partial / "whoosh",
+            [(a.id, a.keywords) for a in kb.articles],
+            partial / impacts.ARRAYS_DIR,
         )
-        (partial / SNAPSHOT_FILE).write_text(kb_to_json(kb), encoding="utf-8")
+        derived = time.perf_counter()
+        (partial / SNAPSHOT_FILE).write_text(snapshot, encoding="utf-8")
         terms = verify_build(partial, kb)
         size = sum(f.stat().st_size for f in partial.rglob("*") if f.is_file())
-        summary = BuildSummary(
-            build_id,
-            final,
-            len(kb.articles),
-            terms,
-            time.perf_counter() - started,
-            size,
-            version,
-            retokenized,
-        )
         manifest = {
             "build_id": build_id,
             "kb_version": version,
@@ -270,40 +281,52 @@ def _build_locked(kb: KnowledgeBase, index_root: Path, progress, started: float)
         raise
     _record_outcome(index_root, {"ok": True, **manifest})
     _prune(builds, keep=final)
-    return summary
+    finished = time.perf_counter()
+    return BuildSummary(
+        build_id,
+        final,
+        len(kb.articles),
+        terms,
+        finished - started,
+        size,
+        version,
+        retokenized,
+        {
+            "lint": round(linted - started, 2),
+            "index": round(indexed - linted, 2),
+            "arrays": round(derived - indexed, 2),
+            "finish": round(finished - derived, 2),
+        },
+    )
 
 
 def _write_index(kb: KnowledgeBase, directory: Path, index_root: Path, progress) -> int:
-    cache = TokenCache(
-        index_root / "tokens.sqlite",
-        salt=json.dumps(kb.dict_words) + json.dumps(sorted(kb.stopwords), ensure_ascii=False),
-    )
+    """Write the Whoosh index of the KB into `directory`; return how many articles were cut
+    (the others came from the token cache)."""
+    cache = TokenCache(index_root / "tokens.sqlite", salt=token_cache_salt(kb))
     (directory / "whoosh").mkdir()
     ix = index.create_in(str(directory / "whoosh"), schema())
+    # This writer holds the index lock and writes the table of contents naming the segments;
+    # the segments themselves are written by _write_segment, on every core for a big KB.
     writer = ix.writer()
     fresh: list[tuple[str, dict[str, list[str]]]] = []
     try:
         keys = [cache.key(article) for article in kb.articles]
-        all_tokens = [cache.get(key) for key in keys]
-        missing = [i for i, tokens in enumerate(all_tokens) if tokens is None]
-        if missing:
-            # jieba loads its dictionary (~1 s) only when some article is not cached.
+        cached = [cache.get(key) for key in keys]
+        if any(tokens is None for tokens in cached):
+            # jieba loads its dictionary (~1 s) only when some article is not cached; workers
+            # fork after it is loaded and share it (fxsjy/jieba#399).
             analysis.init_segmenter(kb.dict_words, index_root / "jieba")
-            cut = tokenize_many([kb.articles[i] for i in missing], kb, progress)
-            for i, tokens in zip(missing, cut, strict=True):
-                all_tokens[i] = tokens
-                fresh.append((keys[i], tokens))
-        # Progress runs twice on a cold build: once while cutting, once while indexing.
-        for done, (article, tokens) in enumerate(zip(kb.articles, all_tokens, strict=True), 1):
-            writer.add_document(
-                id=article.id,
-                category=article.category,
-                pinyin=" ".join(tokens["pinyin"]),
-                **{name: " ".join(tokens[name]) for name in TEXT_FIELDS},
-            )
+        segments, done = [], 0
+        for segment, cut, (start, stop) in _write_segments(kb, keys, cached, directory / "whoosh"):
+            segments.append(segment)
+            fresh += cut
+            done += stop - start
             if progress:
                 progress(done, len(kb.articles))
-        writer.commit(optimize=True)
+        writer._close_segment()
+        writer._commit_toc(segments)  # as Whoosh's own MpWriter(multisegment=True) does
+        writer._finish()
     except BaseException:
         writer.cancel()
         raise
@@ -315,38 +338,70 @@ def _write_index(kb: KnowledgeBase, directory: Path, index_root: Path, progress)
 
 
 PARALLEL_MIN_ARTICLES = 200  # below this, starting worker processes costs more than it saves
-_worker_kb: KnowledgeBase | None = None
+SPANS_PER_WORKER = 1  # each more span is one more Whoosh segment for impacts.derive to read
+# Whoosh sorts a segment's postings in memory up to limitmb, then spills sorted runs to disk
+# and merges them with pickle and heapq: with the default 128 MB, 10,000 articles in one
+# segment made 7 runs and cost ~25 s of a build. A span's postings fit in 512 MB up to
+# ~50,000 articles.
+SEGMENT_LIMIT_MB = 512
+_job: tuple | None = None  # (kb, keys, cached tokens, Whoosh folder), inherited by forked workers
 
 
-def _tokenize_in_worker(article: Article) -> dict[str, list[str]]:
-    return tokenize_article(article, _worker_kb)
+def _write_segments(kb: KnowledgeBase, keys, cached, whoosh_dir: Path):
+    """Cut (unless cached) and index the articles in contiguous spans, one Whoosh segment per
+    span, on every core when the KB is big enough; yield (segment, [(key, tokens) cut],
+    span) in KB order, so Whoosh numbers the documents in KB order.
 
-
-def tokenize_many(articles: list[Article], kb: KnowledgeBase, progress=None) -> list[dict]:
-    """Cut many articles, on every core when there are enough of them (jieba is pure Python).
-
-    Workers are forked after jieba is initialised, so they share its dictionary (fxsjy/jieba#399).
+    Cutting and writing postings are both pure Python (jieba, Whoosh): one process per core
+    doing both for its own spans keeps the cores busy through the whole build.
     """
-    global _worker_kb
+    global _job
     workers = min(os.cpu_count() or 1, 8)
-    out: list[dict] = []
-    if len(articles) < PARALLEL_MIN_ARTICLES or workers < 2:
-        for done, article in enumerate(articles, start=1):
-            out.append(tokenize_article(article, kb))
-            if progress:
-                progress(done, len(articles))
-        return out
-    _worker_kb = kb
+    n = len(kb.articles)
+    if n < PARALLEL_MIN_ARTICLES or workers < 2:
+        workers = 1
+    count = workers * SPANS_PER_WORKER if workers > 1 else 1
+    bounds = [n * i // count for i in range(count + 1)]
+    spans = [(bounds[i], bounds[i + 1]) for i in range(count) if bounds[i] < bounds[i + 1]]
+    _job = (kb, keys, cached, str(whoosh_dir))
     try:
+        if workers == 1:
+            yield from map(_write_segment, spans)
+            return
         with multiprocessing.get_context("fork").Pool(workers) as pool:
-            cut = pool.imap(_tokenize_in_worker, articles, chunksize=32)
-            for done, tokens in enumerate(cut, start=1):
-                out.append(tokens)
-                if progress:
-                    progress(done, len(articles))
+            yield from pool.imap(_write_segment, spans)
     finally:
-        _worker_kb = None
-    return out
+        _job = None
+
+
+def _write_segment(span: tuple[int, int]):
+    kb, keys, cached, whoosh_dir = _job
+    ix = index.open_dir(whoosh_dir)
+    # _lk=False: the parent's writer holds the lock (as in Whoosh's MpWriter sub-writers).
+    writer = SegmentWriter(ix, _lk=False, limitmb=SEGMENT_LIMIT_MB)
+    cut = []
+    try:
+        for i in range(*span):
+            article, tokens = kb.articles[i], cached[i]
+            if tokens is None:
+                tokens = tokenize_article(article, kb)
+                cut.append((keys[i], tokens))
+            writer.add_document(
+                id=article.id,
+                category=article.category,
+                pinyin=" ".join(tokens["pinyin"]),
+                **{name: " ".join(tokens[name]) for name in TEXT_FIELDS},
+            )
+        # No _finish(): it would delete the temp folder the writers share (the parent's
+        # writer removes it when it commits).
+        segment = writer._finalize_segment()
+    except BaseException:
+        # Close its files; not cancel(), which would delete the shared temp folder under the
+        # parent's writer. The whole partial build is removed by the caller.
+        with contextlib.suppress(Exception):
+            writer._close_segment()
+        raise
+    return segment, cut, span
 
 
 def verify_build(directory: Path, kb: KnowledgeBase) -> int:

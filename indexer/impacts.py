@@ -43,34 +43,44 @@ ARRAYS_DIR = "arrays"
 QueryTerm = tuple[str, str, float]
 
 
-def _postings(reader, field: str, text: bytes) -> tuple[np.ndarray, np.ndarray]:
-    """Document numbers and weights (term frequency times field boost) of one term."""
-    matcher = reader.postings(field, text)
+def _postings(leaves, field: str, text: bytes) -> tuple[np.ndarray, np.ndarray]:
+    """Whoosh document numbers and weights (term frequency times field boost) of one term,
+    over every segment of the index (`leaves`: the reader's (segment reader, first doc))."""
     ids, weights = [], []
-    if hasattr(matcher, "_read_ids") and hasattr(matcher, "_lastblock"):
-        # Whoosh 2.7's own block reader (W3LeafMatcher): a block at a time, not a posting
-        # at a time (10x faster). Whoosh-reloaded is pinned; tests check the result.
-        while matcher.is_active():
-            matcher._read_ids()
-            matcher._read_weights()
-            ids.extend(matcher._ids)
-            weights.extend(matcher._weights)
-            matcher._next_block()
-    else:
-        while matcher.is_active():
-            ids.append(matcher.id())
-            weights.append(matcher.weight())
-            matcher.next()
-    return np.array(ids, dtype=np.int32), np.array(weights, dtype=np.float64)
+    for leaf, offset in leaves:
+        if (field, text) not in leaf:
+            continue
+        matcher = leaf.postings(field, text)
+        start = len(ids)
+        if hasattr(matcher, "_read_ids") and hasattr(matcher, "_next_block"):
+            # Whoosh 2.7's own block reader (W3LeafMatcher): a block at a time, not a posting
+            # at a time. Whoosh-reloaded is pinned; tests/test_impacts.py checks the result.
+            while matcher.is_active():
+                matcher._read_ids()
+                matcher._read_weights()
+                ids.extend(matcher._ids)
+                weights.extend(matcher._weights)
+                matcher._next_block()
+        else:
+            while matcher.is_active():
+                ids.append(matcher.id())
+                weights.append(matcher.weight())
+                matcher.next()
+        if offset:
+            ids[start:] = [i + offset for i in ids[start:]]
+    return np.array(ids, dtype=np.int64), np.array(weights, dtype=np.float64)
 
 
-def derive(whoosh_dir: Path, keywords: Sequence[Sequence[str]], out_dir: Path) -> int:
+def derive(whoosh_dir: Path, articles: Sequence[tuple[str, Sequence[str]]], out_dir: Path) -> int:
     """Write the score arrays of the Whoosh index in `whoosh_dir` to `out_dir`.
 
-    `keywords` are each document's keywords, in document order (the order the build added
-    the articles). Returns the number of postings scored.
+    `articles` are (id, keywords) in the KB's order, which numbers the documents here: a
+    build written by parallel Whoosh writers holds them in whatever order its segments got
+    them, and equal scores must rank the same way in every build. Returns the number of
+    postings scored.
     """
     out_dir.mkdir()
+    doc_ids = [article_id for article_id, _ in articles]
     ix = index.open_dir(str(whoosh_dir))
     weighting = scoring.BM25F()
     docs_runs, score_runs, fields_table, term_offsets = [], [], {}, [0]
@@ -78,8 +88,16 @@ def derive(whoosh_dir: Path, keywords: Sequence[Sequence[str]], out_dir: Path) -
         with ix.searcher(weighting=weighting) as searcher:
             reader = searcher.reader()
             n_docs = reader.doc_count_all()
-            doc_ids = [reader.stored_fields(d)["id"] for d in range(n_docs)]
-            for field in reader.indexed_field_names():
+            ours = {article_id: n for n, article_id in enumerate(doc_ids)}
+            # Whoosh's document number -> ours.
+            renumber = np.array(
+                [ours.get(reader.stored_fields(d)["id"], -1) for d in range(n_docs)],
+                dtype=np.int64,
+            )
+            if n_docs != len(doc_ids) or len(set(renumber.tolist()) - {-1}) != n_docs:
+                raise ValueError("Whoosh 索引中的文章与知识库不一致")
+            leaves = reader.leaf_readers()
+            for field in sorted(reader.indexed_field_names()):  # a set, for several segments
                 if field in ("id", "category"):
                     continue
                 scorable = reader.schema[field].scorable
@@ -92,21 +110,22 @@ def derive(whoosh_dir: Path, keywords: Sequence[Sequence[str]], out_dir: Path) -
                     b = weighting._field_B.get(field, weighting.B)
                 terms = fields_table[field] = []
                 for raw in reader.lexicon(field):
-                    ids, weights = _postings(reader, field, raw)
+                    ids, weights = _postings(leaves, field, raw)
                     if scorable:
-                        text = raw.decode("utf-8")
-                        idf = searcher.idf(field, text)
+                        idf = searcher.idf(field, raw.decode("utf-8"))
                         scores = scoring.bm25(idf, weights, lengths[ids], avgfl, b, weighting.K1)
                     else:  # Whoosh scores a term of an unscored field by its weight
                         scores = weights
+                    ids = renumber[ids]
+                    order = np.argsort(ids, kind="stable")
                     terms.append(raw.decode("utf-8"))
                     term_offsets.append(term_offsets[-1] + len(ids))
-                    docs_runs.append(ids)
-                    score_runs.append(scores.astype(np.float32))
+                    docs_runs.append(ids[order])
+                    score_runs.append(scores[order].astype(np.float32))
     finally:
         ix.close()
     keyword_doc, keyword_size, gram_runs = [], [], {}
-    for doc, phrases in enumerate(keywords):
+    for doc, (_, phrases) in enumerate(articles):
         for phrase in phrases:
             grams = set(analysis.bigrams(analysis.normalize(phrase)))
             for gram in grams:

@@ -12,6 +12,7 @@ from pathlib import Path
 
 import pytest
 from kb_helpers import copy_mini_kb, edit, write_article
+from whoosh.writing import SegmentWriter
 
 from indexer import analysis, build
 from indexer.build import KEEP_BUILDS, BuildError, build_index, current_build
@@ -184,16 +185,21 @@ def test_a_failure_late_in_the_build_leaves_the_old_index_current(
     assert first_ids(root) == CASES
 
 
-def test_a_failure_while_the_whoosh_writer_is_adding_documents(kb, root):
+def test_a_failure_while_the_whoosh_writer_is_adding_documents(kb, root, monkeypatch):
     build_index(kb, root)
     before = snapshot(root)
+    add_document = SegmentWriter.add_document
+    added = []
 
-    def disk_full_on_second_article(done: int, total: int) -> None:
-        if done == 2:
+    def disk_full_on_second_article(self, **fields):
+        added.append(fields["id"])
+        if len(added) == 2:
             raise OSError(28, "No space left on device")
+        return add_document(self, **fields)
 
+    monkeypatch.setattr(SegmentWriter, "add_document", disk_full_on_second_article)
     with pytest.raises(BuildError, match="写入索引失败.*当前索引未改变"):
-        build_index(kb, root, progress=disk_full_on_second_article)
+        build_index(kb, root)
 
     assert snapshot(root) == before
     assert leftovers(root) == []

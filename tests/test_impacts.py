@@ -17,7 +17,7 @@ from whoosh import index, scoring
 from whoosh.query import Or, Term
 
 from assist_app.settings import PROJECT_ROOT
-from indexer import analysis
+from indexer import analysis, build
 from indexer.build import build_index, current_build
 from indexer.search import CANDIDATES, SearchEngine, query_terms, top_documents
 
@@ -103,3 +103,24 @@ def test_top_documents_breaks_ties_in_document_order():
     assert list(top_documents(scores, 4)) == [1, 3, 2, 4]
     assert list(top_documents(scores, 10)) == [1, 3, 2, 4, 5]
     assert list(top_documents(np.zeros(3), 2)) == []
+
+
+def test_a_build_on_every_core_equals_a_build_on_one(generated_root, tmp_path, monkeypatch):
+    # 400 articles are written as 8 Whoosh segments by 2+ processes; one process writes one.
+    parallel_root, cases = generated_root
+    monkeypatch.setattr(build, "PARALLEL_MIN_ARTICLES", 10**9)
+    serial_root = tmp_path / "serial"
+    build_index(cases.parent.parent, serial_root)
+
+    parallel, serial = current_build(parallel_root), current_build(serial_root)
+    assert len(_segments(parallel)) > 1 and len(_segments(serial)) == 1
+    for name in sorted(p.name for p in (serial / "arrays").iterdir()):
+        assert (parallel / "arrays" / name).read_bytes() == (serial / "arrays" / name).read_bytes()
+
+
+def _segments(build_dir):
+    ix = index.open_dir(str(build_dir / "whoosh"))
+    try:
+        return ix._segments()
+    finally:
+        ix.close()
