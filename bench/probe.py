@@ -149,7 +149,10 @@ def probe_serve(
     loop = timed_loop(answer, cases, queries, budget)
     while answered < RSS_AFTER:
         answer(cases[answered % len(cases)])
+    retrieval = timed_loop(retrieval_answer(engine), cases, queries, budget)
     return {
+        "retrieval_ms": percentiles(retrieval["wall"]),
+        "retrieval_cpu_ms": percentiles(retrieval["cpu"]),
         "load_s": round(load_s, 2),
         "rss_start_mb": before["rss"],
         "rss_loaded_mb": after_load["rss"],
@@ -160,6 +163,22 @@ def probe_serve(
         "search_ms": percentiles(loop["extra"]),  # SearchEngine.search's own timing (took_ms)
         "budget_hit": len(loop["wall"]) < queries,
     }
+
+
+def retrieval_answer(engine):
+    """Our ranking's like-for-like part of what the bm25s baseline does: normalise and cut the
+    case, add synonyms, bigrams and pinyin, score every article, take the best five. No facts,
+    slots, re-ranking, checklists or replies (assist does those on top)."""
+    from indexer import analysis
+    from indexer.search import MAX_ANALYSED_CHARS, Query, analyse_text, query_terms, top_documents
+
+    def answer(case: str) -> None:
+        loaded = engine.current()
+        text = analysis.normalize(case[:MAX_ANALYSED_CHARS])
+        query = Query(text, *analyse_text(text, loaded.kb, loaded.synonyms), facts={}, slots={})
+        top_documents(loaded.impacts.scores(query_terms(query)), 5)
+
+    return answer
 
 
 # --- baseline ----------------------------------------------------------------------------------

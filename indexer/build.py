@@ -19,7 +19,6 @@ import datetime as dt
 import fcntl
 import hashlib
 import json
-import multiprocessing
 import os
 import shutil
 import sqlite3
@@ -33,7 +32,7 @@ from whoosh import fields, index
 from whoosh.analysis import SpaceSeparatedTokenizer
 from whoosh.writing import SegmentWriter
 
-from indexer import analysis, impacts
+from indexer import analysis, impacts, parallel
 from indexer.lint import has_errors, lint_kb
 from indexer.model import Article, KnowledgeBase, Problem
 from indexer.snapshot import SNAPSHOT_FILE, kb_to_json
@@ -337,7 +336,6 @@ def _write_index(kb: KnowledgeBase, directory: Path, index_root: Path, progress)
     return len(fresh)
 
 
-PARALLEL_MIN_ARTICLES = 200  # below this, starting worker processes costs more than it saves
 SPANS_PER_WORKER = 1  # each more span is one more Whoosh segment for impacts.derive to read
 # Whoosh sorts a segment's postings in memory up to limitmb, then spills sorted runs to disk
 # and merges them with pickle and heapq: with the default 128 MB, 10,000 articles in one
@@ -356,20 +354,14 @@ def _write_segments(kb: KnowledgeBase, keys, cached, whoosh_dir: Path):
     doing both for its own spans keeps the cores busy through the whole build.
     """
     global _job
-    workers = min(os.cpu_count() or 1, 8)
     n = len(kb.articles)
-    if n < PARALLEL_MIN_ARTICLES or workers < 2:
-        workers = 1
-    count = workers * SPANS_PER_WORKER if workers > 1 else 1
+    workers = parallel.cores() if n >= parallel.PARALLEL_MIN_ITEMS else 1
+    count = workers * SPANS_PER_WORKER
     bounds = [n * i // count for i in range(count + 1)]
     spans = [(bounds[i], bounds[i + 1]) for i in range(count) if bounds[i] < bounds[i + 1]]
     _job = (kb, keys, cached, str(whoosh_dir))
     try:
-        if workers == 1:
-            yield from map(_write_segment, spans)
-            return
-        with multiprocessing.get_context("fork").Pool(workers) as pool:
-            yield from pool.imap(_write_segment, spans)
+        yield from parallel.fork_imap(_write_segment, spans, parallel=workers > 1)
     finally:
         _job = None
 

@@ -14,7 +14,7 @@ in the page cache:
     terms.json            docs (article ids by document number), {field: [term, ...]} and
                           [keyword bigram, ...], each list in the order of its runs below
     term_offsets.npy      int64 start of each term's run (and the end of the last)
-    term_docs.npy         document numbers (uint16 below 65,536 documents, else int32), one run
+    term_docs.npy         document numbers (uint16 up to 65,536 documents, else int32), one run
                           per term (sorted)
     term_scores.npy       float32 BM25F score of that term in that document
     gram_offsets.npy      int64 start of each keyword bigram's run (and the end of the last)
@@ -36,7 +36,7 @@ from pathlib import Path
 import numpy as np
 from whoosh import index, scoring
 
-from indexer import analysis
+from indexer import analysis, parallel
 
 ARRAYS_DIR = "arrays"
 # A term of a query: field, text, query boost.
@@ -76,54 +76,38 @@ def derive(whoosh_dir: Path, articles: Sequence[tuple[str, Sequence[str]]], out_
 
     `articles` are (id, keywords) in the KB's order, which numbers the documents here: a
     build written by parallel Whoosh writers holds them in whatever order its segments got
-    them, and equal scores must rank the same way in every build. Returns the number of
-    postings scored.
+    them, and equal scores must rank the same way in every build. Fields are scored on every
+    core for a big KB. Returns the number of postings scored.
     """
+    global _job
     out_dir.mkdir()
     doc_ids = [article_id for article_id, _ in articles]
+    ours = {article_id: n for n, article_id in enumerate(doc_ids)}
     ix = index.open_dir(str(whoosh_dir))
-    weighting = scoring.BM25F()
-    docs_runs, score_runs, fields_table, term_offsets = [], [], {}, [0]
     try:
-        with ix.searcher(weighting=weighting) as searcher:
-            reader = searcher.reader()
+        with ix.reader() as reader:
             n_docs = reader.doc_count_all()
-            ours = {article_id: n for n, article_id in enumerate(doc_ids)}
             # Whoosh's document number -> ours.
             renumber = np.array(
                 [ours.get(reader.stored_fields(d)["id"], -1) for d in range(n_docs)],
                 dtype=np.int64,
             )
-            if n_docs != len(doc_ids) or len(set(renumber.tolist()) - {-1}) != n_docs:
-                raise ValueError("Whoosh 索引中的文章与知识库不一致")
-            leaves = reader.leaf_readers()
-            for field in sorted(reader.indexed_field_names()):  # a set, for several segments
-                if field in ("id", "category"):
-                    continue
-                scorable = reader.schema[field].scorable
-                if scorable:
-                    lengths = np.array(
-                        [reader.doc_field_length(d, field, 1) for d in range(n_docs)],
-                        dtype=np.float64,
-                    )
-                    avgfl = searcher.avg_field_length(field) or 1
-                    b = weighting._field_B.get(field, weighting.B)
-                terms = fields_table[field] = []
-                for raw in reader.lexicon(field):
-                    ids, weights = _postings(leaves, field, raw)
-                    if scorable:
-                        idf = searcher.idf(field, raw.decode("utf-8"))
-                        scores = scoring.bm25(idf, weights, lengths[ids], avgfl, b, weighting.K1)
-                    else:  # Whoosh scores a term of an unscored field by its weight
-                        scores = weights
-                    ids = renumber[ids]
-                    order = np.argsort(ids, kind="stable")
-                    terms.append(raw.decode("utf-8"))
-                    term_offsets.append(term_offsets[-1] + len(ids))
-                    docs_runs.append(ids[order])
-                    score_runs.append(scores[order].astype(np.float32))
+            # A multi-segment reader lists its fields from a set: sort them, for stable files.
+            fields = sorted(set(reader.indexed_field_names()) - {"id", "category"})
     finally:
         ix.close()
+    if n_docs != len(doc_ids) or len(set(renumber.tolist()) - {-1}) != n_docs:
+        raise ValueError("Whoosh 索引中的文章与知识库不一致")
+    _job = (str(whoosh_dir), renumber)
+    try:
+        big = n_docs >= parallel.PARALLEL_MIN_ITEMS
+        runs = list(parallel.fork_imap(_field_runs, fields, parallel=big))
+    finally:
+        _job = None
+    fields_table = {field: terms for field, (terms, _, _, _) in zip(fields, runs, strict=True)}
+    term_offsets = np.concatenate([[0], np.cumsum(np.concatenate([r[1] for r in runs]))])
+    docs_runs = [r[2] for r in runs]
+    score_runs = [r[3] for r in runs]
     keyword_doc, keyword_size, gram_runs = [], [], {}
     for doc, (_, phrases) in enumerate(articles):
         for phrase in phrases:
@@ -136,7 +120,7 @@ def derive(whoosh_dir: Path, articles: Sequence[tuple[str, Sequence[str]]], out_
     for ids in gram_runs.values():
         keyword_ids.extend(ids)
         gram_offsets.append(len(keyword_ids))
-    _save(out_dir / "term_offsets.npy", np.array(term_offsets, dtype=np.int64))
+    _save(out_dir / "term_offsets.npy", term_offsets.astype(np.int64))
     # Two bytes a posting instead of four up to 65,536 articles: a tenth of a worker's memory.
     doc_type = np.uint16 if n_docs <= np.iinfo(np.uint16).max + 1 else np.int32
     _save(out_dir / "term_docs.npy", _concat(docs_runs, doc_type))
@@ -152,7 +136,52 @@ def derive(whoosh_dir: Path, articles: Sequence[tuple[str, Sequence[str]]], out_
         ),
         encoding="utf-8",
     )
-    return term_offsets[-1]
+    return int(term_offsets[-1])
+
+
+_job: tuple | None = None  # (Whoosh folder, Whoosh doc number -> ours), for forked workers
+
+
+def _field_runs(field: str) -> tuple[list[str], np.ndarray, np.ndarray, np.ndarray]:
+    """One field's terms, and per term its run length, documents (ours) and scores."""
+    whoosh_dir, renumber = _job
+    weighting = scoring.BM25F()
+    terms, counts, docs, scores_ = [], [], [], []
+    ix = index.open_dir(whoosh_dir)
+    try:
+        with ix.searcher(weighting=weighting) as searcher:
+            reader = searcher.reader()
+            leaves = reader.leaf_readers()
+            scorable = reader.schema[field].scorable
+            if scorable:
+                lengths = np.array(
+                    [reader.doc_field_length(d, field, 1) for d in range(reader.doc_count_all())],
+                    dtype=np.float64,
+                )
+                avgfl = searcher.avg_field_length(field) or 1
+                b = weighting._field_B.get(field, weighting.B)
+            for raw in reader.lexicon(field):
+                ids, weights = _postings(leaves, field, raw)
+                if scorable:
+                    idf = searcher.idf(field, raw.decode("utf-8"))
+                    scores = scoring.bm25(idf, weights, lengths[ids], avgfl, b, weighting.K1)
+                else:  # Whoosh scores a term of an unscored field by its weight
+                    scores = weights
+                ids = renumber[ids]
+                order = np.argsort(ids, kind="stable")
+                terms.append(raw.decode("utf-8"))
+                counts.append(len(ids))
+                docs.append(ids[order])
+                scores_.append(scores[order].astype(np.float32))
+    finally:
+        ix.close()
+    empty = np.zeros(0)
+    return (
+        terms,
+        np.array(counts, dtype=np.int64),
+        np.concatenate(docs) if docs else empty.astype(np.int64),
+        np.concatenate(scores_) if scores_ else empty.astype(np.float32),
+    )
 
 
 def _concat(runs: list[np.ndarray], dtype) -> np.ndarray:

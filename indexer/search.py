@@ -121,14 +121,15 @@ class LoadedIndex:
             for fact, wanted in a.applies_when.items():
                 for value in wanted:
                     self.by_condition.setdefault((fact, value), []).append(a.id)
-        self.synonyms = [
-            (variant.lower(), canonical)
-            for canonical, variants in self.kb.synonyms.items()
-            for variant in (canonical, *variants)
-        ]
+        analysis.init_segmenter(self.kb.dict_words, index_root / "jieba")
+        # Each way of saying a word, and the tokens of the word the articles use.
+        self.synonyms = []
+        for canonical, variants in self.kb.synonyms.items():
+            canonical_tokens = tuple(analysis.cut(analysis.normalize(canonical), self.kb.stopwords))
+            for variant in (canonical, *variants):
+                self.synonyms.append((variant.lower(), canonical_tokens))
         # The normalised text of the articles shown most recently, for matched words.
         self.normalized_text = lru_cache(maxsize=1024)(self._normalized_text)
-        analysis.init_segmenter(self.kb.dict_words, index_root / "jieba")
 
     def _normalized_text(self, article_id: str) -> str:
         article = self.articles[article_id]
@@ -168,29 +169,39 @@ def analyse_case(
     facts = extract_facts(text, kb.facts, slots)
     for name, value in (overrides or {}).items():
         facts[name] = Evidence(value, "坐席指定")
+    tokens, expansions, pinyin, grams = analyse_text(text, kb, synonyms)
+    return Query(
+        text,
+        tokens,
+        expansions,
+        pinyin,
+        grams,
+        facts,
+        slots,
+        frozenset(overrides or ()),
+    )
+
+
+def analyse_text(text: str, kb: KnowledgeBase, synonyms) -> tuple[tuple[str, ...], ...]:
+    """The words of normalised case text that are matched: jieba tokens (order numbers left
+    out), synonym expansions, pinyin-like Latin words, character bigrams.
+
+    `synonyms` are (variant, the canonical word's tokens) pairs (LoadedIndex.synonyms).
+    """
     tokens = [
         t for t in dict.fromkeys(analysis.cut(text, kb.stopwords)) if not _LONG_NUMBER.fullmatch(t)
     ]
     present = set(tokens)
     expansions = []
-    for variant, canonical in synonyms:
+    for variant, canonical_tokens in synonyms:
         if variant in text:
-            for token in analysis.cut(analysis.normalize(canonical), kb.stopwords):
+            for token in canonical_tokens:
                 if token not in present:
                     present.add(token)
                     expansions.append(token)
     pinyin = [t for t in tokens if _ASCII_WORD.match(t)]
     grams = list(dict.fromkeys(analysis.bigrams(text)))
-    return Query(
-        text,
-        tuple(tokens),
-        tuple(expansions),
-        tuple(pinyin),
-        tuple(grams),
-        facts,
-        slots,
-        frozenset(overrides or ()),
-    )
+    return tuple(tokens), tuple(expansions), tuple(pinyin), tuple(grams)
 
 
 def query_terms(query: Query) -> list[QueryTerm]:
