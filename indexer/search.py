@@ -128,8 +128,12 @@ class LoadedIndex:
             canonical_tokens = tuple(analysis.cut(analysis.normalize(canonical), self.kb.stopwords))
             for variant in (canonical, *variants):
                 self.synonyms.append((variant.lower(), canonical_tokens))
-        # The normalised text of the articles shown most recently, for matched words.
+        # For the articles shown most recently: their normalised text (for matched words) and
+        # their snippet candidates.
         self.normalized_text = lru_cache(maxsize=1024)(self._normalized_text)
+        self.snippet_candidates = lru_cache(maxsize=1024)(
+            lambda article_id: snippet_candidates(self.articles[article_id])
+        )
 
     def _normalized_text(self, article_id: str) -> str:
         article = self.articles[article_id]
@@ -285,26 +289,56 @@ def _show(value: str | float) -> str:
     return str(value)
 
 
-def snippet(article: Article, terms: list[str], width: int = 90) -> str:
+def snippet_candidates(article: Article) -> list[tuple[str, str]]:
+    """What a snippet can show: keywords, steps and body sentences, each with its lower case."""
+    texts = [
+        *article.keywords,
+        *(s.text for s in article.checklist),
+        *_SENTENCE.findall(article.body),
+    ]
+    return [(text, text.lower()) for text in texts]
+
+
+def snippet(
+    article: Article, terms: list[str], candidates: list[tuple[str, str]], width: int = 90
+) -> str:
     """The sentence that holds most matched terms, HTML-escaped, terms wrapped in <mark>."""
     # Single characters (不, 说) match everywhere; marking them is noise unless nothing else matched.
     terms = [t for t in terms if len(t) > 1] or terms
     if not terms:
         return html.escape(article.body[:width])
-    candidates = [
-        *article.keywords,
-        *(s.text for s in article.checklist),
-        *_SENTENCE.findall(article.body),
-    ]
     wanted = sorted(set(terms), key=len, reverse=True)
-    best = max(candidates, key=lambda s: sum(1 for t in wanted if t in s.lower()), default="")
+    best = max(candidates, key=lambda c: sum(1 for t in wanted if t in c[1]), default=("", ""))[0]
     best = re.sub(r"\[\[([^\]]+)\]\]|[#*`>]", "", best).strip()
     if len(best) > width:
         first = min((best.lower().find(t) for t in wanted if t in best.lower()), default=0)
         start = max(0, first - width // 3)
         best = ("…" if start else "") + best[start : start + width] + "…"
-    pattern = re.compile("|".join(re.escape(html.escape(t)) for t in wanted), re.IGNORECASE)
-    return pattern.sub(lambda m: f"<mark>{m.group(0)}</mark>", html.escape(best))
+    return mark(best, wanted)
+
+
+def mark(text: str, wanted: list[str]) -> str:
+    """The text HTML-escaped, each occurrence of a wanted (lower-case) word in <mark>: the
+    leftmost first, the longest of those starting at one place. No regex: a pattern per
+    query cost more than the rest of the snippet."""
+    lowered = text.lower()
+    if len(lowered) != len(text):  # lower() changed a length (rare letters): mark nothing
+        return html.escape(text)
+    found = []
+    for word in wanted:
+        start = lowered.find(word) if word else -1
+        while start != -1:
+            found.append((start, -len(word)))
+            start = lowered.find(word, start + 1)
+    out, position = [], 0
+    for start, negative_length in sorted(found):
+        if start < position:
+            continue
+        end = start - negative_length
+        out += [html.escape(text[position:start]), f"<mark>{html.escape(text[start:end])}</mark>"]
+        position = end
+    out.append(html.escape(text[position:]))
+    return "".join(out)
 
 
 class SearchEngine:
@@ -423,7 +457,7 @@ def rank(loaded: LoadedIndex, query: Query, limit: int, today: dt.date) -> list[
                 round(raw, 3),
                 tuple(terms),
                 tuple(notes),
-                snippet(article, terms),
+                snippet(article, terms, loaded.snippet_candidates(article.id)),
                 phrase,
             )
         )

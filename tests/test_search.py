@@ -8,6 +8,7 @@ rather than copying today's rankings.
 from __future__ import annotations
 
 import datetime as dt
+import html
 import re
 import shutil
 
@@ -246,3 +247,16 @@ def test_building_another_kb_in_the_process_does_not_change_how_the_engine_cuts(
     build_index(copy_mini_kb(tmp_path), tmp_path / "index")
 
     assert engine.analyse("运费险怎么赔").tokens == before
+
+
+def test_mark_wraps_the_leftmost_longest_words_and_escapes_the_rest():
+    from indexer.search import mark
+
+    assert mark("退款退货<b>退款", ["退款退货", "退款", "<b>"]) == (
+        "<mark>退款退货</mark><mark>&lt;b&gt;</mark><mark>退款</mark>"
+    )
+    assert mark("Refund 到账 refund", ["refund"]) == (
+        "<mark>Refund</mark> 到账 <mark>refund</mark>"
+    )
+    assert mark("<script>alert(1)</script>", ["不在"]) == html.escape("<script>alert(1)</script>")
+    assert mark("", ["退款"]) == ""
