@@ -19,6 +19,7 @@ import datetime as dt
 import fcntl
 import hashlib
 import json
+import math
 import os
 import shutil
 import sqlite3
@@ -336,12 +337,13 @@ def _write_index(kb: KnowledgeBase, directory: Path, index_root: Path, progress)
     return len(fresh)
 
 
-SPANS_PER_WORKER = 1  # each more span is one more Whoosh segment for impacts.derive to read
 # Whoosh sorts a segment's postings in memory up to limitmb, then spills sorted runs to disk
 # and merges them with pickle and heapq: with the default 128 MB, 10,000 articles in one
-# segment made 7 runs and cost ~25 s of a build. A span's postings fit in 512 MB up to
-# ~50,000 articles.
+# segment made 7 runs and cost ~25 s of a build. 5,000 articles' postings (~2.6 M) fit in
+# 512 MB, so bigger KBs get more spans (segments) rather than spills; fewer segments make
+# impacts.derive faster, so no more spans than that.
 SEGMENT_LIMIT_MB = 512
+SPAN_MAX_ARTICLES = 5000
 _job: tuple | None = None  # (kb, keys, cached tokens, Whoosh folder), inherited by forked workers
 
 
@@ -356,7 +358,7 @@ def _write_segments(kb: KnowledgeBase, keys, cached, whoosh_dir: Path):
     global _job
     n = len(kb.articles)
     workers = parallel.cores() if n >= parallel.PARALLEL_MIN_ITEMS else 1
-    count = workers * SPANS_PER_WORKER
+    count = workers * max(1, math.ceil(n / (workers * SPAN_MAX_ARTICLES)))
     bounds = [n * i // count for i in range(count + 1)]
     spans = [(bounds[i], bounds[i + 1]) for i in range(count) if bounds[i] < bounds[i + 1]]
     _job = (kb, keys, cached, str(whoosh_dir))
