@@ -29,8 +29,17 @@ class SourceLines:
     """An article file's lines, to point a problem at the exact line of a word."""
 
     def __init__(self, root: Path, article: Article):
-        path = root / article.path
-        self.lines = path.read_text(encoding="utf-8").split("\n") if path.exists() else []
+        self.path = root / article.path
+        self._lines: list[str] | None = None
+
+    @property
+    def lines(self) -> list[str]:
+        # Read only when a rule has a problem to place: most articles have none, and reading
+        # every file a second time was half of the rules' time.
+        if self._lines is None:
+            path = self.path
+            self._lines = path.read_text(encoding="utf-8").split("\n") if path.exists() else []
+        return self._lines
 
     def find(self, needle: str, start: int) -> int:
         """Return the first 1-based line at or after `start` that contains `needle`."""
