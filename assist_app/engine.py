@@ -9,8 +9,8 @@ from indexer.search import SearchEngine
 
 
 def init_engine(app: Flask, settings: Settings) -> None:
-    # Opening is lazy (first request), so a pre-fork server opens searchers in each worker
-    # after the fork, never before (a searcher shared across processes or threads misbehaves).
+    # Opening is lazy (first request): each worker of a pre-fork server loads the current build
+    # itself and reloads it when a new one is switched in.
     app.extensions["search_engine"] = SearchEngine(settings.index_root)
 
 

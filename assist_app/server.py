@@ -84,7 +84,7 @@ def run_gunicorn(settings: Settings, host: str, port: int, workers: int) -> None
             # holds phone numbers and names; access logs must not keep it (README, Privacy).
             "access_log_format": '%(h)s %(t)s "%(m)s %(U)s" %(s)s %(b)s %(M)sms',
             "errorlog": "-",
-            # The first request in a worker loads the index into memory (about a second).
+            # The first request in a worker loads the index (about a second; 8 s at 50,000 articles).
             "timeout": 60,
             # gunicorn >= 25.1 opens a control socket at one path per user ($XDG_RUNTIME_DIR or
             # ~/.gunicorn/gunicorn.ctl): a second server on the host takes it over and either

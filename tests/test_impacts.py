@@ -38,14 +38,15 @@ def _cases(path) -> list[str]:
     return [c["case"] for c in yaml.safe_load(path.read_text(encoding="utf-8"))]
 
 
-def _whoosh_scores(searcher, terms) -> dict[int, float]:
+def _whoosh_scores(searcher, terms) -> dict[str, float]:
     query = Or([Term(field, text, boost=boost) for field, text, boost in terms])
-    return {hit.docnum: hit.score for hit in searcher.search(query, limit=None)}
+    return {hit["id"]: hit.score for hit in searcher.search(query, limit=None)}
 
 
 def _compare(root, cases):
     engine = SearchEngine(root)
     loaded = engine.current()
+    docs = loaded.impacts.docs
     ix = index.open_dir(str(current_build(root) / "whoosh"))
     compared = 0
     with ix.searcher(weighting=scoring.BM25F()) as searcher:
@@ -55,14 +56,14 @@ def _compare(root, cases):
                 continue
             expected = _whoosh_scores(searcher, terms)
             scores = loaded.impacts.scores(terms)
-            assert set(np.flatnonzero(scores)) == set(expected), case
-            for doc, score in expected.items():
-                assert scores[doc] == pytest.approx(score, rel=1e-5), case
+            assert {docs[n] for n in np.flatnonzero(scores)} == set(expected), case
+            for article_id, score in expected.items():
+                assert scores[loaded.doc_number[article_id]] == pytest.approx(score, rel=1e-5)
             # The candidate pool: Whoosh's top CANDIDATES, allowing for float32 near-ties.
-            ours = top_documents(scores, CANDIDATES)
-            theirs = sorted(expected, key=lambda d: (-expected[d], d))[:CANDIDATES]
+            ours = {docs[n] for n in top_documents(scores, CANDIDATES)}
+            theirs = sorted(expected, key=lambda i: -expected[i])[:CANDIDATES]
             cutoff = expected[theirs[-1]]
-            assert {d for d in theirs if expected[d] > cutoff * (1 + 1e-5)} <= set(ours), case
+            assert {i for i in theirs if expected[i] > cutoff * (1 + 1e-5)} <= ours, case
             compared += 1
     ix.close()
     return compared
