@@ -184,7 +184,8 @@ def _build_lock(index_root: Path):
             fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
             raise BuildError("另一个索引构建正在进行，请等它结束后再试") from None
-        yield
+        with parallel.not_for_workers(lock.fileno()):
+            yield
 
 
 def _record_outcome(index_root: Path, outcome: dict) -> None:

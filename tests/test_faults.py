@@ -98,8 +98,15 @@ main(["--kb", sys.argv[2], "--index", sys.argv[3], "index"])
 """
 
 
+def segment_writers(index_root: Path) -> int:
+    """How many Whoosh segments are being written in the partial build (the build's own
+    writer opens one at once; each worker process one more)."""
+    return len({p.name.split(".")[0] for b in partials(index_root) for p in b.glob("whoosh/*.pst")})
+
+
 def kill_while_writing(kb: Path, index_root: Path) -> None:
-    """Start `kb index` and SIGKILL it once the Whoosh writer has files in the partial build."""
+    """Start `kb index` and SIGKILL it once worker processes write segments in the partial
+    build (a KB of 200+ articles is cut and written on every core)."""
     process = subprocess.Popen(
         [str(KB_COMMAND), "--kb", str(kb), "--index", str(index_root), "index"],
         stdout=subprocess.DEVNULL,
@@ -107,7 +114,8 @@ def kill_while_writing(kb: Path, index_root: Path) -> None:
     )
     try:
         deadline = time.monotonic() + 120
-        while not any(p.glob("whoosh/*.pst") for p in partials(index_root)):
+        wanted = 2 if (os.cpu_count() or 1) > 1 else 1
+        while segment_writers(index_root) < wanted:
             assert process.poll() is None, (
                 f"the build ended before the kill: {process.stderr.read()}"
             )
@@ -119,6 +127,22 @@ def kill_while_writing(kb: Path, index_root: Path) -> None:
         process.wait(timeout=30)
         process.stderr.close()
     assert process.returncode == -signal.SIGKILL
+
+
+def build_workers_alive(kb: Path) -> list[int]:
+    """Processes still running a build of this KB (a killed build's orphaned workers)."""
+    time.sleep(0.2)  # the kernel delivers the parent-death signal as the parent exits
+    alive = []
+    for proc in Path("/proc").iterdir():
+        if proc.name.isdigit() and int(proc.name) != os.getpid():
+            try:
+                cmdline = (proc / "cmdline").read_bytes().split(b"\0")
+                state = (proc / "stat").read_text().split(") ")[-1][:1]
+            except OSError:
+                continue
+            if str(kb).encode() in cmdline and b"index" in cmdline and state != "Z":
+                alive.append(int(proc.name))
+    return alive
 
 
 def kill_at_step(step: str, kb: Path, index_root: Path) -> None:
@@ -166,9 +190,11 @@ def test_a_build_killed_with_sigkill_changes_nothing(root, kb_copy, when, genera
     else:
         assert len(left) == 1 and not finished  # a half-written build, never current
     # Nothing ran after SIGKILL: last-build.json still tells of the previous build, and the
-    # lock file is still there, but the kernel released the flock with the process.
+    # lock file is still there, but the kernel released the flock with the process: its
+    # workers died with it and never held the lock.
     assert last_build(root) == outcome_before
     assert (root / ".build.lock").exists() and lock_is_free(root)
+    assert not build_workers_alive(kb_copy)
 
     # The next build succeeds, removes the partial build and becomes current.
     done = run_kb("--kb", kb_copy, "--index", root, "index")
