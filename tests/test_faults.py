@@ -1,4 +1,5 @@
-"""Faults: a build killed with SIGKILL, a full disk, no usable temp directory, the index deleted
+"""Faults: a build killed with SIGKILL, a full disk (while writing the Whoosh index, the token
+cache, the score arrays or the KB snapshot), no usable temp directory, the index deleted
 under a running server. Each test shows what happens and that nothing is lost or corrupted: the
 last good build stays current, opens and answers, and the next build recovers.
 
@@ -36,7 +37,7 @@ from live_helpers import (
 from test_build import snapshot
 from whoosh.filedb.filestore import FileStorage
 
-from indexer import build
+from indexer import build, impacts
 from indexer.build import BuildError, build_index
 from indexer.search import SearchEngine
 
@@ -87,7 +88,7 @@ def assert_last_good_build_serves(index_root: Path, before) -> None:
 # Kill the build from inside at a chosen step: deterministic points a poll could miss.
 KILL_AT_STEP = """
 import os, signal, sys
-from indexer import build
+from indexer import build, impacts
 from assist_app.cli import main
 
 def die(*args, **kwargs):
@@ -265,6 +266,18 @@ def fill_the_disk(monkeypatch, where: str) -> FullDisk:
             raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
 
         monkeypatch.setattr(Path, "write_text", half_then_enospc)
+    if where == "arrays":
+        save = impacts._save
+
+        def second_array_half_then_enospc(path, array):
+            if disk.failed == 0 and len(list(path.parent.iterdir())) >= 1:
+                with open(path, "wb") as f:
+                    f.write(b"\x93NUMPY" + bytes(64))
+                disk.failed += 1
+                raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+            return save(path, array)
+
+        monkeypatch.setattr(impacts, "_save", second_array_half_then_enospc)
     return disk
 
 
@@ -281,7 +294,7 @@ def collect_leaked_whoosh_files() -> None:
         gc.collect()
 
 
-@pytest.mark.parametrize("where", ["whoosh", "whoosh-and-token-cache", "kb.jsonl"])
+@pytest.mark.parametrize("where", ["whoosh", "whoosh-and-token-cache", "arrays", "kb.jsonl"])
 def test_a_full_disk_fails_the_build_cleanly_and_readyz_says_so(
     root, kb_copy, tmp_path, monkeypatch, where
 ):
