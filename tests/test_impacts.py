@@ -15,10 +15,12 @@ import pytest
 import yaml
 from whoosh import index, scoring
 from whoosh.query import Or, Term
+from whoosh.writing import SegmentWriter
 
 from assist_app.settings import PROJECT_ROOT
-from indexer import analysis, parallel
+from indexer import analysis, build, parallel
 from indexer.build import build_index, current_build
+from indexer.loader import load_kb
 from indexer.search import CANDIDATES, SearchEngine, query_terms, top_documents
 
 sys.path.insert(0, str(PROJECT_ROOT))
@@ -127,3 +129,34 @@ def _segments(build_dir):
         return ix._segments()
     finally:
         ix.close()
+
+
+def test_our_segment_writer_writes_the_bytes_whooshs_writes(generated_root, tmp_path):
+    # It only reads the field lengths once; postings, terms (with their block statistics)
+    # and columns must come out byte for byte as Whoosh's own SegmentWriter writes them.
+    _, cases = generated_root
+    kb, _ = load_kb(cases.parent.parent)
+    analysis.init_segmenter(kb.dict_words, tmp_path / "jieba")
+    tokens = [build.tokenize_article(a, kb) for a in kb.articles]
+    written = {}
+    for name, writer_class in (("whoosh", SegmentWriter), ("ours", build._SegmentWriter)):
+        folder = tmp_path / name
+        folder.mkdir()
+        ix = index.create_in(str(folder), build.schema())
+        writer = writer_class(ix, _lk=False, compound=False)
+        for article, fields in zip(kb.articles, tokens, strict=True):
+            writer.add_document(
+                id=article.id,
+                category=article.category,
+                pinyin=" ".join(fields["pinyin"]),
+                **{f: " ".join(fields[f]) for f in build.TEXT_FIELDS},
+            )
+        segment = writer._finalize_segment()
+        # Files are named after the segment's random id; what follows it names the part.
+        written[name] = {
+            p.name.removeprefix(segment.segment_id()): p.read_bytes()
+            for p in folder.iterdir()
+            if p.name.startswith(segment.segment_id())
+        }
+    assert {".pst", ".trm"} <= set(written["whoosh"])
+    assert written["ours"] == written["whoosh"]
