@@ -421,19 +421,48 @@ def _shown(path: Path, kb_dir: Path) -> str:
 
 
 def _load_yaml(path: Path, kb_dir: Path, problems: list[Problem]) -> Any:
+    return _load_yaml_lines(path, kb_dir, problems)[0]
+
+
+def _load_yaml_lines(
+    path: Path, kb_dir: Path, problems: list[Problem]
+) -> tuple[Any, yaml.Node | None]:
+    """A KB settings file's value and its node tree, whose marks give each entry's line."""
     shown = _shown(path, kb_dir)
     if not path.exists():
         problems.append(Problem(shown, 1, f"缺少文件 {path.name}", "missing-file"))
-        return None
+        return None, None
     text, read_problems = read_text(path, shown)
     problems += read_problems
     if text is None:
-        return None
+        return None, None
     try:
-        return yaml.safe_load(text)
+        node, data = compose_and_load(text)
     except yaml.YAMLError as e:
-        problems.append(yaml_problem(shown, e))
-        return None
+        problems.append(yaml_problem(shown, _python_yaml_error(text, e)))
+        return None, None
+    except ImpossibleValue as e:
+        problems.append(Problem(shown, 1, f"YAML 值无效：{e}", "yaml-syntax"))
+        return None, None
+    return data, node
+
+
+def _line_of(node: yaml.Node | None, *keys: str | int) -> int:
+    """1-based line of the entry at `keys` in a node tree (a mapping key's own line), or of the
+    deepest entry found on the way; 1 without a tree."""
+    line = 1
+    for key in keys:
+        if isinstance(node, yaml.MappingNode):
+            found = next(((k, v) for k, v in node.value if k.value == str(key)), None)
+            if found is None:
+                break
+            line, node = found[0].start_mark.line + 1, found[1]
+        elif isinstance(node, yaml.SequenceNode) and isinstance(key, int) and key < len(node.value):
+            node = node.value[key]
+            line = node.start_mark.line + 1
+        else:
+            break
+    return line
 
 
 def _word_lines(path: Path, kb_dir: Path, problems: list[Problem]) -> list[str]:
@@ -463,21 +492,28 @@ def _mapping(data: Any, path: Path, kb_dir: Path, problems: list[Problem]) -> di
 
 def load_categories(kb_dir: Path, problems: list[Problem]) -> dict[str, Category]:
     path = kb_dir / "categories.yaml"
-    data = _mapping(_load_yaml(path, kb_dir, problems), path, kb_dir, problems)
+    data, node = _load_yaml_lines(path, kb_dir, problems)
+    data = _mapping(data, path, kb_dir, problems)
     out = {}
     for key, value in data.items():
         if isinstance(value, dict) and isinstance(value.get("name"), str):
             out[str(key)] = Category(str(key), value["name"], str(value.get("description", "")))
         else:
             problems.append(
-                Problem(_shown(path, kb_dir), 1, f"分类 `{key}` 需要 `name: 中文名`", "file-shape")
+                Problem(
+                    _shown(path, kb_dir),
+                    _line_of(node, key),
+                    f"分类 `{key}` 需要 `name: 中文名`",
+                    "file-shape",
+                )
             )
     return out
 
 
 def load_facts(kb_dir: Path, problems: list[Problem]) -> dict[str, FactDef]:
     path = kb_dir / "facts.yaml"
-    data = _mapping(_load_yaml(path, kb_dir, problems), path, kb_dir, problems)
+    data, node = _load_yaml_lines(path, kb_dir, problems)
+    data = _mapping(data, path, kb_dir, problems)
     out = {}
     for name, spec in data.items():
         spec = spec if isinstance(spec, dict) else {}
@@ -496,7 +532,7 @@ def load_facts(kb_dir: Path, problems: list[Problem]) -> dict[str, FactDef]:
             problems.append(
                 Problem(
                     _shown(path, kb_dir),
-                    1,
+                    _line_of(node, name),
                     f"事实 `{name}` 应为 `type: enum` 加 `values:`，或 `type: number` 加 `extractor:`",
                     "file-shape",
                 )
@@ -506,12 +542,13 @@ def load_facts(kb_dir: Path, problems: list[Problem]) -> dict[str, FactDef]:
 
 def load_slots(kb_dir: Path, problems: list[Problem]) -> dict[str, SlotDef]:
     path = kb_dir / "slots.yaml"
-    data = _mapping(_load_yaml(path, kb_dir, problems), path, kb_dir, problems)
+    data, node = _load_yaml_lines(path, kb_dir, problems)
+    data = _mapping(data, path, kb_dir, problems)
     out = {}
     for name, spec in data.items():
         spec = spec if isinstance(spec, dict) else {}
         patterns = []
-        for raw in spec.get("patterns") or []:
+        for number, raw in enumerate(spec.get("patterns") or []):
             pattern = (
                 SlotPattern(raw)
                 if isinstance(raw, str)
@@ -523,7 +560,7 @@ def load_slots(kb_dir: Path, problems: list[Problem]) -> dict[str, SlotDef]:
                 problems.append(
                     Problem(
                         _shown(path, kb_dir),
-                        1,
+                        _line_of(node, name, "patterns", number),
                         f"槽位 `{name}` 的正则表达式有误：{e}",
                         "slot-pattern",
                     )

@@ -380,22 +380,29 @@ def test_front_matter(kb):
 
 
 def test_kb_file_problems(kb):
-    (kb / "facts.yaml").write_text(
-        (kb / "facts.yaml").read_text(encoding="utf-8") + "mood:\n  type: feeling\n",
+    facts = (kb / "facts.yaml").read_text(encoding="utf-8")
+    (kb / "facts.yaml").write_text(facts + "mood:\n  type: feeling\n", encoding="utf-8")
+    mood_line = facts.count("\n") + 1
+    (kb / "slots.yaml").write_text(
+        "order_id:\n  label: 订单号\n  patterns:\n    - '\\d{16}'\n    - '(\\d{16'\n",
         encoding="utf-8",
     )
-    (kb / "slots.yaml").write_text("order_id:\n  patterns: ['(\\d{16']\n", encoding="utf-8")
-    (kb / "categories.yaml").unlink()
+    (kb / "categories.yaml").write_text(
+        "before-shipment:\n  name: 发货前\nafter-sales:\n  description: 没有名字\n",
+        encoding="utf-8",
+    )
+    (kb / "banned_phrases.yaml").unlink()
     write_article(kb, ARTICLE, CANCEL_ORDER)
 
     _, problems = lint_kb(kb, TODAY)
 
-    # (These problems name line 1 of their file whatever line the key is on: not pinned here.)
-    found = {(p.path, p.rule) for p in problems}
-    assert ("kb/categories.yaml", "missing-file") in found
-    assert ("kb/facts.yaml", "file-shape") in found
-    assert ("kb/slots.yaml", "slot-pattern") in found
-    facts_problem = next(p for p in problems if p.rule == "file-shape")
+    # Each problem names the line of its entry: the key, or the pattern itself.
+    found = {(p.path, p.line, p.rule) for p in problems}
+    assert ("kb/categories.yaml", 3, "file-shape") in found
+    assert ("kb/facts.yaml", mood_line, "file-shape") in found
+    assert ("kb/slots.yaml", 5, "slot-pattern") in found
+    assert ("kb/banned_phrases.yaml", 1, "missing-file") in found
+    facts_problem = next(p for p in problems if p.path == "kb/facts.yaml")
     assert "`mood`" in facts_problem.message and "type: enum" in facts_problem.message
 
 
