@@ -10,6 +10,7 @@ from markupsafe import Markup
 
 from assist_app import render
 from assist_app.engine import get_engine
+from assist_app.recorder import get_recorder
 from assist_app.settings import Settings
 from indexer.search import LoadedIndex
 
@@ -96,6 +97,14 @@ def browse():
         if len(query) > limit:
             abort(413, f"搜索词太长：{len(query)} 个字符，最多 {limit} 个字符")
         result = engine.search(query, limit=SEARCH_RESULTS)
+        # What new hires look for counts as much as what agents paste (insights, masked).
+        get_recorder().record_request(
+            "browse",
+            query,
+            {name: ev.value for name, ev in result.query.facts.items()},
+            [(hit.article.id, hit.score) for hit in result.hits],
+            result.build.get("kb_version"),
+        )
         results = [
             {
                 **render.summary(hit.article, kb, today),

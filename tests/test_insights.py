@@ -221,13 +221,18 @@ def agents_session(base: str) -> set[str]:
     search = fetch(f"{base}/api/search?q=%E5%8F%91%E7%A5%A8%E6%80%8E%E4%B9%88%E5%BC%80")
     assert search.status == 200 and search.json()["request_id"]
     shown.update(r["id"] for r in search.json()["results"])
+    # Case 8: a new hire searches the browse page.
+    browse = fetch(f"{base}/articles?q=%E5%8F%91%E7%A5%A8")  # 发票
+    assert browse.status == 200
+    results = browse.text.split('class="search-results"', 1)[1].split("</section>", 1)[0]
+    shown.update(re.findall(r'href="/articles/([a-z0-9-]+)"', results))
     return shown
 
 
 def check_report(report: dict, shown: set[str], active: set[str]) -> None:
     assert report["totals"] == {
-        "requests": 8,
-        "cases": 7,
+        "requests": 9,
+        "cases": 8,
         "cases_used": 3,
         "copies": 2,
         "helpful": 2,
@@ -243,7 +248,7 @@ def check_report(report: dict, shown: set[str], active: set[str]) -> None:
     by_article = {row["article_id"]: row for row in report["cases_by_article"]}
     assert by_article["lost-parcel"]["cases"] == 2
     assert by_article["wrong-item"]["cases"] == 2
-    assert by_article["invoice"]["cases"] == 1
+    assert by_article["invoice"]["cases"] == 2  # the API search and the browse page
     lost_cases = {c["case"] for c in by_article["lost-parcel"]["top_cases"]}
     # A case counts as its last wording, masked.
     assert lost_cases == {
@@ -275,13 +280,13 @@ def test_a_session_is_recorded_masked_and_read_back(store_url, app_over, index_r
     shown = agents_session(base)
     recorder = app.extensions["insights"]
     assert recorder.flush()
-    assert recorder.stats()["written"] == 8 + 7  # requests and actions
+    assert recorder.stats()["written"] == 9 + 7  # requests and actions
     assert recorder.stats()["failed"] == recorder.stats()["dropped"] == 0
 
     store = open_store(store_url)
     with store.connection() as conn:
         stored = [row[0] for row in store.query(conn, "SELECT case_text FROM insight_requests", {})]
-    assert len(stored) == 8
+    assert len(stored) == 9
     assert not any(
         secret in text
         for text in stored
