@@ -22,8 +22,9 @@ _CJK = re.compile(r"[\u4e00-\u9fff]")
 _SURROGATE = re.compile(r"[\ud800-\udfff]")
 
 # Part of the token cache's key: change it whenever cutting gives other tokens for the same
-# text and dictionary (2: pinyin keys word by word).
-TOKENIZER_VERSION = 2
+# text and dictionary; never reuse a number (2: pinyin keys word by word; 4: pinyin keys no
+# longer cached across dictionaries; 3 was a trial without HMM that caches may still hold).
+TOKENIZER_VERSION = 4
 
 _lock = threading.Lock()
 _segmenter: jieba.Tokenizer | None = None
@@ -92,6 +93,8 @@ def init_segmenter(dict_words: tuple[str, ...], cache_dir: Path | None = None) -
             tag = parts[2] if len(parts) > 2 else None
             tokenizer.add_word(normalize(word), freq, tag)
         _segmenter, _segmenter_words = tokenizer, dict_words
+        # Pinyin keys follow the cut, so a phrase's cached keys belong to the old dictionary.
+        pinyin_keys.cache_clear()
         return tokenizer
 
 
@@ -131,8 +134,7 @@ def pinyin_keys(phrase: str) -> tuple[str, ...]:
     chars = "".join(_CJK.findall(phrase))
     if not chars:
         return ()
-    words = _segmenter.cut(chars, HMM=False) if _segmenter is not None else [chars]
-    parts = [_word_pinyin(word) for word in words]
+    parts = [_word_pinyin(word) for word in segmenter().cut(chars, HMM=False)]
     return ("".join(full for full, _ in parts), "".join(initials for _, initials in parts))
 
 

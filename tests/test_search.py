@@ -260,3 +260,17 @@ def test_mark_wraps_the_leftmost_longest_words_and_escapes_the_rest():
     )
     assert mark("<script>alert(1)</script>", ["不在"]) == html.escape("<script>alert(1)</script>")
     assert mark("", ["退款"]) == ""
+
+
+def test_pinyin_keys_follow_the_current_dictionary(tmp_path):
+    # Keys are cut word by word, so a KB whose dictionary cuts a phrase differently gets the
+    # keys of its own cut, not those cached under another KB's dictionary.
+    from indexer import analysis
+
+    try:
+        analysis.init_segmenter((), tmp_path / "jieba")
+        assert analysis.pinyin_keys("加重新") == ("jiachongxin", "jcx")
+        analysis.init_segmenter(("加重 1000000",), tmp_path / "jieba")
+        assert analysis.pinyin_keys("加重新") == ("jiazhongxin", "jzx")
+    finally:
+        analysis.init_segmenter((), tmp_path / "jieba")
