@@ -215,7 +215,7 @@ def search():
     limit = result_limit(limit, DEFAULT_SEARCH_LIMIT)
     engine = get_engine()
     result = engine.search(query, limit=limit)
-    kb = engine.current().kb
+    kb = result.kb
     facts = {name: ev.value for name, ev in result.query.facts.items()}
     request_id = get_recorder().record_request(
         "search",

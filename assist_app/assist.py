@@ -11,7 +11,8 @@ from typing import Any
 from indexer.conditions import condition_holds, describe
 from indexer.extract import Evidence
 from indexer.model import Article, KnowledgeBase, Reply, Step
-from indexer.search import Hit, SearchEngine, SearchResult
+from indexer.ranking import Hit
+from indexer.search import SearchEngine, SearchResult
 
 PLACEHOLDER = re.compile(r"\{\{\s*([a-z_][a-z0-9_]*)\s*\}\}")
 
@@ -166,7 +167,7 @@ def assist(
 ) -> dict[str, Any]:
     """Answer a case: facts and slots read from it, and ranked procedures ready to use."""
     result = engine.search(case, limit=limit, overrides=overrides)
-    kb = engine.current().kb
+    kb = result.kb
     values = slot_values(kb, result.query.facts, result.query.slots)
     return {
         "facts": facts_view(result, kb),

@@ -12,7 +12,7 @@ from assist_app import render
 from assist_app.engine import get_engine
 from assist_app.recorder import get_recorder
 from assist_app.settings import Settings
-from indexer.search import LoadedIndex
+from indexer.loaded import LoadedIndex
 
 bp = Blueprint("pages", __name__)
 
@@ -107,7 +107,7 @@ def browse():
         )
         results = [
             {
-                **render.summary(hit.article, kb, today),
+                **render.summary(hit.article, result.kb, today),
                 "snippet": _safe_snippet(hit.snippet),
             }
             for hit in result.hits

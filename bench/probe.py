@@ -170,7 +170,9 @@ def retrieval_answer(engine):
     case, add synonyms, bigrams and pinyin, score every article, take the best five. No facts,
     slots, re-ranking, checklists or replies (assist does those on top)."""
     from indexer import analysis
-    from indexer.search import MAX_ANALYSED_CHARS, Query, analyse_text, query_terms, top_documents
+    from indexer.query import Query, analyse_text, query_terms
+    from indexer.ranking import top_documents
+    from indexer.weights import MAX_ANALYSED_CHARS
 
     def answer(case: str) -> None:
         loaded = engine.current()

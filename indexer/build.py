@@ -37,20 +37,9 @@ from indexer import analysis, impacts, parallel
 from indexer.lint import has_errors, lint_kb
 from indexer.model import Article, KnowledgeBase, Problem
 from indexer.snapshot import SNAPSHOT_FILE, kb_to_json
+from indexer.weights import FIELD_BOOSTS, TEXT_FIELDS
 
 KEEP_BUILDS = 3
-
-# How much a term found in each field counts (BM25F field weights). Titles and the phrases
-# editors list as keywords say what an article is about; the body mentions many things.
-FIELD_BOOSTS = {
-    "title": 3.0,
-    "keywords": 2.5,
-    "tags": 2.0,
-    "steps": 1.0,
-    "body": 0.6,
-    "grams": 0.35,
-}
-TEXT_FIELDS = tuple(FIELD_BOOSTS)
 
 
 class BuildError(Exception):

@@ -24,6 +24,7 @@ from indexer.model import (
 )
 
 FRONT_MATTER = "---"
+AUDIENCES = ("buyer", "staff")
 
 # Front-matter fields: name -> (required, kind). Kinds are checked by _check_kind.
 ARTICLE_FIELDS: dict[str, tuple[bool, str]] = {
@@ -39,6 +40,7 @@ ARTICLE_FIELDS: dict[str, tuple[bool, str]] = {
     "effective_from": (False, "date"),
     "effective_until": (False, "date"),
     "applies_when": (False, "conditions"),
+    "audience": (False, "audience"),
     "checklist": (True, "checklist"),
     "replies": (True, "replies"),
 }
@@ -48,6 +50,7 @@ KIND_HINTS = {
     "str_list": "一个列表，例如 `tags: [退款, 未发货]`",
     "date": "日期 YYYY-MM-DD，例如 `reviewed: 2026-11-20`",
     "positive_int": "正整数天数，例如 `review_every_days: 180`",
+    "audience": "`buyer`（买家的问题，默认）或 `staff`（内部流程：批发、仓库、财务、客服培训）",
     "conditions": "事实到取值的映射，例如 `applies_when: {order_status: 未发货}`",
     "checklist": "步骤列表，每步是一句话或 `{text: ..., when: {...}}`",
     "replies": "回复列表，每条是 `{id: ..., title: ..., text: ...}`",
@@ -198,6 +201,8 @@ def _check_kind(kind: str, value: Any) -> bool:
         return isinstance(value, int) and not isinstance(value, bool) and value > 0
     if kind == "conditions":
         return isinstance(value, dict)
+    if kind == "audience":
+        return value in AUDIENCES
     return isinstance(value, list)
 
 
@@ -308,6 +313,7 @@ def parse_article(text: str, shown: str) -> tuple[Article | None, list[Problem]]
         path=shown,
         effective_from=data.get("effective_from"),
         effective_until=data.get("effective_until"),
+        audience=data.get("audience", "buyer"),
         lines=key_lines,
     )
     return article, problems
@@ -525,6 +531,7 @@ def load_facts(kb_dir: Path, problems: list[Problem]) -> dict[str, FactDef]:
                 str(spec.get("label", name)),
                 "enum",
                 {str(v): tuple(str(p) for p in (phrases or [])) for v, phrases in values.items()},
+                gate=spec.get("gate") is True,
             )
         elif kind == "number" and spec.get("extractor"):
             out[name] = FactDef(name, str(spec.get("label", name)), "number", {}, spec["extractor"])

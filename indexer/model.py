@@ -61,6 +61,9 @@ class Article:
     path: str = ""
     effective_from: dt.date | None = None
     effective_until: dt.date | None = None
+    # Who the procedure is for: "buyer" (a buyer's case, the default) or "staff" (back office:
+    # wholesale, warehouse, finance, agent training), which a buyer's message must not lead to.
+    audience: str = "buyer"
     # Line of each front-matter key and of the body's first line, for problems found later.
     lines: dict[str, int] = field(default_factory=dict, compare=False)
 
@@ -85,6 +88,9 @@ class FactDef:
     type: str  # "enum" | "number"
     values: dict[str, tuple[str, ...]] = field(default_factory=dict)
     extractor: str = ""
+    # A context fact (platform, customer type, season): an article whose applies_when names it
+    # is for cases that show it, so it is lowered when the case does not say.
+    gate: bool = False
 
 
 @dataclass(frozen=True)

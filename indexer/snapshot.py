@@ -98,6 +98,7 @@ def _article(data: dict) -> Article:
         path=data["path"],
         effective_from=_date(data["effective_from"]),
         effective_until=_date(data["effective_until"]),
+        audience=sys.intern(data.get("audience", "buyer")),
         lines=data["lines"],
     )
 
@@ -135,6 +136,7 @@ def kb_from_lines(lines: Iterable[str]) -> KnowledgeBase:
                 v["type"],
                 {value: tuple(p) for value, p in v["values"].items()},
                 v["extractor"],
+                v.get("gate", False),
             )
             for k, v in data["facts"].items()
         },

@@ -21,7 +21,10 @@ from assist_app.settings import PROJECT_ROOT
 from indexer import analysis, build, parallel
 from indexer.build import build_index, current_build
 from indexer.loader import load_kb
-from indexer.search import CANDIDATES, SearchEngine, query_terms, top_documents
+from indexer.query import query_terms
+from indexer.ranking import top_documents
+from indexer.search import SearchEngine
+from indexer.weights import CANDIDATES
 
 sys.path.insert(0, str(PROJECT_ROOT))
 from bench.generate import generate  # noqa: E402

@@ -17,7 +17,8 @@ from kb_helpers import copy_mini_kb
 
 from indexer.analysis import fold
 from indexer.build import build_index
-from indexer.search import MAX_ANALYSED_CHARS, SearchEngine
+from indexer.search import SearchEngine
+from indexer.weights import MAX_ANALYSED_CHARS
 
 CASES = [
     "拍错了 还没发货 能取消吗",
@@ -250,7 +251,7 @@ def test_building_another_kb_in_the_process_does_not_change_how_the_engine_cuts(
 
 
 def test_mark_wraps_the_leftmost_longest_words_and_escapes_the_rest():
-    from indexer.search import mark
+    from indexer.snippets import mark
 
     assert mark("退款退货<b>退款", ["退款退货", "退款", "<b>"]) == (
         "<mark>退款退货</mark><mark>&lt;b&gt;</mark><mark>退款</mark>"
@@ -274,3 +275,41 @@ def test_pinyin_keys_follow_the_current_dictionary(tmp_path):
         assert analysis.pinyin_keys("加重新") == ("jiazhongxin", "jzx")
     finally:
         analysis.init_segmenter((), tmp_path / "jieba")
+
+
+def test_the_agents_words_in_a_pasted_chat_are_not_the_buyers_facts(engine):
+    chat = "顾客：收到的杯子碎了 订单3900123456789012345\n客服：亲，七天无理由也可以的哦"
+    query = engine.search(chat).query
+    assert query.facts["reason"].value == "破损"
+    assert query.slots["order_id"].value == "3900123456789012345"
+    assert [t.speaker for t in query.turns] == ["buyer", "agent"]
+    alone = engine.search("客服：亲，七天无理由也可以的哦").query
+    assert "reason" not in alone.facts
+
+
+def test_the_buyers_latest_message_weighs_most(engine):
+    earlier, latest = "快递一直不动", "算了 还没发货的话直接取消订单吧"
+    chat = f"顾客：{earlier}\n客服：帮您查一下\n顾客：{latest}"
+    swapped = f"顾客：{latest}\n客服：帮您查一下\n顾客：{earlier}"
+    assert first(engine, chat) == first(engine, latest)
+    assert first(engine, swapped) == first(engine, earlier)
+
+
+def test_a_platform_specific_procedure_leads_only_on_its_platform(engine):
+    by_id = engine.current().articles
+    specific = {
+        a.id for a in by_id.values() if a.applies_when.get("platform") and len(a.platforms) == 1
+    }
+    assert specific  # pdd-exchange, tmall-supermarket-exchange, jd-after-sales …
+    for case in ["烧水壶漏水了 想换一个", "换货怎么弄 颜色不喜欢", "怎么申请售后 东西坏了"]:
+        assert first(engine, case) not in specific
+    assert first(engine, "拼多多上买的水壶漏水了 想换一个") == "pdd-exchange"
+
+
+def test_back_office_procedures_do_not_answer_a_buyer_but_answer_staff(engine):
+    staff = {a.id for a in engine.current().articles.values() if a.audience == "staff"}
+    assert staff
+    for case in ["我要退货", "退货怎么退", "东西不想要了 能退吗", "退货寄回去了 钱怎么还没到"]:
+        assert first(engine, case) not in staff
+    for case in ["经销商要退一批货 退货申请怎么走", "新人问：买家退货态度很差 怎么回复"]:
+        assert first(engine, case) in staff

@@ -1,0 +1,162 @@
+"""A case as matching reads it: the buyer's turns, cut into words, expanded, with facts and slots.
+
+Queries are built in code from analyser tokens, never parsed (user text is not query syntax);
+chat noise is dropped; synonyms add the articles' own words; character bigrams catch
+segmentation differences and typos.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+from indexer import analysis
+from indexer.extract import Evidence, extract_facts, extract_slots
+from indexer.impacts import QueryTerm
+from indexer.model import KnowledgeBase
+from indexer.turns import Turn, buyer_side, split_turns
+from indexer.weights import (
+    CONTEXT_WORD_BOOST,
+    GRAM_BOOST,
+    LATEST_TURN_BOOST,
+    MAX_ANALYSED_CHARS,
+    PINYIN_BOOST,
+    SYNONYM_BOOST,
+    TEXT_FIELDS,
+)
+
+_ASCII_WORD = re.compile(r"^[a-z]{2,12}$")
+_LONG_NUMBER = re.compile(r"\d{5,}|[a-z]+\d{5,}")
+# Anonymised or template gaps in pasted text ([订单x], [数字x], 【订单号】): not the buyer's words.
+_PLACEHOLDER = re.compile(r"\[[^\[\]\s]{1,8}x\]|【[^【】\s]{1,8}】")
+
+
+@dataclass(frozen=True)
+class Query:
+    """A case description analysed for matching."""
+
+    text: str
+    tokens: tuple[str, ...]
+    expansions: tuple[str, ...]
+    pinyin: tuple[str, ...]
+    grams: tuple[str, ...]
+    facts: dict[str, Evidence]
+    slots: dict[str, Evidence]
+    overridden: frozenset[str] = frozenset()
+    turns: tuple[Turn, ...] = ()
+    # Words of the buyer's latest message, which weigh more (LATEST_TURN_BOOST).
+    latest: frozenset[str] = frozenset()
+    # Words that name a context (京东, 自营, 春节: phrases of `gate` facts), which weigh less
+    # (CONTEXT_WORD_BOOST): where a case happens is not what it is about.
+    context: frozenset[str] = frozenset()
+
+
+def analyse_case(
+    case: str, kb: KnowledgeBase, synonyms, overrides: dict[str, str | float] | None = None
+) -> Query:
+    """Split a case into turns, then read the buyer's side: words, synonyms, facts and slots."""
+    turns = split_turns(_ends(case, 2 * MAX_ANALYSED_CHARS))
+    read = buyer_side(turns)
+    buyer_text = _ends("\n".join(t.text for t in read), MAX_ANALYSED_CHARS)
+    folded = analysis.fold(_PLACEHOLDER.sub(" ", buyer_text))
+    text = folded.lower()
+    slots = extract_slots(folded, kb.slots)
+    facts = extract_facts(text, kb.facts, slots)
+    for name, value in (overrides or {}).items():
+        facts[name] = Evidence(value, "坐席指定")
+    tokens, expansions, pinyin, grams = analyse_text(text, kb, synonyms)
+    latest = latest_message(read)
+    latest_words: frozenset[str] = frozenset()
+    if latest and latest != text:
+        words = analyse_text(latest, kb, synonyms)
+        latest_words = frozenset(w for part in words for w in part)
+    return Query(
+        text,
+        tokens,
+        expansions,
+        pinyin,
+        grams,
+        facts,
+        slots,
+        frozenset(overrides or ()),
+        tuple(turns),
+        latest_words,
+        context_words(text, kb),
+    )
+
+
+def _ends(text: str, limit: int) -> str:
+    """At most `limit` characters: a long case's first and last parts, where a message states
+    its problem and a chat its latest concern."""
+    if len(text) <= limit:
+        return text
+    half = (limit - 1) // 2
+    return text[:half] + "\n" + text[-half:]
+
+
+def context_words(text: str, kb: KnowledgeBase) -> frozenset[str]:
+    """Tokens and bigrams of the context phrases (of `gate` facts) that the text contains."""
+    words: set[str] = set()
+    for spec in kb.facts.values():
+        if not spec.gate:
+            continue
+        for phrases in spec.values.values():
+            for phrase in phrases:
+                needle = phrase.lower()
+                if needle in text:
+                    words.update(analysis.cut(needle))
+                    words.update(analysis.bigrams(needle))
+    return frozenset(words)
+
+
+def latest_message(read: list[Turn]) -> str:
+    """The buyer's latest message of a chat with speakers, normalised; "" for one message.
+
+    Unlabelled runs are not split: measured on real pastes, boosting their last sentence cost
+    more cases than it won (buyers state the problem first and chat after it)."""
+    if len(read) < 2:
+        return ""
+    return analysis.fold(_PLACEHOLDER.sub(" ", read[-1].text)).lower()
+
+
+def analyse_text(text: str, kb: KnowledgeBase, synonyms) -> tuple[tuple[str, ...], ...]:
+    """The words of normalised case text that are matched: jieba tokens (order numbers left
+    out), synonym expansions, pinyin-like Latin words, character bigrams.
+
+    `synonyms` are (variant, the canonical word's tokens) pairs (LoadedIndex.synonyms).
+    """
+    tokens = [
+        t for t in dict.fromkeys(analysis.cut(text, kb.stopwords)) if not _LONG_NUMBER.fullmatch(t)
+    ]
+    present = set(tokens)
+    expansions = []
+    for variant, canonical_tokens in synonyms:
+        if variant in text:
+            for token in canonical_tokens:
+                if token not in present:
+                    present.add(token)
+                    expansions.append(token)
+    pinyin = [t for t in tokens if _ASCII_WORD.match(t)]
+    grams = list(dict.fromkeys(analysis.bigrams(text)))
+    return tuple(tokens), tuple(expansions), tuple(pinyin), tuple(grams)
+
+
+def query_terms(query: Query) -> list[QueryTerm]:
+    """The query as an OR of (field, term, boost): any term may match, none is required.
+
+    Words of the buyer's latest message count LATEST_TURN_BOOST more."""
+
+    def boost(word: str, base: float) -> float:
+        if word in query.context:
+            base *= CONTEXT_WORD_BOOST
+        return base * (1 + LATEST_TURN_BOOST) if word in query.latest else base
+
+    fields = [f for f in TEXT_FIELDS if f != "grams"]
+    terms = []
+    for token in query.tokens:
+        terms += [(f, token, boost(token, 1.0)) for f in fields]
+    for token in query.expansions:
+        terms += [(f, token, boost(token, SYNONYM_BOOST)) for f in fields]
+    terms += [("grams", g, boost(g, GRAM_BOOST)) for g in query.grams]
+    terms += [("pinyin", p, PINYIN_BOOST) for p in query.pinyin]
+    return terms

@@ -1,0 +1,218 @@
+"""Rank a case's candidates: BM25F from the score arrays, re-ranked with facts, context and the
+closest example phrasing; every hit says why it ranks where it does."""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass
+
+import numpy as np
+
+from indexer.conditions import condition_holds, describe
+from indexer.extract import Evidence
+from indexer.loaded import LoadedIndex
+from indexer.markup import show_value
+from indexer.model import Article, KnowledgeBase
+from indexer.query import Query, query_terms
+from indexer.snippets import matched_terms, snippet
+from indexer.weights import (
+    CANDIDATES,
+    CONTEXT_MATCH_BONUS,
+    DEFAULT_FACT_WEIGHT,
+    FACT_CONFLICT_PENALTY,
+    FACT_MATCH_BONUS,
+    FACT_WEIGHTS,
+    GATE_MISSING_PENALTY,
+    PHRASING_SHOWN_FROM,
+    PHRASING_WEIGHT,
+    STAFF_AUDIENCE_PENALTY,
+    UPCOMING_WEIGHT,
+)
+
+# The fact that says a case is written by staff (an agent, the warehouse, finance, a
+# wholesale customer's store), for whom back-office procedures are meant.
+STAFF_FACT = "asker"
+
+
+@dataclass(frozen=True)
+class FactNote:
+    """How one fact of the case bears on an article: raised (+1) or lowered (-1) it."""
+
+    fact: str
+    value: str
+    effect: int
+    text: str
+    # "fact": a fact agrees or conflicts; "context": a context fact (platform, season …) agrees;
+    # "gate": the case does not show the article's context; "audience": a back-office
+    # procedure for a buyer's case.
+    kind: str = "fact"
+
+
+@dataclass(frozen=True)
+class Hit:
+    article: Article
+    score: float
+    bm25: float
+    matched: tuple[str, ...]
+    fact_notes: tuple[FactNote, ...]
+    snippet: str
+    closest: str = ""  # the article keyword most like the case, if any is alike
+    likeness: float = 0.0  # the closest keyword's character-bigram cosine with the case
+
+
+def top_documents(scores: np.ndarray, k: int) -> np.ndarray:
+    """Numbers of the (at most) k best-scoring matched documents, best first; equal scores
+    in document order, as Whoosh's collector ranks them."""
+    matched = np.flatnonzero(scores > 0)
+    if len(matched) > k:
+        values = scores[matched]
+        kth = np.partition(values, len(matched) - k)[len(matched) - k]
+        above = matched[values > kth]
+        matched = np.concatenate([above, matched[values == kth][: k - len(above)]])
+    return matched[np.lexsort((matched, -scores[matched]))]
+
+
+def fact_notes(article: Article, facts: dict[str, Evidence], kb: KnowledgeBase) -> list[FactNote]:
+    """Facts of the case that agree (+1) or disagree (-1) with the article's applies_when."""
+    notes = []
+    for fact, wanted in article.applies_when.items():
+        if fact not in facts:
+            continue
+        value = facts[fact].value
+        label = kb.facts[fact].label if fact in kb.facts else fact
+        shown = show_value(value)
+        if fact == "threat" and "reason" in facts and condition_holds(wanted, value):
+            # A threat beside a concrete problem: the agent acts on the problem first and calms
+            # the buyer while doing it, so the problem's own procedure should lead.
+            notes.append(
+                FactNote(
+                    fact,
+                    shown,
+                    -1,
+                    f"买家有具体问题（{show_value(facts['reason'].value)}），"
+                    f"先按该问题的流程处理，{shown}的安抚同步进行",
+                )
+            )
+        elif condition_holds(wanted, value):
+            # A context (platform, season) that agrees lets the article lead; it is no
+            # evidence that the case is about this procedure, so it adds nothing.
+            context = fact in kb.facts and kb.facts[fact].gate
+            notes.append(
+                FactNote(
+                    fact, shown, +1, f"{label}“{shown}”符合本流程", "context" if context else "fact"
+                )
+            )
+        else:
+            notes.append(
+                FactNote(
+                    fact,
+                    shown,
+                    -1,
+                    f"{label}“{shown}”与本流程不符（适用于{describe(label, wanted)}）",
+                )
+            )
+    platform = facts.get("platform")
+    if (
+        platform
+        and article.platforms
+        and "platform" not in article.applies_when
+        and platform.value not in article.platforms
+    ):
+        listed = "、".join(article.platforms)
+        notes.append(
+            FactNote(
+                "platform",
+                str(platform.value),
+                -1,
+                f"平台“{platform.value}”不在本文适用平台（{listed}）内",
+            )
+        )
+    for fact, wanted in article.applies_when.items():
+        spec = kb.facts.get(fact)
+        if spec is not None and spec.gate and fact not in facts:
+            notes.append(
+                FactNote(
+                    fact,
+                    "",
+                    -1,
+                    f"本流程只用于{describe(spec.label, wanted)}，案例没有说明{spec.label}",
+                    "gate",
+                )
+            )
+    if article.audience == "staff" and STAFF_FACT not in facts:
+        notes.append(
+            FactNote(
+                "audience",
+                "staff",
+                -1,
+                "这是内部流程（仓库、财务、批发或客服培训），案例读起来是买家的问题",
+                "audience",
+            )
+        )
+    return notes
+
+
+def adjustment(notes: list[FactNote]) -> float:
+    """What the notes add to an article's score (a share of the query's best BM25 score)."""
+    total = 0.0
+    for note in notes:
+        if note.kind == "gate":
+            total -= GATE_MISSING_PENALTY
+        elif note.kind == "audience":
+            total -= STAFF_AUDIENCE_PENALTY
+        elif note.kind == "context":
+            total += CONTEXT_MATCH_BONUS
+        elif note.effect > 0:
+            total += FACT_MATCH_BONUS * FACT_WEIGHTS.get(note.fact, DEFAULT_FACT_WEIGHT)
+        else:
+            total -= FACT_CONFLICT_PENALTY * FACT_WEIGHTS.get(note.fact, DEFAULT_FACT_WEIGHT)
+    return total
+
+
+def rank(loaded: LoadedIndex, query: Query, limit: int, today: dt.date) -> list[Hit]:
+    """BM25F candidates (top CANDIDATES), re-ranked with facts and phrasing; reasons for the best."""
+    kb = loaded.kb
+    scores = loaded.impacts.scores(query_terms(query))
+    docs = loaded.impacts.docs
+    bm25 = {docs[n]: float(scores[n]) for n in top_documents(scores, CANDIDATES)}
+    # When the text alone does not fill the pool, articles whose applies_when the facts satisfy
+    # join it: "pdd 怎么弄" names no procedure but its platform does.
+    for article_id in loaded.fact_candidates(query.facts, CANDIDATES - len(bm25)):
+        bm25.setdefault(article_id, 0.0)
+    top = max(bm25.values(), default=0.0) or 1.0
+    closest = loaded.impacts.closest_keywords(
+        query.grams, [loaded.doc_number[article_id] for article_id in bm25]
+    )
+    scored = []
+    for article_id, raw in bm25.items():
+        article = loaded.articles[article_id]
+        status = article.status_on(today)
+        if status == "expired":
+            continue
+        notes = fact_notes(article, query.facts, kb)
+        position, likeness = closest.get(loaded.doc_number[article_id], (0, 0.0))
+        phrase = article.keywords[position] if likeness else ""
+        score = raw / top + PHRASING_WEIGHT * likeness + adjustment(notes)
+        if status == "upcoming":
+            score *= UPCOMING_WEIGHT
+        scored.append((round(score, 4), article_id, raw, notes, phrase, likeness))
+    scored.sort(key=lambda s: (-s[0], s[1]))
+    hits = []
+    for score, article_id, raw, notes, phrase, likeness in scored[:limit]:
+        article = loaded.articles[article_id]
+        terms = matched_terms(
+            loaded.normalized_text(article_id), (*query.tokens, *query.expansions)
+        )
+        hits.append(
+            Hit(
+                article,
+                score,
+                round(raw, 3),
+                tuple(terms),
+                tuple(notes),
+                snippet(article, terms, loaded.snippet_candidates(article.id)),
+                phrase if likeness >= PHRASING_SHOWN_FROM else "",
+                round(likeness, 4),
+            )
+        )
+    return hits

@@ -1,0 +1,68 @@
+"""Every number that decides how procedures rank, in one place, each with why it is what it is.
+
+Scores are BM25F (Whoosh's, summed from the build's score arrays) re-ranked with the case's
+facts and its closest example phrasing. Change a number here, then run `kb eval` on every set
+(and `kb check` in a pull request) to see what it did.
+"""
+
+from __future__ import annotations
+
+# --- BM25F: how much a term found in each field counts (read by the build, so a change here
+# needs `kb index`). Titles and the phrases editors list as keywords say what an article is
+# about; the body mentions many things.
+FIELD_BOOSTS = {
+    "title": 3.0,
+    "keywords": 2.5,
+    "tags": 2.0,
+    "steps": 1.0,
+    "body": 0.6,
+    "grams": 0.35,
+}
+TEXT_FIELDS = tuple(FIELD_BOOSTS)
+
+# --- Query terms.
+# A synonym's expansion (退钱 -> 退款) counts a little less than the buyer's own word.
+SYNONYM_BOOST = 0.8
+# Character bigrams of title, keywords and tags: robust to segmentation and typos.
+GRAM_BOOST = 2.0
+# Pinyin keys typed as Latin letters (tk, tuikuan).
+PINYIN_BOOST = 2.0
+# In a pasted chat, the buyer's latest message says what they want now: its terms count this
+# much more than those of earlier messages (0.5 = half again as much).
+LATEST_TURN_BOOST = 0.5
+# Words naming the case's context (京东, 自营, 春节: phrases of facts marked `gate`) count this
+# much: they say where a case happens, not what it is about, and would otherwise pull every
+# case that names its platform to the platform's own article.
+CONTEXT_WORD_BOOST = 0.5
+# Longer cases are cut here for matching: the gist of a chat comes first and last.
+MAX_ANALYSED_CHARS = 2000
+
+# --- Re-ranking: relative to the best BM25 score of the query (0.3 = 30 % of the top score).
+# BM25 candidates re-ranked with facts and phrasing.
+CANDIDATES = 40
+# Each fact of the case that an article's applies_when agrees with raises it this much ...
+FACT_MATCH_BONUS = 0.3
+# ... and each one it contradicts lowers it this much (a wrong procedure is worse than a
+# missing bonus).
+FACT_CONFLICT_PENALTY = 0.45
+# Where the buyer's return parcel is (on its way back, back at our warehouse) settles that the
+# case is past starting a return: refund progress or inspection, not the return procedure.
+FACT_WEIGHTS = {"return_parcel": 2.0}
+DEFAULT_FACT_WEIGHT = 1.0
+# An article for one context (a platform, wholesale customers, a season: facts marked `gate`
+# in facts.yaml) is lowered this much when the case does not show that context: 天猫超市换货
+# must not lead for a kettle that leaks on an unnamed platform.
+GATE_MISSING_PENALTY = 0.35
+# A context fact that agrees (the case is on the article's platform) raises it this much: less
+# than a fact about the problem, since where a case happens is not what it is about.
+CONTEXT_MATCH_BONUS = 0.3
+# A back-office procedure (`audience: staff`) is lowered this much for a case that does not
+# read as staff asking (the `asker` fact): a buyer's 我要退货 is not a wholesale return.
+STAFF_AUDIENCE_PENALTY = 0.6
+# A policy not yet in force (即将生效) is shown, but below what applies today.
+UPCOMING_WEIGHT = 0.8
+# How much the closest example phrasing (an article keyword, by character-bigram cosine) adds:
+# short colloquial messages often say what a keyword says with different word boundaries.
+PHRASING_WEIGHT = 0.5
+# A closest phrasing is shown as a reason from this cosine on.
+PHRASING_SHOWN_FROM = 0.3
