@@ -10,9 +10,21 @@ from typing import Any
 import yaml
 
 from indexer import analysis
+from indexer.model import KnowledgeBase
 from indexer.search import SearchEngine
+from indexer.weights import CALIBRATION_FALSE_FLAGS
 
-METRICS = ("top1", "top3", "mrr", "fact_accuracy", "slot_accuracy")
+METRICS = (
+    "top1",
+    "top3",
+    "mrr",
+    "fact_accuracy",
+    "slot_accuracy",
+    "no_match_recall",
+    "false_no_match",
+)
+# Metrics where lower is better: their threshold is a ceiling, not a floor.
+CEILINGS = frozenset({"false_no_match"})
 
 
 class EvalError(Exception):
@@ -33,9 +45,12 @@ def load_cases(path: Path) -> list[dict[str, Any]]:
         if (
             not isinstance(case, dict)
             or not isinstance(case.get("case"), str)
-            or not case.get("expected")
+            or not isinstance(case.get("expected"), list | str)
         ):
-            raise EvalError(f"{path}: 第 {number} 个案例需要 `case` 文字和 `expected` 文章 id 列表")
+            raise EvalError(
+                f"{path}: 第 {number} 个案例需要 `case` 文字和 `expected` 文章 id 列表"
+                "（没有合适文章的案例写 `expected: []`）"
+            )
         if isinstance(case["expected"], str):
             case["expected"] = [case["expected"]]
     return data
@@ -101,27 +116,52 @@ def run_eval(engine: SearchEngine, path: Path, baseline: bool = True) -> dict[st
     fact_misses: list[dict] = []
     slot_misses: list[dict] = []
     fact_total = slot_total = 0
+    flagged_positive = flagged_negative = negatives = 0
+    evidence: list[tuple[float, bool]] = []  # (first hit's evidence, is a positive case)
     for case in cases:
         started = time.perf_counter()
         result = engine.search(case["case"], limit=10)
         latencies.append((time.perf_counter() - started) * 1000)
         ids = [h.article.id for h in result.hits]
-        rank = first_rank(ids, case["expected"])
-        ranks.append(rank)
-        if rank != 1:
-            failures.append(
-                {"case": case["case"], "expected": case["expected"], "got": ids[:3], "rank": rank}
-            )
+        evidence.append((result.evidence, bool(case["expected"])))
+        if not case["expected"]:
+            negatives += 1
+            flagged_negative += result.no_good_match
+            if not result.no_good_match:
+                failures.append(
+                    {"case": case["case"], "expected": [], "got": ids[:3], "rank": None}
+                )
+        else:
+            rank = first_rank(ids, case["expected"])
+            ranks.append(rank)
+            flagged_positive += result.no_good_match
+            if rank != 1:
+                failures.append(
+                    {
+                        "case": case["case"],
+                        "expected": case["expected"],
+                        "got": ids[:3],
+                        "rank": rank,
+                    }
+                )
         fact_total += _check_read(case, "fact", case.get("facts"), result.query.facts, fact_misses)
         slot_total += _check_read(case, "slot", case.get("slots"), result.query.slots, slot_misses)
     n = len(cases)
     metrics = {
-        **rank_metrics(ranks),
+        **(rank_metrics(ranks) if ranks else {}),
         "fact_accuracy": 1 - len(fact_misses) / fact_total if fact_total else 1.0,
         "slot_accuracy": 1 - len(slot_misses) / slot_total if slot_total else 1.0,
+        "false_no_match": flagged_positive / len(ranks) if ranks else 0.0,
     }
+    if negatives:
+        metrics["no_match_recall"] = flagged_negative / negatives
     thresholds = load_thresholds(path)
-    below = {m: (metrics[m], t) for m, t in thresholds.items() if m in metrics and metrics[m] < t}
+    below = {
+        m: (metrics[m], t)
+        for m, t in thresholds.items()
+        if m in metrics and (metrics[m] > t if m in CEILINGS else metrics[m] < t)
+    }
+    copied = copied_cases(cases, engine.current().kb)
     latencies.sort()
     report = {
         "file": str(path),
@@ -131,15 +171,59 @@ def run_eval(engine: SearchEngine, path: Path, baseline: bool = True) -> dict[st
         "metrics": metrics,
         "thresholds": thresholds,
         "below_threshold": {m: {"value": v, "threshold": t} for m, (v, t) in below.items()},
-        "passed": not below,
+        "passed": not below and not copied,
+        "copied": copied,
+        "positives": len(ranks),
+        "negatives": negatives,
+        "evidence": evidence,
         "latency_ms": {"p50": latencies[n // 2], "p99": latencies[min(n - 1, int(n * 0.99))]},
         "failures": failures,
         "fact_misses": fact_misses,
         "slot_misses": slot_misses,
     }
     if baseline:
-        report["baseline"] = baseline_metrics(engine, cases)
+        report["baseline"] = baseline_metrics(engine, [c for c in cases if c["expected"]])
     return report
+
+
+# A KB phrase this long found inside an evaluation case was most likely copied from it.
+COPIED_PHRASE_CHARS = 10
+
+
+def copied_cases(cases: list[dict[str, Any]], kb: KnowledgeBase) -> list[dict[str, str]]:
+    """Evaluation cases the KB contains verbatim, or that contain a long KB phrase (keyword,
+    fact phrase, synonym): such a case measures the KB against itself, not matching."""
+    phrases: dict[str, str] = {}
+    for article in kb.articles:
+        for keyword in article.keywords:
+            phrases[_squash(keyword)] = f"{article.path} keywords: {keyword}"
+    for name, spec in kb.facts.items():
+        for value, signals in spec.values.items():
+            for phrase in signals:
+                phrases[_squash(phrase)] = f"facts.yaml {name}.{value}: {phrase}"
+    for canonical, variants in kb.synonyms.items():
+        for variant in variants:
+            phrases[_squash(variant)] = f"synonyms.yaml {canonical}: {variant}"
+    texts = [
+        (a.path, _squash("\n".join([a.title, a.body, *(s.text for s in a.checklist)])))
+        for a in kb.articles
+    ]
+    found = []
+    for case in cases:
+        text = _squash(case["case"])
+        where = next((w for p, w in phrases.items() if p == text), None)
+        where = where or next((f"{path}（正文）" for path, t in texts if text and text in t), None)
+        where = where or next(
+            (w for p, w in phrases.items() if len(p) >= COPIED_PHRASE_CHARS and p in text), None
+        )
+        if where:
+            found.append({"case": case["case"], "where": where})
+    return found
+
+
+def _squash(text: str) -> str:
+    """Text compared for copying: normalised, without spaces and punctuation."""
+    return "".join(c for c in analysis.normalize(text) if c.isalnum())
 
 
 def baseline_metrics(engine: SearchEngine, cases: list[dict[str, Any]]) -> dict[str, float] | None:
@@ -179,14 +263,19 @@ def format_report(report: dict[str, Any], max_failures: int = 40) -> str:
     base = report.get("baseline") or {}
     lines = [
         f"评测集 {report['file']}：{report['cases']} 个案例"
+        f"（有合适文章 {report['positives']}，没有 {report['negatives']}）"
         f"（事实 {report['facts_checked']} 项，槽位 {report['slots_checked']} 项）",
         "",
         f"{'指标':<14}{'本系统':>8}{'基线BM25':>10}{'门槛':>8}",
     ]
     for name in METRICS:
+        if name not in m:
+            continue
         b = f"{base[name]:.3f}" if name in base else "-"
         th = f"{t[name]:.3f}" if name in t else "-"
-        flag = "  ✗ 低于门槛" if name in report["below_threshold"] else ""
+        flag = ""
+        if name in report["below_threshold"]:
+            flag = "  ✗ 高于上限" if name in CEILINGS else "  ✗ 低于门槛"
         lines.append(f"{name:<16}{m[name]:>8.3f}{b:>10}{th:>8}{flag}")
     lat = report["latency_ms"]
     lines.append(f"\n检索用时：中位数 {lat['p50']:.1f} ms，p99 {lat['p99']:.1f} ms")
@@ -205,5 +294,44 @@ def format_report(report: dict[str, Any], max_failures: int = 40) -> str:
                 lines.append(
                     f"  {name}: 应为 {miss['expected']}，实为 {miss['got']}  ← {miss['case'][:40]}"
                 )
+    if report["copied"]:
+        lines.append(
+            f"\n评测案例与知识库内容重复（{len(report['copied'])}，评测会变成自测，请改写其一）："
+        )
+        for c in report["copied"][:max_failures]:
+            lines.append(f"  {c['case'][:50]}\n      见 {c['where']}")
     lines.append("\n结果：" + ("通过" if report["passed"] else "未达门槛"))
     return "\n".join(lines)
+
+
+def calibrate(engine: SearchEngine, paths: list[Path]) -> dict[str, Any]:
+    """The no-good-match line for this KB: where at most CALIBRATION_FALSE_FLAGS of the
+    evaluation sets' positive cases fall below it; and what it flags in each set."""
+    reports = [run_eval(engine, path, baseline=False) for path in paths]
+    positives = sorted(e for r in reports for e, positive in r["evidence"] if positive)
+    if not positives:
+        raise EvalError("评测集里没有有合适文章的案例，无法校准")
+    line = positives[int(CALIBRATION_FALSE_FLAGS * len(positives))]
+    per_set = {}
+    for report in reports:
+        pos = [e for e, positive in report["evidence"] if positive]
+        neg = [e for e, positive in report["evidence"] if not positive]
+        per_set[report["file"]] = {
+            "false_no_match": sum(e < line for e in pos) / len(pos) if pos else 0.0,
+            "no_match_recall": sum(e < line for e in neg) / len(neg) if neg else None,
+        }
+    return {"no_good_match_below": round(line, 2), "sets": per_set}
+
+
+def write_calibration(kb_dir: Path, line: float) -> Path:
+    """Write the calibrated line to kb/matching.yaml, keeping the file's explanation."""
+    path = kb_dir / "matching.yaml"
+    path.write_text(
+        "# The line below which the first procedure is not a good match (未找到合适流程):\n"
+        "# evidence = its BM25 score + its closest phrasing (see indexer/weights.py).\n"
+        "# Calibrated on the evaluation sets by `kb eval --calibrate --write`; re-run it after\n"
+        "# changing many articles, and let `kb check` show what it does.\n"
+        f"no_good_match_below: {line}\n",
+        encoding="utf-8",
+    )
+    return path

@@ -604,5 +604,28 @@ def load_kb(kb_dir: Path) -> tuple[KnowledgeBase, list[Problem]]:
         stopwords=frozenset(_word_lines(kb_dir / "stopwords.txt", kb_dir, problems)),
         dict_words=tuple(_word_lines(kb_dir / "dict.txt", kb_dir, problems)),
         banned_phrases={str(k): str(v) for k, v in banned.items()},
+        no_good_match_below=load_matching(kb_dir, problems),
     )
     return kb, problems
+
+
+def load_matching(kb_dir: Path, problems: list[Problem]) -> float:
+    """The calibrated no-good-match line from kb/matching.yaml (optional: 0 never flags)."""
+    path = kb_dir / "matching.yaml"
+    if not path.exists():
+        return 0.0
+    data, node = _load_yaml_lines(path, kb_dir, problems)
+    data = _mapping(data, path, kb_dir, problems)
+    value = data.get("no_good_match_below", 0.0)
+    if isinstance(value, bool) or not isinstance(value, int | float) or value < 0:
+        problems.append(
+            Problem(
+                _shown(path, kb_dir),
+                _line_of(node, "no_good_match_below"),
+                "`no_good_match_below` 应是不小于 0 的数，例如 `no_good_match_below: 20.5`"
+                "（用 `kb eval --calibrate` 计算）",
+                "file-shape",
+            )
+        )
+        return 0.0
+    return float(value)

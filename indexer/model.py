@@ -129,6 +129,10 @@ class KnowledgeBase:
     stopwords: frozenset[str]
     dict_words: tuple[str, ...]  # lines of dict.txt, as jieba reads them
     banned_phrases: dict[str, str]
+    # Below this evidence (weights.match_evidence) the first procedure is not a good match:
+    # calibrated on the KB's evaluation sets by `kb eval --calibrate` (kb/matching.yaml).
+    # 0 never flags.
+    no_good_match_below: float = 0.0
 
     @functools.cached_property
     def by_id(self) -> dict[str, Article]:

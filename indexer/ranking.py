@@ -23,12 +23,16 @@ from indexer.weights import (
     FACT_MATCH_BONUS,
     FACT_WEIGHTS,
     GATE_MISSING_PENALTY,
+    OUT_OF_SCOPE_EVIDENCE,
+    PHRASING_EVIDENCE,
     PHRASING_SHOWN_FROM,
     PHRASING_WEIGHT,
     STAFF_AUDIENCE_PENALTY,
     UPCOMING_WEIGHT,
 )
 
+# The fact that names a topic no procedure covers (pre-sales, account, membership …).
+OUT_OF_SCOPE_FACT = "out_of_scope"
 # The fact that says a case is written by staff (an agent, the warehouse, finance, a
 # wholesale customer's store), for whom back-office procedures are meant.
 STAFF_FACT = "asker"
@@ -216,3 +220,15 @@ def rank(loaded: LoadedIndex, query: Query, limit: int, today: dt.date) -> list[
             )
         )
     return hits
+
+
+def match_evidence(hit: Hit | None, facts: dict[str, Evidence]) -> float:
+    """How strongly the case supports its first procedure, on a scale that does not depend on
+    the other hits: BM25 plus the closest phrasing, discounted for an out-of-scope topic."""
+    if hit is None:
+        return 0.0
+    evidence = hit.bm25 + PHRASING_EVIDENCE * hit.likeness
+    agreed = any(n.effect > 0 and n.kind == "fact" for n in hit.fact_notes)
+    if OUT_OF_SCOPE_FACT in facts and not agreed:
+        evidence *= OUT_OF_SCOPE_EVIDENCE
+    return round(evidence, 3)

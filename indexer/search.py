@@ -19,7 +19,7 @@ from indexer.build import current_build
 from indexer.loaded import LoadedIndex
 from indexer.model import KnowledgeBase
 from indexer.query import Query, analyse_case
-from indexer.ranking import Hit, rank
+from indexer.ranking import Hit, match_evidence, rank
 
 
 class IndexNotReady(Exception):
@@ -35,6 +35,10 @@ class SearchResult:
     took_ms: float
     kb: KnowledgeBase
     build: dict = field(default_factory=dict)
+    # The first hit's evidence (ranking.match_evidence) and whether it falls below the KB's
+    # calibrated line: then the hits are only candidates (可能相关), not the procedure.
+    evidence: float = 0.0
+    no_good_match: bool = True
 
 
 class SearchEngine:
@@ -96,5 +100,9 @@ class SearchEngine:
         loaded = self.current()
         query = analyse_case(case, loaded.kb, loaded.synonyms, overrides)
         hits = rank(loaded, query, limit, self.today())
+        evidence = match_evidence(hits[0] if hits else None, query.facts)
+        no_good_match = not hits or evidence < loaded.kb.no_good_match_below
         took = (time.perf_counter() - started) * 1000
-        return SearchResult(query, tuple(hits), took, loaded.kb, loaded.manifest)
+        return SearchResult(
+            query, tuple(hits), took, loaded.kb, loaded.manifest, evidence, no_good_match
+        )

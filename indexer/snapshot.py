@@ -154,4 +154,5 @@ def kb_from_lines(lines: Iterable[str]) -> KnowledgeBase:
         stopwords=frozenset(data["stopwords"]),
         dict_words=tuple(data["dict_words"]),
         banned_phrases=data["banned_phrases"],
+        no_good_match_below=data.get("no_good_match_below", 0.0),
     )

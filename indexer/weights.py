@@ -66,3 +66,17 @@ UPCOMING_WEIGHT = 0.8
 PHRASING_WEIGHT = 0.5
 # A closest phrasing is shown as a reason from this cosine on.
 PHRASING_SHOWN_FROM = 0.3
+
+# --- "No good match": the first procedure's evidence on an absolute scale (its BM25 score plus
+# its closest phrasing), compared with the KB's calibrated line (kb/matching.yaml, set by
+# `kb eval --calibrate`), never with the other hits of the same query.
+# A closest phrasing's cosine counts like this many BM25 points: a message worded like an
+# example is a match even when it shares few rare words with the article.
+PHRASING_EVIDENCE = 60.0
+# A case on a topic no procedure covers (the out_of_scope fact: pre-sales, account, membership
+# …) keeps this share of its evidence unless a fact of the case agrees with the procedure:
+# 优惠券怎么领 shares words with the coupon-refund article without being about it.
+OUT_OF_SCOPE_EVIDENCE = 0.3
+# `kb eval --calibrate` puts the line where at most this share of the evaluation sets'
+# positive cases would be flagged.
+CALIBRATION_FALSE_FLAGS = 0.025
