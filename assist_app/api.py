@@ -16,6 +16,7 @@ from assist_app.errors import error_body
 from assist_app.pages import article_detail
 from assist_app.recorder import ACTIONS, REQUEST_ID, get_recorder
 from assist_app.settings import Settings
+from indexer.layout import last_build_failure
 from indexer.model import KnowledgeBase
 from indexer.search import IndexNotReady
 
@@ -277,17 +278,6 @@ def openapi():
 def healthz():
     """The process is up (says nothing about the index)."""
     return {"status": "ok"}
-
-
-def last_build_failure(index_root: Path) -> dict[str, Any] | None:
-    """The last `kb index` attempt when it failed (last-build.json says ok: false)."""
-    try:
-        outcome = json.loads((index_root / "last-build.json").read_text(encoding="utf-8"))
-    except (OSError, ValueError):
-        return None
-    if not isinstance(outcome, dict) or outcome.get("ok") is not False:
-        return None
-    return {key: outcome.get(key) for key in ("at", "error", "problems")}
 
 
 @bp.get("/readyz")

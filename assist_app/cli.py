@@ -120,7 +120,8 @@ def index(ctx: click.Context) -> None:
 
 def open_engine(settings: Settings, build_if_missing: bool = True):
     """A search engine over the index, building the index first when there is none."""
-    from indexer.build import BuildError, build_index, current_build
+    from indexer.build import BuildError, build_index
+    from indexer.layout import current_build
     from indexer.search import SearchEngine
 
     if current_build(settings.index_root) is None and build_if_missing:
@@ -254,9 +255,9 @@ def changes(ctx: click.Context, since: dt.datetime, as_json: bool) -> None:
 
 def _served_kb(settings: Settings):
     """The KB of the index being served (titles as agents saw them), else the KB's files."""
-    from indexer.build import current_build
+    from indexer.layout import SNAPSHOT_FILE, current_build
     from indexer.loader import load_kb
-    from indexer.snapshot import SNAPSHOT_FILE, read_snapshot
+    from indexer.snapshot import read_snapshot
 
     build = current_build(settings.index_root)
     if build is not None:

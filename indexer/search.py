@@ -10,8 +10,6 @@ from __future__ import annotations
 
 import datetime as dt
 import html
-import json
-import os
 import re
 import threading
 import time
@@ -21,13 +19,13 @@ from pathlib import Path
 
 import numpy as np
 
-from indexer import analysis
-from indexer.build import TEXT_FIELDS, current_build
+from indexer import analysis, layout
 from indexer.conditions import condition_holds, describe
 from indexer.extract import Evidence, extract_facts, extract_slots
-from indexer.impacts import ARRAYS_DIR, ImpactIndex, QueryTerm
+from indexer.field_weights import TEXT_FIELDS
+from indexer.impacts import ImpactIndex, QueryTerm
 from indexer.model import Article, KnowledgeBase
-from indexer.snapshot import SNAPSHOT_FILE, read_snapshot
+from indexer.snapshot import read_snapshot
 
 MAX_ANALYSED_CHARS = 2000  # longer cases are cut here: the gist of a chat message comes first
 CANDIDATES = 40  # BM25 candidates re-ranked with facts
@@ -108,9 +106,9 @@ class LoadedIndex:
 
     def __init__(self, build_dir: Path, index_root: Path):
         self.build_dir = build_dir
-        self.manifest = json.loads((build_dir / "manifest.json").read_text(encoding="utf-8"))
-        self.kb: KnowledgeBase = read_snapshot(build_dir / SNAPSHOT_FILE)
-        self.impacts = ImpactIndex(build_dir / ARRAYS_DIR)
+        self.manifest = layout.read_manifest(build_dir)
+        self.kb: KnowledgeBase = read_snapshot(build_dir / layout.SNAPSHOT_FILE)
+        self.impacts = ImpactIndex(build_dir / layout.ARRAYS_DIR)
         self.articles = {a.id: a for a in self.kb.articles}
         if set(self.impacts.docs) != set(self.articles):
             raise ValueError("索引与知识库快照的文章不一致")
@@ -121,7 +119,7 @@ class LoadedIndex:
             for fact, wanted in a.applies_when.items():
                 for value in wanted:
                     self.by_condition.setdefault((fact, value), []).append(a.id)
-        analysis.init_segmenter(self.kb.dict_words, index_root / "jieba")
+        analysis.init_segmenter(self.kb.dict_words, index_root / layout.JIEBA_DIR)
         # Each way of saying a word, and the tokens of the word the articles use.
         self.synonyms = []
         for canonical, variants in self.kb.synonyms.items():
@@ -357,10 +355,7 @@ class SearchEngine:
 
     def current(self) -> LoadedIndex:
         """The loaded build, reloaded when `current` points elsewhere (an atomic switch)."""
-        try:
-            target = os.readlink(self.index_root / "current")
-        except OSError:
-            target = None
+        target = layout.current_target(self.index_root)
         if target != self._target or self._loaded is None:
             with self._lock:
                 if target != self._target or self._loaded is None:
@@ -370,11 +365,11 @@ class SearchEngine:
             raise IndexNotReady(f"没有可用的索引：{self.index_root}（{why}先运行 kb index）")
         # jieba's tokenizer is per process: another KB built or loaded here since (tests, tools)
         # may have swapped in one without this KB's dictionary words. Cheap when it is ours.
-        analysis.init_segmenter(self._loaded.kb.dict_words, self.index_root / "jieba")
+        analysis.init_segmenter(self._loaded.kb.dict_words, self.index_root / layout.JIEBA_DIR)
         return self._loaded
 
     def _reload(self, target: str | None) -> None:
-        build = current_build(self.index_root) if target else None
+        build = layout.current_build(self.index_root) if target else None
         if build is None:
             # Keep serving what we have: a deleted index directory must not take the service down.
             self.load_error = "索引目录中没有当前构建" if self._loaded else None

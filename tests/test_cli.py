@@ -13,7 +13,8 @@ from kb_helpers import copy_mini_kb, edit, run_kb
 
 from assist_app.assist import assist
 from assist_app.cli import main
-from indexer.build import build_index, current_build
+from indexer.build import build_index
+from indexer.layout import current_build
 
 
 @pytest.fixture(scope="module")

@@ -19,7 +19,9 @@ from whoosh.writing import SegmentWriter
 
 from assist_app.settings import PROJECT_ROOT
 from indexer import analysis, build, parallel
-from indexer.build import build_index, current_build
+from indexer.build import build_index
+from indexer.field_weights import TEXT_FIELDS
+from indexer.layout import current_build
 from indexer.loader import load_kb
 from indexer.search import CANDIDATES, SearchEngine, query_terms, top_documents
 
@@ -149,7 +151,7 @@ def test_our_segment_writer_writes_the_bytes_whooshs_writes(generated_root, tmp_
                 id=article.id,
                 category=article.category,
                 pinyin=" ".join(fields["pinyin"]),
-                **{f: " ".join(fields[f]) for f in build.TEXT_FIELDS},
+                **{f: " ".join(fields[f]) for f in TEXT_FIELDS},
             )
         segment = writer._finalize_segment()
         # Files are named after the segment's random id; what follows it names the part.
