@@ -10,10 +10,9 @@ from typing import Any
 
 from indexer.conditions import condition_holds, describe
 from indexer.extract import Evidence
+from indexer.markup import PLACEHOLDER, plain_value, show_value
 from indexer.model import Article, KnowledgeBase, Reply, Step
 from indexer.search import Hit, SearchEngine, SearchResult
-
-PLACEHOLDER = re.compile(r"\{\{\s*([a-z_][a-z0-9_]*)\s*\}\}")
 
 
 def gap(label: str) -> str:
@@ -21,21 +20,14 @@ def gap(label: str) -> str:
     return f"【{label}】"
 
 
-def _value(evidence: Evidence) -> str:
-    value = evidence.value
-    if isinstance(value, float) and value.is_integer():
-        return str(int(value))
-    return str(value)
-
-
 def slot_values(
     kb: KnowledgeBase, facts: dict[str, Evidence], slots: dict[str, Evidence]
 ) -> dict[str, str]:
     """Slot values read from the case, plus slots declared as taken from a fact (platform)."""
-    values = {name: _value(ev) for name, ev in slots.items()}
+    values = {name: show_value(ev.value) for name, ev in slots.items()}
     for name, spec in kb.slots.items():
         if name not in values and spec.from_fact and spec.from_fact in facts:
-            values[name] = _value(facts[spec.from_fact])
+            values[name] = show_value(facts[spec.from_fact].value)
     return values
 
 
@@ -97,7 +89,7 @@ def when_status(when: dict[str, list[str]], facts: dict[str, Evidence], kb: Know
         if fact not in facts:
             unknown.append(describe(label, wanted))
         elif not condition_holds(wanted, facts[fact].value):
-            failed.append(f"{label}是“{_value(facts[fact])}”")
+            failed.append(f"{label}是“{show_value(facts[fact].value)}”")
     if failed:
         applies, reason = False, "不适用：" + "，".join(failed)
     elif unknown:
@@ -130,14 +122,7 @@ def why(hit: Hit) -> dict[str, Any]:
 
 
 def facts_view(result: SearchResult, kb: KnowledgeBase) -> dict[str, Any]:
-    return {
-        name: (
-            ev.value
-            if not isinstance(ev.value, float) or not ev.value.is_integer()
-            else int(ev.value)
-        )
-        for name, ev in result.query.facts.items()
-    }
+    return {name: plain_value(ev.value) for name, ev in result.query.facts.items()}
 
 
 def fact_details(result: SearchResult, kb: KnowledgeBase) -> list[dict[str, Any]]:

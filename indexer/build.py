@@ -27,6 +27,7 @@ from whoosh.writing import SegmentWriter
 from indexer import analysis, impacts, layout, parallel
 from indexer.field_weights import FIELD_BOOSTS, TEXT_FIELDS
 from indexer.lint import has_errors, lint_kb
+from indexer.markup import LINK
 from indexer.model import Article, KnowledgeBase, Problem
 from indexer.snapshot import kb_to_json
 
@@ -85,7 +86,7 @@ def article_texts(article: Article) -> dict[str, str]:
 def _strip_markdown(body: str) -> str:
     import re
 
-    body = re.sub(r"\[\[([^\]]+)\]\]", " ", body)  # links name other articles, not this one
+    body = LINK.sub(" ", body)  # links name other articles, not this one
     return re.sub(r"[#*`>|_\-\[\]()]", " ", body)
 
 

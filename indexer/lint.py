@@ -15,11 +15,10 @@ from pathlib import Path
 
 from indexer.conditions import COMPARISON
 from indexer.loader import load_kb
+from indexer.markup import LINK, PLACEHOLDER
 from indexer.model import Article, KnowledgeBase, Problem
 
 ID_PATTERN = re.compile(r"^[a-z0-9]+(?:-[a-z0-9]+)*$")
-PLACEHOLDER = re.compile(r"\{\{\s*([^{}]*?)\s*\}\}")
-LINK = re.compile(r"\[\[([^\[\]]*)\]\]")
 EXPIRY_WARNING_DAYS = 14
 
 Rule = Callable[[Article, KnowledgeBase, "SourceLines", dt.date], Iterator[Problem]]

@@ -24,6 +24,7 @@ from indexer.conditions import condition_holds, describe
 from indexer.extract import Evidence, extract_facts, extract_slots
 from indexer.field_weights import TEXT_FIELDS
 from indexer.impacts import ImpactIndex, QueryTerm
+from indexer.markup import show_value as _show
 from indexer.model import Article, KnowledgeBase
 from indexer.snapshot import read_snapshot
 
@@ -279,12 +280,6 @@ def fact_notes(article: Article, facts: dict[str, Evidence], kb: KnowledgeBase) 
             )
         )
     return notes
-
-
-def _show(value: str | float) -> str:
-    if isinstance(value, float) and value.is_integer():
-        return str(int(value))
-    return str(value)
 
 
 def snippet_candidates(article: Article) -> list[tuple[str, str]]:
