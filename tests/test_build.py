@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import hashlib
 import json
 import os
 import shutil
@@ -11,7 +10,7 @@ import threading
 from pathlib import Path
 
 import pytest
-from kb_helpers import copy_mini_kb, edit, write_article
+from kb_helpers import copy_mini_kb, edit, snapshot, write_article
 from whoosh.writing import SegmentWriter
 
 from indexer import analysis, build, layout
@@ -47,17 +46,6 @@ def first_ids(index_root: Path) -> dict[str, str | None]:
 def _first(engine: SearchEngine, case: str) -> str | None:
     hits = engine.search(case).hits
     return hits[0].article.id if hits else None
-
-
-def snapshot(index_root: Path) -> tuple[str, dict[str, str]]:
-    """Where `current` points and a hash of every file of that build."""
-    target = os.readlink(index_root / "current")
-    files = {
-        str(f.relative_to(index_root)): hashlib.sha256(f.read_bytes()).hexdigest()
-        for f in sorted((index_root / target).rglob("*"))
-        if f.is_file()
-    }
-    return target, files
 
 
 def leftovers(index_root: Path) -> list[str]:

@@ -25,7 +25,7 @@ import warnings
 from pathlib import Path
 
 import pytest
-from kb_helpers import edit
+from kb_helpers import edit, snapshot
 from live_helpers import (
     KB_COMMAND,
     add_generated_articles,
@@ -34,7 +34,6 @@ from live_helpers import (
     request,
     run_kb,
 )
-from test_build import snapshot
 from whoosh.filedb.filestore import FileStorage
 
 from indexer import build, impacts
