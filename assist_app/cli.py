@@ -75,11 +75,11 @@ def lint(ctx: click.Context, strict: bool, fmt: str, rules: bool) -> None:
 
     Exit status: 0 clean, 1 errors (or warnings with --strict).
     """
-    from indexer.lint import RULES, has_errors, lint_kb
+    from indexer.lint import has_errors, lint_kb, problem_codes
 
     if rules:
-        for rule in RULES:
-            click.echo(f"{rule.__name__.removeprefix('rule_').replace('_', '-')}: {rule.__doc__}")
+        for codes, documentation in problem_codes():
+            click.echo(f"{', '.join(codes)}: {documentation}")
         return
     kb, problems = lint_kb(_settings(ctx).kb_dir)
     if fmt == "json":
