@@ -8,6 +8,7 @@ from __future__ import annotations
 import re
 from typing import Any
 
+from assist_app.settings import DEFAULT_ASSIST_RESULTS
 from indexer.conditions import condition_holds, describe
 from indexer.extract import Evidence
 from indexer.markup import PLACEHOLDER, plain_value, show_value
@@ -147,7 +148,10 @@ def fact_details(result: SearchResult, kb: KnowledgeBase) -> list[dict[str, Any]
 
 
 def assist(
-    engine: SearchEngine, case: str, limit: int = 5, overrides: dict[str, str | float] | None = None
+    engine: SearchEngine,
+    case: str,
+    limit: int = DEFAULT_ASSIST_RESULTS,
+    overrides: dict[str, str | float] | None = None,
 ) -> dict[str, Any]:
     """Answer a case: facts and slots read from it, and ranked procedures ready to use."""
     result = engine.search(case, limit=limit, overrides=overrides)

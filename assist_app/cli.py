@@ -10,7 +10,7 @@ from pathlib import Path
 
 import click
 
-from assist_app.settings import Settings
+from assist_app.settings import DEFAULT_ASSIST_RESULTS, Settings
 
 
 def _settings(ctx: click.Context) -> Settings:
@@ -143,10 +143,10 @@ def open_engine(settings: Settings, build_if_missing: bool = True):
 @click.option(
     "-k",
     "limit",
-    default=5,
+    default=DEFAULT_ASSIST_RESULTS,
     show_default=True,
-    type=click.IntRange(1, 50),
-    help="How many results.",
+    type=click.IntRange(1, Settings.max_limit),
+    help="How many results (at most as many as the API gives).",
 )
 @click.pass_context
 def search(ctx: click.Context, case: str, as_json: bool, limit: int) -> None:

@@ -13,6 +13,7 @@ from kb_helpers import copy_mini_kb, edit, run_kb
 
 from assist_app.assist import assist
 from assist_app.cli import main
+from assist_app.settings import Settings
 from indexer.build import build_index
 from indexer.layout import current_build
 
@@ -58,6 +59,22 @@ def test_search_text_lists_ranked_results(mini):
     ranked = re.findall(r"^(\d)\. (\S+)  ", result.stdout, re.MULTILINE)
     assert ranked[0] == ("1", "damaged-item")
     assert len(ranked) <= 2
+
+
+def test_search_allows_as_many_results_as_the_api(mini):
+    kb, root = mini
+    most = Settings.max_limit
+
+    allowed = CliRunner().invoke(
+        main, ["--kb", str(kb), "--index", str(root), "search", "退款", "-k", str(most)]
+    )
+    refused = CliRunner().invoke(
+        main, ["--kb", str(kb), "--index", str(root), "search", "退款", "-k", str(most + 1)]
+    )
+
+    assert allowed.exit_code == 0, allowed.output
+    assert refused.exit_code == 2
+    assert f"1<=x<={most}" in refused.output
 
 
 @pytest.mark.parametrize("case", ["", "   "])
