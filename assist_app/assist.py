@@ -182,3 +182,20 @@ def assist(
         "took_ms": round(result.took_ms, 2),
         "kb_version": result.build.get("kb_version"),
     }
+
+
+def format_answer(answer: dict[str, Any]) -> str:
+    """An answer (`assist`) as text for a terminal: facts, slots, ranked results and why."""
+    facts = "，".join(f"{k}={v}" for k, v in answer["facts"].items()) or "（无）"
+    slots = "，".join(f"{k}={v}" for k, v in answer["slots"].items()) or "（无）"
+    lines = [f"事实：{facts}", f"槽位：{slots}", ""]
+    for rank, result in enumerate(answer["results"], start=1):
+        lines.append(f"{rank}. {result['id']}  {result['title']}  ({result['score']:.3f})")
+        terms = "、".join(result["why"]["matched_terms"][:8])
+        if terms:
+            lines.append(f"   匹配词：{terms}")
+        if result["why"]["closest_phrasing"]:
+            lines.append(f"   相近说法：{result['why']['closest_phrasing']}")
+        for note in result["why"]["facts"]:
+            lines.append(f"   {'↑' if note['effect'] > 0 else '↓'} {note['text']}")
+    return "\n".join(lines)
