@@ -3,20 +3,25 @@
 from __future__ import annotations
 
 import json
-import math
 from pathlib import Path
-from typing import Any
 
-from flask import Blueprint, Response, abort, current_app, request
+from flask import Blueprint, Response, abort, request
 
 from assist_app import render
 from assist_app.assist import assist
-from assist_app.engine import get_engine
+from assist_app.engine import article_detail, get_engine, get_settings
 from assist_app.errors import error_body
-from assist_app.pages import article_detail
-from assist_app.recorder import ACTIONS, REQUEST_ID, get_recorder
-from assist_app.settings import Settings
-from indexer.model import KnowledgeBase
+from assist_app.recorder import ACTIONS, get_recorder
+from assist_app.settings import DEFAULT_ASSIST_RESULTS, DEFAULT_SEARCH_RESULTS
+from assist_app.validation import (
+    case_text,
+    fact_overrides,
+    json_fields,
+    json_type,
+    request_ref,
+    result_limit,
+)
+from indexer.layout import last_build_failure
 from indexer.search import IndexNotReady
 
 bp = Blueprint("api", __name__)
@@ -24,121 +29,6 @@ bp = Blueprint("api", __name__)
 OPENAPI = Path(__file__).parent / "openapi.yaml"
 ASSIST_FIELDS = ("case", "limit", "facts", "case_id")
 FEEDBACK_FIELDS = ("request_id", "action", "article_id", "reply_id")
-DEFAULT_ASSIST_LIMIT = 5
-DEFAULT_SEARCH_LIMIT = 10
-
-
-def _settings() -> Settings:
-    return current_app.config["SETTINGS"]
-
-
-def json_object() -> dict[str, Any]:
-    """The request body as a JSON object, whatever its Content-Type (curl users forget it)."""
-    raw = request.get_data(cache=False)  # raises 413 past MAX_CONTENT_LENGTH
-    limit = current_app.config.get("MAX_CONTENT_LENGTH")
-    if limit and request.content_length is None and len(raw) >= limit:
-        # A streamed (chunked) body is cut at the limit, not refused: Werkzeug's LimitedStream
-        # raises 413 only on a read past it. Parsing the cut body would give a misleading 400.
-        abort(413)
-    try:
-        body = json.loads(raw)
-        # "\ud800" is valid JSON syntax but not text: a lone surrogate cannot be encoded again
-        # (by our JSON replies, OpenCC, jieba), so it is refused here rather than failing later.
-        json.dumps(body, ensure_ascii=False).encode("utf-8")
-    except UnicodeEncodeError:
-        abort(400, "请求体不是合法的 JSON：含有不成对的 Unicode 代理项（如 \\ud800）")
-    except UnicodeDecodeError:
-        abort(400, "请求体不是合法的 JSON：不是 UTF-8 编码")
-    except json.JSONDecodeError as e:
-        abort(400, f"请求体不是合法的 JSON：第 {e.lineno} 行第 {e.colno} 列有误")
-    except (ValueError, RecursionError):  # a 5,000-digit number, arrays nested 1,000 deep
-        abort(400, "请求体不是合法的 JSON：数字太长或嵌套太深")
-    if not isinstance(body, dict):
-        abort(400, f'请求体必须是 JSON 对象，例如 {{"case": "…"}}，收到的是{json_type(body)}')
-    return body
-
-
-def json_fields(fields: tuple[str, ...]) -> dict[str, Any]:
-    """The request body as a JSON object with none but `fields` (an unknown one is a 400)."""
-    body = json_object()
-    unknown = [key for key in body if key not in fields]
-    if unknown:
-        abort(400, f"未知的字段“{unknown[0]}”，可用的字段：{'、'.join(fields)}")
-    return body
-
-
-def json_type(value: Any) -> str:
-    """A JSON value's type in words, for messages."""
-    if value is None:
-        return "null"
-    if isinstance(value, bool):
-        return "布尔值"
-    if isinstance(value, int | float):
-        return "数字"
-    return {str: "字符串", list: "数组", dict: "对象"}.get(type(value), type(value).__name__)
-
-
-def case_text(value: Any, name: str) -> str:
-    """A case description (or query): a non-empty string within max_case_chars."""
-    if value is None:
-        abort(400, f"缺少 {name}：请提供案例描述（买家消息或问题）")
-    if not isinstance(value, str):
-        abort(400, f"{name} 必须是字符串，收到的是{json_type(value)}")
-    if not value.strip():
-        abort(400, f"{name} 不能为空")
-    limit = _settings().max_case_chars
-    if len(value) > limit:
-        abort(413, f"{name} 太长：{len(value)} 个字符，最多 {limit} 个字符")
-    return value
-
-
-def result_limit(value: Any, default: int) -> int:
-    """`limit`: an integer in 1..max_limit."""
-    highest = _settings().max_limit
-    if value is None:
-        return default
-    if isinstance(value, bool) or not isinstance(value, int) or not 1 <= value <= highest:
-        shown = json.dumps(value, ensure_ascii=False)
-        abort(400, f"limit 必须是 1 到 {highest} 之间的整数，收到的是 {shown}")
-    return value
-
-
-def _non_negative_number(value: Any) -> bool:
-    if isinstance(value, bool) or not isinstance(value, int | float):
-        return False
-    try:
-        return math.isfinite(value) and value >= 0
-    except OverflowError:  # an integer too large for a float
-        return False
-
-
-def fact_overrides(value: Any, kb: KnowledgeBase) -> dict[str, str | float]:
-    """Facts the agent corrected, checked against kb.facts; a null value clears an override."""
-    if value is None:
-        return {}
-    if not isinstance(value, dict):
-        example = '{"platform": "拼多多"}'
-        abort(400, f"facts 必须是 JSON 对象，例如 {example}，收到的是{json_type(value)}")
-    overrides: dict[str, str | float] = {}
-    for name, wanted in value.items():
-        spec = kb.facts.get(name)
-        if spec is None:
-            known = "、".join(f"{n}（{f.label}）" for n, f in kb.facts.items())
-            abort(400, f"未知的事实“{name}”，可用的事实：{known}")
-        if wanted is None:
-            continue
-        if spec.type == "number":
-            if not _non_negative_number(wanted):
-                shown = json.dumps(wanted, ensure_ascii=False)
-                abort(400, f"事实 {name}（{spec.label}）必须是不小于 0 的数字，收到的是 {shown}")
-            overrides[name] = wanted
-        else:
-            if not isinstance(wanted, str) or wanted not in spec.values:
-                shown = json.dumps(wanted, ensure_ascii=False).strip('"')
-                choices = "、".join(spec.values)
-                abort(400, f"事实 {name}（{spec.label}）没有取值“{shown}”，可选：{choices}")
-            overrides[name] = wanted
-    return overrides
 
 
 @bp.post("/api/assist")
@@ -146,7 +36,7 @@ def assist_case():
     """Facts, slots and ranked procedures with tailored checklists and filled replies."""
     body = json_fields(ASSIST_FIELDS)
     case = case_text(body.get("case"), "case")
-    limit = result_limit(body.get("limit"), DEFAULT_ASSIST_LIMIT)
+    limit = result_limit(body.get("limit"), DEFAULT_ASSIST_RESULTS)
     case_id = request_ref(body.get("case_id"), "case_id")
     engine = get_engine()
     overrides = fact_overrides(body.get("facts"), engine.current().kb)
@@ -160,17 +50,6 @@ def assist_case():
         case_id=case_id,
     )
     return {"request_id": request_id, **answer}
-
-
-def request_ref(value: Any, name: str, required: bool = False) -> str | None:
-    """A request id returned by /api/assist (32 hex digits)."""
-    if value is None and not required:
-        return None
-    if value is None:
-        abort(400, f"缺少 {name}：请提供 /api/assist 返回的 request_id")
-    if not isinstance(value, str) or not REQUEST_ID.match(value):
-        abort(400, f"{name} 必须是 /api/assist 返回的 request_id（32 位十六进制）")
-    return value
 
 
 @bp.post("/api/feedback")
@@ -212,18 +91,11 @@ def search():
     limit = request.args.get("limit")
     if limit is not None and limit.isascii() and limit.isdigit():
         limit = int(limit)
-    limit = result_limit(limit, DEFAULT_SEARCH_LIMIT)
+    limit = result_limit(limit, DEFAULT_SEARCH_RESULTS)
     engine = get_engine()
     result = engine.search(query, limit=limit)
     kb = result.kb
-    facts = {name: ev.value for name, ev in result.query.facts.items()}
-    request_id = get_recorder().record_request(
-        "search",
-        query,
-        facts,
-        [(hit.article.id, hit.score) for hit in result.hits],
-        result.build.get("kb_version"),
-    )
+    request_id = get_recorder().record_search("search", query, result)
     return {
         "request_id": request_id,
         "query": query,
@@ -279,22 +151,11 @@ def healthz():
     return {"status": "ok"}
 
 
-def last_build_failure(index_root: Path) -> dict[str, Any] | None:
-    """The last `kb index` attempt when it failed (last-build.json says ok: false)."""
-    try:
-        outcome = json.loads((index_root / "last-build.json").read_text(encoding="utf-8"))
-    except (OSError, ValueError):
-        return None
-    if not isinstance(outcome, dict) or outcome.get("ok") is not False:
-        return None
-    return {key: outcome.get(key) for key in ("at", "error", "problems")}
-
-
 @bp.get("/readyz")
 def readyz():
     """200 with the serving build when the index is loaded; 503 with the reasons when not."""
     engine = get_engine()
-    failure = last_build_failure(_settings().index_root)
+    failure = last_build_failure(get_settings().index_root)
     try:
         loaded = engine.current()
     except IndexNotReady as e:

@@ -8,13 +8,13 @@ from __future__ import annotations
 import re
 from typing import Any
 
+from assist_app.settings import DEFAULT_ASSIST_RESULTS
 from indexer.conditions import condition_holds, describe
 from indexer.extract import Evidence
+from indexer.markup import PLACEHOLDER, plain_value, show_value
 from indexer.model import Article, KnowledgeBase, Reply, Step
 from indexer.ranking import Hit
 from indexer.search import SearchEngine, SearchResult
-
-PLACEHOLDER = re.compile(r"\{\{\s*([a-z_][a-z0-9_]*)\s*\}\}")
 
 
 def gap(label: str) -> str:
@@ -22,21 +22,14 @@ def gap(label: str) -> str:
     return f"【{label}】"
 
 
-def _value(evidence: Evidence) -> str:
-    value = evidence.value
-    if isinstance(value, float) and value.is_integer():
-        return str(int(value))
-    return str(value)
-
-
 def slot_values(
     kb: KnowledgeBase, facts: dict[str, Evidence], slots: dict[str, Evidence]
 ) -> dict[str, str]:
     """Slot values read from the case, plus slots declared as taken from a fact (platform)."""
-    values = {name: _value(ev) for name, ev in slots.items()}
+    values = {name: show_value(ev.value) for name, ev in slots.items()}
     for name, spec in kb.slots.items():
         if name not in values and spec.from_fact and spec.from_fact in facts:
-            values[name] = _value(facts[spec.from_fact])
+            values[name] = show_value(facts[spec.from_fact].value)
     return values
 
 
@@ -98,7 +91,7 @@ def when_status(when: dict[str, list[str]], facts: dict[str, Evidence], kb: Know
         if fact not in facts:
             unknown.append(describe(label, wanted))
         elif not condition_holds(wanted, facts[fact].value):
-            failed.append(f"{label}是“{_value(facts[fact])}”")
+            failed.append(f"{label}是“{show_value(facts[fact].value)}”")
     if failed:
         applies, reason = False, "不适用：" + "，".join(failed)
     elif unknown:
@@ -131,14 +124,7 @@ def why(hit: Hit) -> dict[str, Any]:
 
 
 def facts_view(result: SearchResult, kb: KnowledgeBase) -> dict[str, Any]:
-    return {
-        name: (
-            ev.value
-            if not isinstance(ev.value, float) or not ev.value.is_integer()
-            else int(ev.value)
-        )
-        for name, ev in result.query.facts.items()
-    }
+    return {name: plain_value(ev.value) for name, ev in result.query.facts.items()}
 
 
 def fact_details(result: SearchResult, kb: KnowledgeBase) -> list[dict[str, Any]]:
@@ -163,7 +149,10 @@ def fact_details(result: SearchResult, kb: KnowledgeBase) -> list[dict[str, Any]
 
 
 def assist(
-    engine: SearchEngine, case: str, limit: int = 5, overrides: dict[str, str | float] | None = None
+    engine: SearchEngine,
+    case: str,
+    limit: int = DEFAULT_ASSIST_RESULTS,
+    overrides: dict[str, str | float] | None = None,
 ) -> dict[str, Any]:
     """Answer a case: facts and slots read from it, and ranked procedures ready to use."""
     result = engine.search(case, limit=limit, overrides=overrides)
@@ -194,3 +183,20 @@ def assist(
         "took_ms": round(result.took_ms, 2),
         "kb_version": result.build.get("kb_version"),
     }
+
+
+def format_answer(answer: dict[str, Any]) -> str:
+    """An answer (`assist`) as text for a terminal: facts, slots, ranked results and why."""
+    facts = "，".join(f"{k}={v}" for k, v in answer["facts"].items()) or "（无）"
+    slots = "，".join(f"{k}={v}" for k, v in answer["slots"].items()) or "（无）"
+    lines = [f"事实：{facts}", f"槽位：{slots}", ""]
+    for rank, result in enumerate(answer["results"], start=1):
+        lines.append(f"{rank}. {result['id']}  {result['title']}  ({result['score']:.3f})")
+        terms = "、".join(result["why"]["matched_terms"][:8])
+        if terms:
+            lines.append(f"   匹配词：{terms}")
+        if result["why"]["closest_phrasing"]:
+            lines.append(f"   相近说法：{result['why']['closest_phrasing']}")
+        for note in result["why"]["facts"]:
+            lines.append(f"   {'↑' if note['effect'] > 0 else '↓'} {note['text']}")
+    return "\n".join(lines)

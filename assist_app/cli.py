@@ -10,7 +10,7 @@ from pathlib import Path
 
 import click
 
-from assist_app.settings import Settings
+from assist_app.settings import DEFAULT_ASSIST_RESULTS, Settings
 
 
 def _settings(ctx: click.Context) -> Settings:
@@ -75,11 +75,11 @@ def lint(ctx: click.Context, strict: bool, fmt: str, rules: bool) -> None:
 
     Exit status: 0 clean, 1 errors (or warnings with --strict).
     """
-    from indexer.lint import RULES, has_errors, lint_kb
+    from indexer.lint import has_errors, lint_kb, problem_codes
 
     if rules:
-        for rule in RULES:
-            click.echo(f"{rule.__name__.removeprefix('rule_').replace('_', '-')}: {rule.__doc__}")
+        for codes, documentation in problem_codes():
+            click.echo(f"{', '.join(codes)}: {documentation}")
         return
     kb, problems = lint_kb(_settings(ctx).kb_dir)
     if fmt == "json":
@@ -102,15 +102,9 @@ def index(ctx: click.Context) -> None:
     The new index is built apart and switched to only when verified: a failed build leaves the
     serving index untouched. Running servers pick the new one up without a restart.
     """
-    from indexer.build import BuildError, build_index, print_progress
+    from indexer.build import print_progress
 
-    settings = _settings(ctx)
-    try:
-        summary = build_index(settings.kb_dir, settings.index_root, progress=print_progress)
-    except BuildError as e:
-        for problem in e.problems:
-            click.echo(problem.format(), err=True)
-        raise click.ClickException(str(e)) from None
+    summary = _build(_settings(ctx), progress=print_progress)
     click.echo(
         f"已构建 {summary.build_id}：{summary.articles} 篇文章，{summary.terms} 个词项，"
         f"{summary.size_bytes / 1024:.0f} KB，用时 {summary.seconds:.2f} 秒"
@@ -118,19 +112,26 @@ def index(ctx: click.Context) -> None:
     )
 
 
+def _build(settings: Settings, progress=None):
+    """Build the index; a failed build prints its problems and exits 1 (nothing replaced)."""
+    from indexer.build import BuildError, build_index
+
+    try:
+        return build_index(settings.kb_dir, settings.index_root, progress=progress)
+    except BuildError as e:
+        for problem in e.problems:
+            click.echo(problem.format(), err=True)
+        raise click.ClickException(str(e)) from None
+
+
 def open_engine(settings: Settings, build_if_missing: bool = True):
     """A search engine over the index, building the index first when there is none."""
-    from indexer.build import BuildError, build_index, current_build
+    from indexer.layout import current_build
     from indexer.search import SearchEngine
 
     if current_build(settings.index_root) is None and build_if_missing:
         click.echo("还没有索引，正在构建……", err=True)
-        try:
-            build_index(settings.kb_dir, settings.index_root)
-        except BuildError as e:
-            for problem in e.problems:
-                click.echo(problem.format(), err=True)
-            raise click.ClickException(str(e)) from None
+        _build(settings)
     return SearchEngine(settings.index_root)
 
 
@@ -142,15 +143,15 @@ def open_engine(settings: Settings, build_if_missing: bool = True):
 @click.option(
     "-k",
     "limit",
-    default=5,
+    default=DEFAULT_ASSIST_RESULTS,
     show_default=True,
-    type=click.IntRange(1, 50),
-    help="How many results.",
+    type=click.IntRange(1, Settings.max_limit),
+    help="How many results (at most as many as the API gives).",
 )
 @click.pass_context
 def search(ctx: click.Context, case: str, as_json: bool, limit: int) -> None:
     """Find the procedures for a case description (a buyer's message, a note, a question)."""
-    from assist_app.assist import assist
+    from assist_app.assist import assist, format_answer
 
     if not case.strip():
         raise click.BadParameter("案例描述不能为空", param_hint="CASE")
@@ -159,18 +160,7 @@ def search(ctx: click.Context, case: str, as_json: bool, limit: int) -> None:
     if as_json:
         click.echo(json.dumps(answer, ensure_ascii=False, indent=2))
         return
-    facts = "，".join(f"{k}={v}" for k, v in answer["facts"].items()) or "（无）"
-    slots = "，".join(f"{k}={v}" for k, v in answer["slots"].items()) or "（无）"
-    click.echo(f"事实：{facts}\n槽位：{slots}\n")
-    for rank, result in enumerate(answer["results"], start=1):
-        click.echo(f"{rank}. {result['id']}  {result['title']}  ({result['score']:.3f})")
-        terms = "、".join(result["why"]["matched_terms"][:8])
-        if terms:
-            click.echo(f"   匹配词：{terms}")
-        if result["why"]["closest_phrasing"]:
-            click.echo(f"   相近说法：{result['why']['closest_phrasing']}")
-        for note in result["why"]["facts"]:
-            click.echo(f"   {'↑' if note['effect'] > 0 else '↓'} {note['text']}")
+    click.echo(format_answer(answer))
     click.echo(f"\n用时 {answer['took_ms']:.1f} ms", err=True)
 
 
@@ -254,9 +244,9 @@ def changes(ctx: click.Context, since: dt.datetime, as_json: bool) -> None:
 
 def _served_kb(settings: Settings):
     """The KB of the index being served (titles as agents saw them), else the KB's files."""
-    from indexer.build import current_build
+    from indexer.layout import SNAPSHOT_FILE, current_build
     from indexer.loader import load_kb
-    from indexer.snapshot import SNAPSHOT_FILE, read_snapshot
+    from indexer.snapshot import read_snapshot
 
     build = current_build(settings.index_root)
     if build is not None:
@@ -285,7 +275,7 @@ def insights(ctx: click.Context, days: int, as_json: bool, purge: bool) -> None:
     """What agents looked for: searches with no good match, cases per article, unseen articles,
     most copied replies, helpful/wrong marks (store: $KB_INSIGHTS_URL or var/insights.sqlite).
     """
-    from assist_app.insights import build_report, purge_older_than
+    from assist_app.insights import build_report, format_insights, purge_older_than
     from assist_app.insights_store import StoreUnavailable, open_store
 
     settings = _settings(ctx)
@@ -308,53 +298,6 @@ def insights(ctx: click.Context, days: int, as_json: bool, purge: bool) -> None:
     click.echo(format_insights(report))
 
 
-def _rows(rows) -> list[str]:
-    """A section's lines, or （无） when it has none."""
-    return list(rows) or ["  （无）"]
-
-
-def _no_match_line(row: dict) -> str:
-    top = f"{row['top_id']} {row['top_score']:.2f}" if row["top_id"] else "没有结果"
-    return f"  ×{row['count']:<3} {row['case']}  → {top}  [{'、'.join(row['reasons'])}]"
-
-
-def _mark_line(row: dict) -> str:
-    ratio = f"{100 * row['helpful_ratio']:.0f}%" if row["helpful_ratio"] is not None else ""
-    return f"  {row['article_id']:<32} 有用 {row['helpful']:<4} 不对 {row['wrong']:<4} {ratio}"
-
-
-def format_insights(report: dict) -> str:
-    """The insights report as text for a terminal."""
-    t = report["totals"]
-    used = f"{100 * t['cases_used'] / t['cases']:.0f}%" if t["cases"] else "–"
-    lines = [
-        f"检索洞察：近 {report['period']['days']} 天（{report['period']['since'][:10]} 起）  {report['store']}",
-        f"{t['cases']} 个案例（{t['requests']} 次检索），用上结果 {used}，复制回复 {t['copies']} 次，"
-        f"有用 {t['helpful']} / 不对 {t['wrong']}",
-        "",
-        f"没有找到好结果的检索（没有结果、相关度低于 {report['low_score']}、未打开或复制、标为不对）：",
-    ]
-    lines += _rows(_no_match_line(row) for row in report["no_good_match"])
-    lines += ["", "有用 / 不对（按文章）："]
-    lines += _rows(_mark_line(row) for row in report["marks"])
-    lines += ["", "复制最多的回复："]
-    lines += _rows(
-        f"  {row['copies']:>4}  {row['article_id']}/{row['reply_id']}  {row['reply_title']}"
-        for row in report["most_copied"]
-    )
-    lines += ["", "各文章的常见案例："]
-    lines += _rows(
-        "\n".join(
-            [f"  {row['article_id']}（{row['cases']} 个案例）"]
-            + [f"      ×{c['count']:<3} {c['case']}" for c in row["top_cases"]]
-        )
-        for row in report["cases_by_article"]
-    )
-    lines += ["", f"从未出现在结果中的文章（{len(report['never_shown'])} 篇）："]
-    lines += [f"  {a['article_id']:<32} {a['title']}" for a in report["never_shown"]]
-    return "\n".join(lines)
-
-
 @main.command()
 @click.option(
     "--days", default=0, show_default=True, help="Also list reviews due within this many days."
@@ -363,25 +306,11 @@ def format_insights(report: dict) -> str:
 def review(ctx: click.Context, days: int) -> None:
     """List articles due or overdue for review, grouped by owner."""
     from indexer.loader import load_kb
+    from indexer.reviews import due_for_review, format_reviews
 
     kb, _ = load_kb(_settings(ctx).kb_dir)
     today = dt.date.today()
-    horizon = today + dt.timedelta(days=days)
-    due = sorted(
-        (a for a in kb.articles if a.review_due() <= horizon),
-        key=lambda a: (a.owner, a.review_due()),
-    )
-    if not due:
-        click.echo("没有到期需要复核的文章")
-        return
-    owner = None
-    for article in due:
-        if article.owner != owner:
-            owner = article.owner
-            click.echo(f"\n{owner}")
-        late = (today - article.review_due()).days
-        state = f"已超期 {late} 天" if late > 0 else f"{-late} 天后到期"
-        click.echo(f"  {article.review_due()}  {state}  {article.id}  {article.path}")
+    click.echo(format_reviews(due_for_review(kb, today + dt.timedelta(days=days)), today))
 
 
 @main.command()

@@ -8,20 +8,15 @@ import subprocess
 from flask import Blueprint, abort, current_app, render_template, request
 
 from assist_app import render
-from assist_app.engine import get_engine
+from assist_app.engine import get_engine, get_settings
 from assist_app.insights import DEFAULT_DAYS, PERIODS, build_report
 from assist_app.insights_store import StoreUnavailable
 from assist_app.recorder import get_recorder
-from assist_app.settings import Settings
 
 bp = Blueprint("editors", __name__)
 
 CHANGES_DEFAULT_DAYS = 14
 MAX_DAYS = 3650
-
-
-def _settings() -> Settings:
-    return current_app.config["SETTINGS"]
 
 
 def period_days(value: str | None) -> int:
@@ -63,7 +58,7 @@ def insights():
         periods=PERIODS,
         categories=categories,
         stats=recorder.stats(),
-        retention_days=_settings().insights_retention_days,
+        retention_days=get_settings().insights_retention_days,
         kb_version=loaded.manifest.get("kb_version"),
     )
 
@@ -91,7 +86,7 @@ def changes():
     since = since_date(request.args.get("since"), today)
     found, problem = [], None
     try:
-        found = changes_since(_settings().kb_dir, since)
+        found = changes_since(get_settings().kb_dir, since)
     except FileNotFoundError:
         problem = "这台服务器上没有安装 git，无法读取知识库的修改记录。"
     except subprocess.CalledProcessError:

@@ -314,3 +314,50 @@ def purge_older_than(store: InsightStore, days: int, now: float | None = None) -
     cutoff = (time.time() if now is None else now) - days * DAY_S
     with store.connection() as conn:
         return store.purge(conn, cutoff)
+
+
+def _rows(rows) -> list[str]:
+    """A section's lines, or （无） when it has none."""
+    return list(rows) or ["  （无）"]
+
+
+def _no_match_line(row: dict) -> str:
+    top = f"{row['top_id']} {row['top_score']:.2f}" if row["top_id"] else "没有结果"
+    return f"  ×{row['count']:<3} {row['case']}  → {top}  [{'、'.join(row['reasons'])}]"
+
+
+def _mark_line(row: dict) -> str:
+    ratio = f"{100 * row['helpful_ratio']:.0f}%" if row["helpful_ratio"] is not None else ""
+    return f"  {row['article_id']:<32} 有用 {row['helpful']:<4} 不对 {row['wrong']:<4} {ratio}"
+
+
+def format_insights(report: dict) -> str:
+    """The insights report as text for a terminal."""
+    t = report["totals"]
+    used = f"{100 * t['cases_used'] / t['cases']:.0f}%" if t["cases"] else "–"
+    lines = [
+        f"检索洞察：近 {report['period']['days']} 天（{report['period']['since'][:10]} 起）  {report['store']}",
+        f"{t['cases']} 个案例（{t['requests']} 次检索），用上结果 {used}，复制回复 {t['copies']} 次，"
+        f"有用 {t['helpful']} / 不对 {t['wrong']}",
+        "",
+        f"没有找到好结果的检索（没有结果、相关度低于 {report['low_score']}、未打开或复制、标为不对）：",
+    ]
+    lines += _rows(_no_match_line(row) for row in report["no_good_match"])
+    lines += ["", "有用 / 不对（按文章）："]
+    lines += _rows(_mark_line(row) for row in report["marks"])
+    lines += ["", "复制最多的回复："]
+    lines += _rows(
+        f"  {row['copies']:>4}  {row['article_id']}/{row['reply_id']}  {row['reply_title']}"
+        for row in report["most_copied"]
+    )
+    lines += ["", "各文章的常见案例："]
+    lines += _rows(
+        "\n".join(
+            [f"  {row['article_id']}（{row['cases']} 个案例）"]
+            + [f"      ×{c['count']:<3} {c['case']}" for c in row["top_cases"]]
+        )
+        for row in report["cases_by_article"]
+    )
+    lines += ["", f"从未出现在结果中的文章（{len(report['never_shown'])} 篇）："]
+    lines += [f"  {a['article_id']:<32} {a['title']}" for a in report["never_shown"]]
+    return "\n".join(lines)

@@ -5,45 +5,25 @@ from __future__ import annotations
 from typing import Any
 
 import nh3
-from flask import Blueprint, Response, abort, current_app, render_template, request, url_for
+from flask import Blueprint, Response, abort, render_template, request
 from markupsafe import Markup
 
 from assist_app import render
-from assist_app.engine import get_engine
+from assist_app.engine import article_detail, article_href, get_engine, get_settings
 from assist_app.recorder import get_recorder
-from assist_app.settings import Settings
+from assist_app.settings import DEFAULT_SEARCH_RESULTS, Settings
 from indexer.loaded import LoadedIndex
 
 bp = Blueprint("pages", __name__)
 
 # Replies every case can use (greetings, closings, holding messages) come from this category.
 COMMON_CATEGORY = "service-skills"
-SEARCH_RESULTS = 10
 # The console's scripts and styles are ours; nothing inline, nothing from elsewhere, so a buyer's
 # text that slipped into markup by mistake still could not run.
 CONTENT_SECURITY_POLICY = (
     "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
     "object-src 'none'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'"
 )
-
-
-def _settings() -> Settings:
-    return current_app.config["SETTINGS"]
-
-
-def article_href(article_id: str) -> str:
-    """The URL of an article's page."""
-    return url_for("pages.article", article_id=article_id)
-
-
-def article_detail(article_id: str) -> tuple[LoadedIndex, dict[str, Any]]:
-    """The loaded index and an article's detail (render.detail), or a 404 naming the id."""
-    engine = get_engine()
-    loaded = engine.current()
-    found = loaded.articles.get(article_id)
-    if found is None:
-        abort(404, f"没有 id 为“{article_id}”的文章")
-    return loaded, render.detail(found, loaded.kb, engine.today(), article_href)
 
 
 def console_data(loaded: LoadedIndex, settings: Settings) -> dict[str, Any]:
@@ -74,7 +54,7 @@ def console():
     loaded = get_engine().current()
     return render_template(
         "console.html",
-        data=console_data(loaded, _settings()),
+        data=console_data(loaded, get_settings()),
         kb_version=loaded.manifest.get("kb_version"),
     )
 
@@ -93,18 +73,12 @@ def browse():
     query = request.args.get("q", "").strip()
     results = None
     if query:
-        limit = _settings().max_case_chars
+        limit = get_settings().max_case_chars
         if len(query) > limit:
             abort(413, f"搜索词太长：{len(query)} 个字符，最多 {limit} 个字符")
-        result = engine.search(query, limit=SEARCH_RESULTS)
+        result = engine.search(query, limit=DEFAULT_SEARCH_RESULTS)
         # What new hires look for counts as much as what agents paste (insights, masked).
-        get_recorder().record_request(
-            "browse",
-            query,
-            {name: ev.value for name, ev in result.query.facts.items()},
-            [(hit.article.id, hit.score) for hit in result.hits],
-            result.build.get("kb_version"),
-        )
+        get_recorder().record_search("browse", query, result)
         results = [
             {
                 **render.summary(hit.article, result.kb, today),

@@ -28,6 +28,7 @@ from flask import Flask, current_app
 
 from assist_app.insights_store import InsightStore, StoreUnavailable, Writes, open_store
 from assist_app.masking import mask_personal_data
+from indexer.search import SearchResult
 
 log = logging.getLogger(__name__)
 
@@ -130,6 +131,16 @@ class InsightRecorder:
             return request_id
         self._offer(record)
         return request_id
+
+    def record_search(self, kind: str, query: str, result: SearchResult) -> str:
+        """Queue the record of a plain search (the API's or the browse page's); return its id."""
+        return self.record_request(
+            kind,
+            query,
+            {name: ev.value for name, ev in result.query.facts.items()},
+            [(hit.article.id, hit.score) for hit in result.hits],
+            result.build.get("kb_version"),
+        )
 
     def record_action(
         self, request_id: str, action: str, article_id: str, reply_id: str | None = None

@@ -15,8 +15,8 @@ from typing import Any
 import markdown
 import nh3
 
-from assist_app.assist import PLACEHOLDER, gap, when_status
-from indexer.lint import LINK
+from assist_app.assist import gap, when_status
+from indexer.markup import LINK, PLACEHOLDER
 from indexer.model import Article, KnowledgeBase
 
 Href = Callable[[str], str]

@@ -56,14 +56,14 @@ def warm_segmenter(settings: Settings) -> None:
     itself on its first request, and reloads it when a new build is switched in.
     """
     from indexer import analysis
-    from indexer.build import current_build
-    from indexer.snapshot import SNAPSHOT_FILE, read_dictionary
+    from indexer.layout import JIEBA_DIR, SNAPSHOT_FILE, current_build
+    from indexer.snapshot import read_dictionary
 
     build = current_build(settings.index_root)
     if build is None:
         return
     dict_words = read_dictionary(build / SNAPSHOT_FILE)
-    analysis.init_segmenter(dict_words, settings.index_root / "jieba")
+    analysis.init_segmenter(dict_words, settings.index_root / JIEBA_DIR)
 
 
 def run_gunicorn(settings: Settings, host: str, port: int, workers: int) -> None:

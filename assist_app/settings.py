@@ -7,6 +7,10 @@ from dataclasses import dataclass
 from pathlib import Path
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
+# How many results an answer has unless the caller asks for another number (up to
+# Settings.max_limit): a few procedures to act on, a longer list to browse.
+DEFAULT_ASSIST_RESULTS = 5
+DEFAULT_SEARCH_RESULTS = 10
 
 
 @dataclass(frozen=True)
@@ -16,6 +20,7 @@ class Settings:
     # A chat message is a few hundred characters; 5,000 leaves room for a pasted conversation.
     max_case_chars: int = 5000
     max_body_bytes: int = 64 * 1024
+    # The most results one request may ask for (the API's `limit`, `kb search -k`).
     max_limit: int = 20
     # Where insights (what agents looked for and did) are kept: a SQLite file path or
     # sqlite:///path, or postgresql://… for a store shared by several app servers. None: a

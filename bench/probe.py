@@ -193,13 +193,14 @@ def article_tokens(index_root: Path):
     article missing from it is cut again here.
     """
     from indexer import analysis
-    from indexer.build import TokenCache, current_build, token_cache_salt, tokenize_article
-    from indexer.snapshot import SNAPSHOT_FILE, read_snapshot
+    from indexer.build import TokenCache, token_cache_salt, tokenize_article
+    from indexer.layout import JIEBA_DIR, SNAPSHOT_FILE, TOKEN_CACHE_FILE, current_build
+    from indexer.snapshot import read_snapshot
 
     build = current_build(index_root)
     kb = read_snapshot(build / SNAPSHOT_FILE)
-    analysis.init_segmenter(kb.dict_words, index_root / "jieba")
-    cache = TokenCache(index_root / "tokens.sqlite", salt=token_cache_salt(kb))
+    analysis.init_segmenter(kb.dict_words, index_root / JIEBA_DIR)
+    cache = TokenCache(index_root / TOKEN_CACHE_FILE, salt=token_cache_salt(kb))
     corpus, missed = [], 0
     for article in kb.articles:
         tokens = cache.get(cache.key(article))

@@ -1,15 +1,6 @@
 """Build the Whoosh index from a linted knowledge base, into a fresh directory, then swap.
 
-Layout of an index root:
-    current -> builds/<build id>    symlink, replaced atomically when a build is verified
-    builds/<build id>/whoosh/       the Whoosh index
-    builds/<build id>/arrays/       score arrays derived from it, what a server queries
-                                    (indexer/impacts.py)
-    builds/<build id>/kb.jsonl      the knowledge base exactly as indexed (served from here)
-    builds/<build id>/manifest.json build id, KB version, time, counts, size
-    jieba/jieba.cache               jieba's dictionary cache, owned by us (fxsjy/jieba#26)
-    tokens.sqlite                   token cache by content hash: an edit re-cuts one article
-    last-build.json                 outcome of the last attempt, good or failed (for /readyz)
+Where each file of a build goes, and the switch itself, are `indexer/layout.py`.
 """
 
 from __future__ import annotations
@@ -33,13 +24,12 @@ from whoosh import fields, index
 from whoosh.analysis import SpaceSeparatedTokenizer
 from whoosh.writing import SegmentWriter
 
-from indexer import analysis, impacts, parallel
+from indexer import analysis, impacts, layout, parallel
 from indexer.lint import has_errors, lint_kb
+from indexer.markup import LINK
 from indexer.model import Article, KnowledgeBase, Problem
-from indexer.snapshot import SNAPSHOT_FILE, kb_to_json
+from indexer.snapshot import kb_to_json
 from indexer.weights import FIELD_BOOSTS, TEXT_FIELDS
-
-KEEP_BUILDS = 3
 
 
 class BuildError(Exception):
@@ -96,7 +86,7 @@ def article_texts(article: Article) -> dict[str, str]:
 def _strip_markdown(body: str) -> str:
     import re
 
-    body = re.sub(r"\[\[([^\]]+)\]\]", " ", body)  # links name other articles, not this one
+    body = LINK.sub(" ", body)  # links name other articles, not this one
     return re.sub(r"[#*`>|_\-\[\]()]", " ", body)
 
 
@@ -157,30 +147,16 @@ def kb_version(kb: KnowledgeBase, snapshot: str | None = None) -> str:
     return hashlib.sha256(snapshot.encode()).hexdigest()[:12]
 
 
-def current_build(index_root: Path) -> Path | None:
-    link = index_root / "current"
-    if not link.is_symlink():
-        return None
-    target = index_root / os.readlink(link)
-    return target if target.is_dir() else None
-
-
 @contextlib.contextmanager
 def _build_lock(index_root: Path):
     index_root.mkdir(parents=True, exist_ok=True)
-    with open(index_root / ".build.lock", "w") as lock:
+    with open(index_root / layout.LOCK_FILE, "w") as lock:
         try:
             fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
             raise BuildError("另一个索引构建正在进行，请等它结束后再试") from None
         with parallel.not_for_workers(lock.fileno()):
             yield
-
-
-def _record_outcome(index_root: Path, outcome: dict) -> None:
-    tmp = index_root / f".last-build.{os.getpid()}.json"
-    tmp.write_text(json.dumps(outcome, ensure_ascii=False, indent=2), encoding="utf-8")
-    os.replace(tmp, index_root / "last-build.json")
 
 
 def build_index(
@@ -220,7 +196,7 @@ def build_index(
 def _record_failure(index_root: Path, error: BuildError) -> None:
     with contextlib.suppress(OSError):
         index_root.mkdir(parents=True, exist_ok=True)
-        _record_outcome(
+        layout.record_outcome(
             index_root,
             {
                 "ok": False,
@@ -237,21 +213,18 @@ def _build_locked(
     snapshot = kb_to_json(kb)  # 2 s at 10,000 articles: made once, hashed and written
     version = kb_version(kb, snapshot)
     build_id = f"{dt.datetime.now(dt.UTC).strftime('%Y%m%dT%H%M%S%f')}-{version}"
-    builds = index_root / "builds"
-    builds.mkdir(exist_ok=True)
-    partial = builds / f".partial-{build_id}"
-    final = builds / build_id
+    partial, final = layout.new_build_dirs(index_root, build_id)
     try:
         partial.mkdir()
         retokenized = _write_index(kb, partial, index_root, progress)
         indexed = time.perf_counter()
         impacts.derive(
-            partial / "whoosh",
+            partial / layout.WHOOSH_DIR,
             [(a.id, a.keywords) for a in kb.articles],
-            partial / impacts.ARRAYS_DIR,
+            partial / layout.ARRAYS_DIR,
         )
         derived = time.perf_counter()
-        (partial / SNAPSHOT_FILE).write_text(snapshot, encoding="utf-8")
+        (partial / layout.SNAPSHOT_FILE).write_text(snapshot, encoding="utf-8")
         terms = verify_build(partial, kb)
         size = sum(f.stat().st_size for f in partial.rglob("*") if f.is_file())
         manifest = {
@@ -262,15 +235,15 @@ def _build_locked(
             "terms": terms,
             "size_bytes": size,
         }
-        (partial / "manifest.json").write_text(json.dumps(manifest, indent=2), encoding="utf-8")
-        _fsync_tree(partial)
+        layout.write_manifest(partial, manifest)
+        layout.fsync_tree(partial)
         os.rename(partial, final)
-        _switch_current(index_root, final)
+        layout.switch_current(index_root, final)
     except BaseException:
         shutil.rmtree(partial, ignore_errors=True)
         raise
-    _record_outcome(index_root, {"ok": True, **manifest})
-    _prune(builds, keep=final)
+    layout.record_outcome(index_root, {"ok": True, **manifest})
+    layout.prune_builds(index_root, keep=final)
     finished = time.perf_counter()
     return BuildSummary(
         build_id,
@@ -293,9 +266,9 @@ def _build_locked(
 def _write_index(kb: KnowledgeBase, directory: Path, index_root: Path, progress) -> int:
     """Write the Whoosh index of the KB into `directory`; return how many articles were cut
     (the others came from the token cache)."""
-    cache = TokenCache(index_root / "tokens.sqlite", salt=token_cache_salt(kb))
-    (directory / "whoosh").mkdir()
-    ix = index.create_in(str(directory / "whoosh"), schema())
+    cache = TokenCache(index_root / layout.TOKEN_CACHE_FILE, salt=token_cache_salt(kb))
+    (directory / layout.WHOOSH_DIR).mkdir()
+    ix = index.create_in(str(directory / layout.WHOOSH_DIR), schema())
     # This writer holds the index lock and writes the table of contents naming the segments;
     # the segments themselves are written by _write_segment, on every core for a big KB.
     writer = ix.writer()
@@ -306,9 +279,11 @@ def _write_index(kb: KnowledgeBase, directory: Path, index_root: Path, progress)
         if any(tokens is None for tokens in cached):
             # jieba loads its dictionary (~1 s) only when some article is not cached; workers
             # fork after it is loaded and share it (fxsjy/jieba#399).
-            analysis.init_segmenter(kb.dict_words, index_root / "jieba")
+            analysis.init_segmenter(kb.dict_words, index_root / layout.JIEBA_DIR)
         segments, done = [], 0
-        for segment, cut, (start, stop) in _write_segments(kb, keys, cached, directory / "whoosh"):
+        for segment, cut, (start, stop) in _write_segments(
+            kb, keys, cached, directory / layout.WHOOSH_DIR
+        ):
             segments.append(segment)
             fresh += cut
             done += stop - start
@@ -427,7 +402,7 @@ def _write_segment(span: tuple[int, int]):
 
 def verify_build(directory: Path, kb: KnowledgeBase) -> int:
     """Open the new index and check it holds every article; return its number of terms."""
-    ix = index.open_dir(str(directory / "whoosh"))
+    ix = index.open_dir(str(directory / layout.WHOOSH_DIR))
     try:
         with ix.searcher() as searcher:
             if searcher.doc_count() != len(kb.articles):
@@ -441,41 +416,6 @@ def verify_build(directory: Path, kb: KnowledgeBase) -> int:
             return sum(1 for _ in searcher.reader().all_terms())
     finally:
         ix.close()
-
-
-def _fsync(path: Path) -> None:
-    fd = os.open(path, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
-
-
-def _fsync_tree(directory: Path) -> None:
-    """Flush the new build to disk before it becomes current: a crash must not leave it half-written."""
-    for path in [*directory.rglob("*"), directory]:
-        _fsync(path)
-
-
-def _switch_current(index_root: Path, build: Path) -> None:
-    tmp = index_root / f".current.{os.getpid()}"
-    with contextlib.suppress(FileNotFoundError):
-        tmp.unlink()
-    os.symlink(os.path.relpath(build, index_root), tmp)
-    os.replace(tmp, index_root / "current")
-    _fsync(index_root)
-
-
-def _prune(builds: Path, keep: Path) -> None:
-    """Keep the newest few builds (servers may still read an older one) and drop half-built ones."""
-    done = sorted((p for p in builds.iterdir() if not p.name.startswith(".")), reverse=True)
-    for old in done[KEEP_BUILDS:]:
-        if old != keep:
-            shutil.rmtree(old, ignore_errors=True)
-    # Only one build runs at a time (the lock is held), so a partial directory still here is
-    # what a killed build left.
-    for partial in builds.glob(".partial-*"):
-        shutil.rmtree(partial, ignore_errors=True)
 
 
 def print_progress(done: int, total: int) -> None:

@@ -129,9 +129,10 @@ def run_check(kb_dir: Path, base: str | None = None) -> dict[str, Any]:
             "now": now.reports[name]["metrics"],
             "was": was.reports.get(name, {}).get("metrics"),
             "below_threshold": now.reports[name]["below_threshold"],
+            "copied": now.reports[name]["copied"],
             "changed": changed,
         }
-    report["passed"] = not any(s["below_threshold"] for s in report["sets"].values())
+    report["passed"] = not any(s["below_threshold"] or s["copied"] for s in report["sets"].values())
     return report
 
 
@@ -154,13 +155,18 @@ def format_check(report: dict[str, Any]) -> str:
             "| --- | --- | --- | --- |",
         ]
         for metric in METRICS:
+            if metric not in s["now"]:
+                continue
             now = s["now"][metric]
-            was = s["was"][metric] if s["was"] else None
+            was = s["was"].get(metric) if s["was"] else None
             delta = "" if was is None else f"{now - was:+.3f}"
             flag = " ✗ 低于门槛" if metric in s["below_threshold"] else ""
             lines.append(
                 f"| {metric} | {'-' if was is None else f'{was:.3f}'} | {now:.3f}{flag} | {delta} |"
             )
+        if s["copied"]:
+            lines += ["", "与知识库内容重复的评测案例（评测会变成自测，请改写其一）：", ""]
+            lines += [f"- {c['case'][:40]} — 见 {c['where']}" for c in s["copied"]]
         if s["changed"]:
             lines += ["", "第一名变化的案例：", ""]
             icon = {"better": "✅ 变好", "worse": "❌ 变差", "changed": "↔ 变化"}

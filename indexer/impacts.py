@@ -38,7 +38,6 @@ from whoosh import index, scoring
 
 from indexer import analysis, parallel
 
-ARRAYS_DIR = "arrays"
 # A term of a query: field, text, query boost.
 QueryTerm = tuple[str, str, float]
 

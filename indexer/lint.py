@@ -1,7 +1,9 @@
 """Lint rules for knowledge-base articles.
 
 Each rule is a small function taking an article and the knowledge base and yielding Problems;
-its docstring is the editor's documentation of the rule (`kb lint --rules` prints them).
+its docstring is the editor's documentation of the rule, and `@reports(...)` names the codes
+its problems carry. `problem_codes()` is every code `kb lint` can print, with its documentation
+and the loader's file-shape codes (`kb lint --rules` prints them).
 """
 
 from __future__ import annotations
@@ -14,15 +16,24 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 
 from indexer.conditions import COMPARISON
-from indexer.loader import load_kb
+from indexer.loader import PROBLEM_CODES, load_kb
+from indexer.markup import LINK, PLACEHOLDER
 from indexer.model import Article, KnowledgeBase, Problem
 
 ID_PATTERN = re.compile(r"^[a-z0-9]+(?:-[a-z0-9]+)*$")
-PLACEHOLDER = re.compile(r"\{\{\s*([^{}]*?)\s*\}\}")
-LINK = re.compile(r"\[\[([^\[\]]*)\]\]")
 EXPIRY_WARNING_DAYS = 14
 
 Rule = Callable[[Article, KnowledgeBase, "SourceLines", dt.date], Iterator[Problem]]
+
+
+def reports(*codes: str) -> Callable[[Rule], Rule]:
+    """Name the codes a rule's problems carry (listed by `kb lint --rules`)."""
+
+    def mark(rule: Rule) -> Rule:
+        rule.codes = codes  # type: ignore[attr-defined]
+        return rule
+
+    return mark
 
 
 class SourceLines:
@@ -49,6 +60,7 @@ class SourceLines:
         return start
 
 
+@reports("id-format", "id-file")
 def rule_id_matches_file(article: Article, kb: KnowledgeBase, src: SourceLines, today: dt.date):
     """`id` 只用小写字母、数字和连字符，并且等于文件名（不含 .md）。"""
     stem = Path(article.path).stem
@@ -69,6 +81,7 @@ def rule_id_matches_file(article: Article, kb: KnowledgeBase, src: SourceLines, 
         )
 
 
+@reports("category-unknown", "category-folder")
 def rule_category_known(article: Article, kb: KnowledgeBase, src: SourceLines, today: dt.date):
     """`category` 必须是 categories.yaml 里的键，并且等于文章所在的文件夹名。"""
     line = article.lines.get("category", 2)
@@ -90,6 +103,7 @@ def rule_category_known(article: Article, kb: KnowledgeBase, src: SourceLines, t
         )
 
 
+@reports("platform-unknown")
 def rule_platforms_known(article: Article, kb: KnowledgeBase, src: SourceLines, today: dt.date):
     """`platforms` 只能用 facts.yaml 中 platform 的取值。"""
     known = list(kb.facts["platform"].values) if "platform" in kb.facts else []
@@ -134,6 +148,7 @@ def _condition_problems(
                 )
 
 
+@reports("fact-unknown", "fact-value")
 def rule_facts_known(article: Article, kb: KnowledgeBase, src: SourceLines, today: dt.date):
     """`applies_when`、步骤和回复的 `when` 只能用 facts.yaml 里的事实和取值；数字事实用比较式（"> 7"）。"""
     yield from _condition_problems(
@@ -145,6 +160,7 @@ def rule_facts_known(article: Article, kb: KnowledgeBase, src: SourceLines, toda
         yield from _condition_problems(reply.when, kb, article.path, reply.line, "回复的 when")
 
 
+@reports("placeholder-unknown", "placeholder-syntax")
 def rule_placeholders_known(article: Article, kb: KnowledgeBase, src: SourceLines, today: dt.date):
     """回复模板只能用 slots.yaml 里定义的 `{{占位符}}`，且花括号成对。"""
     for reply in article.replies:
@@ -167,6 +183,7 @@ def rule_placeholders_known(article: Article, kb: KnowledgeBase, src: SourceLine
             )
 
 
+@reports("reply-id-duplicate")
 def rule_reply_ids_unique(article: Article, kb: KnowledgeBase, src: SourceLines, today: dt.date):
     """同一篇文章里每条回复的 `id` 不能重复。"""
     seen: set[str] = set()
@@ -181,6 +198,7 @@ def rule_reply_ids_unique(article: Article, kb: KnowledgeBase, src: SourceLines,
         seen.add(reply.id)
 
 
+@reports("link-broken")
 def rule_links_resolve(article: Article, kb: KnowledgeBase, src: SourceLines, today: dt.date):
     """正文和步骤里的 `[[id]]` 链接必须指向存在的文章。"""
     ids = kb.by_id
@@ -200,6 +218,7 @@ def rule_links_resolve(article: Article, kb: KnowledgeBase, src: SourceLines, to
                 )
 
 
+@reports("banned-phrase")
 def rule_banned_phrases(article: Article, kb: KnowledgeBase, src: SourceLines, today: dt.date):
     """回复模板不能含平台处罚的说法（banned_phrases.yaml），例如好评返现、引导加微信。"""
     for reply in article.replies:
@@ -217,6 +236,7 @@ def rule_banned_phrases(article: Article, kb: KnowledgeBase, src: SourceLines, t
                 )
 
 
+@reports("reviewed-future", "review-overdue")
 def rule_review_dates(article: Article, kb: KnowledgeBase, src: SourceLines, today: dt.date):
     """`reviewed` 不能是未来日期；超过复核周期（reviewed + review_every_days）给出警告。"""
     line = article.lines.get("reviewed", 2)
@@ -238,6 +258,7 @@ def rule_review_dates(article: Article, kb: KnowledgeBase, src: SourceLines, tod
         )
 
 
+@reports("effective-range", "policy-expired", "policy-expiring")
 def rule_effective_dates(article: Article, kb: KnowledgeBase, src: SourceLines, today: dt.date):
     """限时政策：`effective_from` 不晚于 `effective_until`；快到期（14 天内）或已失效给出警告。"""
     start, end = article.effective_from, article.effective_until
@@ -286,7 +307,9 @@ def _slug_hint(value: str) -> str:
     return slug or "return-after-receipt"
 
 
+@reports("id-duplicate")
 def _duplicate_ids(kb: KnowledgeBase) -> Iterator[Problem]:
+    """每篇文章的 `id` 在整个知识库里唯一。"""
     counts = Counter(a.id for a in kb.articles)
     for article in kb.articles:
         if counts[article.id] > 1:
@@ -297,6 +320,15 @@ def _duplicate_ids(kb: KnowledgeBase) -> Iterator[Problem]:
                 f"id `{article.id}` 重复（也在 {', '.join(others)}）：每篇文章的 id 必须唯一",
                 "id-duplicate",
             )
+
+
+def problem_codes() -> list[tuple[tuple[str, ...], str]]:
+    """Every problem code `kb lint` reports, grouped by the check that reports them, with the
+    check's documentation for editors: the loader's first, then the rules'."""
+    return [
+        *(((code,), documentation) for code, documentation in PROBLEM_CODES.items()),
+        *((check.codes, check.__doc__) for check in (*RULES, _duplicate_ids)),
+    ]
 
 
 def lint_kb(kb_dir: Path, today: dt.date | None = None) -> tuple[KnowledgeBase, list[Problem]]:

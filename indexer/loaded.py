@@ -2,16 +2,15 @@
 
 from __future__ import annotations
 
-import json
 from functools import lru_cache
 from pathlib import Path
 
-from indexer import analysis
+from indexer import analysis, layout
 from indexer.extract import Evidence
-from indexer.impacts import ARRAYS_DIR, ImpactIndex
+from indexer.impacts import ImpactIndex
 from indexer.markup import show_value
 from indexer.model import KnowledgeBase
-from indexer.snapshot import SNAPSHOT_FILE, read_snapshot
+from indexer.snapshot import read_snapshot
 from indexer.snippets import normalized_text, snippet_candidates
 
 
@@ -25,9 +24,9 @@ class LoadedIndex:
 
     def __init__(self, build_dir: Path, index_root: Path):
         self.build_dir = build_dir
-        self.manifest = json.loads((build_dir / "manifest.json").read_text(encoding="utf-8"))
-        self.kb: KnowledgeBase = read_snapshot(build_dir / SNAPSHOT_FILE)
-        self.impacts = ImpactIndex(build_dir / ARRAYS_DIR)
+        self.manifest = layout.read_manifest(build_dir)
+        self.kb: KnowledgeBase = read_snapshot(build_dir / layout.SNAPSHOT_FILE)
+        self.impacts = ImpactIndex(build_dir / layout.ARRAYS_DIR)
         self.articles = {a.id: a for a in self.kb.articles}
         if set(self.impacts.docs) != set(self.articles):
             raise ValueError("索引与知识库快照的文章不一致")
@@ -38,7 +37,7 @@ class LoadedIndex:
             for fact, wanted in a.applies_when.items():
                 for value in wanted:
                     self.by_condition.setdefault((fact, value), []).append(a.id)
-        analysis.init_segmenter(self.kb.dict_words, index_root / "jieba")
+        analysis.init_segmenter(self.kb.dict_words, index_root / layout.JIEBA_DIR)
         # Each way of saying a word, and the tokens of the word the articles use.
         self.synonyms = []
         for canonical, variants in self.kb.synonyms.items():

@@ -124,6 +124,25 @@ class _Lines:
         return []
 
 
+# The codes of the problems found while reading files (before any lint rule runs), with what
+# each means for an editor: `kb lint --rules` lists them with the rules' own codes.
+PROBLEM_CODES = {
+    "encoding": "文件必须是 UTF-8 编码（不要用 GBK/GB2312 另存）。",
+    "yaml-syntax": "YAML 语法错误：检查缩进、冒号后的空格，特殊字符开头的文字加引号。",
+    "front-matter": "文章以 `---` 开头的 YAML 头信息开始，头信息是“字段: 值”的映射，再以 `---` 结束。",
+    "unknown-field": "头信息只能用文章格式里的字段（kb/README.md），拼错的字段会提示最接近的写法。",
+    "missing-field": "必填字段不能缺（id、title、category、checklist、replies 等）。",
+    "field-type": "字段值的类型要对：日期写成 2026-11-01，列表用 [a, b]，条件写成 `事实: 取值`。",
+    "empty-checklist": "清单 `checklist` 至少有一步。",
+    "step-shape": "步骤是一句话，或 `{text: 步骤内容, when: {事实: 取值}}`。",
+    "empty-replies": "回复 `replies` 至少有一条回复模板。",
+    "reply-shape": "回复有 `id`、`title`、`text` 三个文字字段，可选 `when` 条件。",
+    "missing-file": "知识库需要的文件（categories.yaml、facts.yaml、slots.yaml 等）必须存在。",
+    "file-shape": "categories.yaml、facts.yaml、slots.yaml 等文件的每一项要按文件开头注释的格式写。",
+    "slot-pattern": "slots.yaml 里槽位的 `patterns` 必须是有效的正则表达式。",
+}
+
+
 def yaml_problem(path: str, error: yaml.YAMLError, offset: int = 0) -> Problem:
     """Turn a PyYAML error into a Problem on the parser's own line."""
     mark = getattr(error, "problem_mark", None) or getattr(error, "context_mark", None)

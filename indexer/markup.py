@@ -1,10 +1,25 @@
-"""How article markup shows values to people."""
+"""Article markup: `[[id]]` links between articles, `{{slot}}` placeholders in reply
+templates, and how a value read from a case is written into text."""
 
 from __future__ import annotations
 
+import re
+
+# A link to another article by its id, in a body or a step: [[seven-day-return]].
+LINK = re.compile(r"\[\[([^\[\]]*)\]\]")
+# A placeholder in a reply template: {{order_id}}, spaces inside allowed. Any name between the
+# braces is a placeholder, not only snake_case: lint then names an undefined one, and a slot
+# slots.yaml defines under another spelling is filled like any other (tests/test_markup.py).
+PLACEHOLDER = re.compile(r"\{\{\s*([^{}]*?)\s*\}\}")
+
+
+def plain_value(value: str | float) -> str | float | int:
+    """A number read from a case as people write it: 7.0 days is 7 days, 29.9 stays 29.9."""
+    if isinstance(value, float) and value.is_integer():
+        return int(value)
+    return value
+
 
 def show_value(value: str | float) -> str:
-    """A fact or slot value as people write it: 7, not 7.0."""
-    if isinstance(value, float) and value.is_integer():
-        return str(int(value))
-    return str(value)
+    """A value read from a case as text (in a reply, a reason, a condition)."""
+    return str(plain_value(value))

@@ -8,14 +8,12 @@ that decides the order). This module serves the current build and switches atomi
 from __future__ import annotations
 
 import datetime as dt
-import os
 import threading
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from indexer import analysis
-from indexer.build import current_build
+from indexer import analysis, layout
 from indexer.loaded import LoadedIndex
 from indexer.model import KnowledgeBase
 from indexer.query import Query, analyse_case
@@ -57,10 +55,7 @@ class SearchEngine:
 
     def current(self) -> LoadedIndex:
         """The loaded build, reloaded when `current` points elsewhere (an atomic switch)."""
-        try:
-            target = os.readlink(self.index_root / "current")
-        except OSError:
-            target = None
+        target = layout.current_target(self.index_root)
         if target != self._target or self._loaded is None:
             with self._lock:
                 if target != self._target or self._loaded is None:
@@ -70,11 +65,11 @@ class SearchEngine:
             raise IndexNotReady(f"没有可用的索引：{self.index_root}（{why}先运行 kb index）")
         # jieba's tokenizer is per process: another KB built or loaded here since (tests, tools)
         # may have swapped in one without this KB's dictionary words. Cheap when it is ours.
-        analysis.init_segmenter(self._loaded.kb.dict_words, self.index_root / "jieba")
+        analysis.init_segmenter(self._loaded.kb.dict_words, self.index_root / layout.JIEBA_DIR)
         return self._loaded
 
     def _reload(self, target: str | None) -> None:
-        build = current_build(self.index_root) if target else None
+        build = layout.current_build(self.index_root) if target else None
         if build is None:
             # Keep serving what we have: a deleted index directory must not take the service down.
             self.load_error = "索引目录中没有当前构建" if self._loaded else None

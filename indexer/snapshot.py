@@ -47,9 +47,6 @@ def _plain(value: Any) -> Any:
     return value
 
 
-SNAPSHOT_FILE = "kb.jsonl"
-
-
 def kb_to_json(kb: KnowledgeBase) -> str:
     """The KB as JSON lines: its settings first, then each article."""
     # Keys keep the files' order (categories.yaml lists categories in browsing order); the

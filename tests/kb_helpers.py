@@ -6,6 +6,8 @@ minimal categories, facts, slots, synonyms and banned phrases. Tests copy it bef
 
 from __future__ import annotations
 
+import hashlib
+import os
 import shutil
 import subprocess
 import sys
@@ -78,3 +80,14 @@ def run_kb(*args: str | Path, timeout: float = 120) -> subprocess.CompletedProce
         text=True,
         timeout=timeout,
     )
+
+
+def snapshot(index_root: Path) -> tuple[str, dict[str, str]]:
+    """Where `current` points and a hash of every file of that build."""
+    target = os.readlink(index_root / "current")
+    files = {
+        str(f.relative_to(index_root)): hashlib.sha256(f.read_bytes()).hexdigest()
+        for f in sorted((index_root / target).rglob("*"))
+        if f.is_file()
+    }
+    return target, files

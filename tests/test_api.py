@@ -175,7 +175,7 @@ def test_body_is_read_as_json_whatever_the_content_type(live_server):
         ({"case": ["退款"]}, "case 必须是字符串"),
         ({"case": {"text": "退款"}}, "case 必须是字符串"),
         ({"case": "退款", "limit": 0}, "limit"),
-        ({"case": "退款", "limit": 21}, "1 到 20"),
+        ({"case": "退款", "limit": Settings.max_limit + 1}, f"1 到 {Settings.max_limit}"),
         ({"case": "退款", "limit": -1}, "limit"),
         ({"case": "退款", "limit": 2.5}, "limit"),
         ({"case": "退款", "limit": "5"}, "limit"),

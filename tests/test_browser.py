@@ -325,8 +325,7 @@ def test_search_articles_with_highlights(page, screenshots):
 
 
 def test_mark_a_result_helpful_and_see_it_in_insights(browser, index_root, tmp_path, screenshots):
-    from test_insights import agents_session
-    from web_helpers import serve_app
+    from web_helpers import agents_session, serve_app
 
     from assist_app import create_app
     from assist_app.settings import Settings

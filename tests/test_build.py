@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import hashlib
 import json
 import os
 import shutil
@@ -11,11 +10,12 @@ import threading
 from pathlib import Path
 
 import pytest
-from kb_helpers import copy_mini_kb, edit, write_article
+from kb_helpers import copy_mini_kb, edit, snapshot, write_article
 from whoosh.writing import SegmentWriter
 
-from indexer import analysis, build
-from indexer.build import KEEP_BUILDS, BuildError, build_index, current_build
+from indexer import analysis, build, layout
+from indexer.build import BuildError, build_index
+from indexer.layout import KEEP_BUILDS, current_build
 from indexer.loader import load_kb
 from indexer.search import SearchEngine
 from indexer.snapshot import kb_from_json, kb_to_json
@@ -46,17 +46,6 @@ def first_ids(index_root: Path) -> dict[str, str | None]:
 def _first(engine: SearchEngine, case: str) -> str | None:
     hits = engine.search(case).hits
     return hits[0].article.id if hits else None
-
-
-def snapshot(index_root: Path) -> tuple[str, dict[str, str]]:
-    """Where `current` points and a hash of every file of that build."""
-    target = os.readlink(index_root / "current")
-    files = {
-        str(f.relative_to(index_root)): hashlib.sha256(f.read_bytes()).hexdigest()
-        for f in sorted((index_root / target).rglob("*"))
-        if f.is_file()
-    }
-    return target, files
 
 
 def leftovers(index_root: Path) -> list[str]:
@@ -161,19 +150,19 @@ def _fail_fsync(directory):
 
 
 @pytest.mark.parametrize(
-    ("target", "replacement", "message"),
+    ("module", "target", "replacement", "message"),
     [
-        ("verify_build", _fail_verify, "校验失败：测试注入"),
-        ("_fsync_tree", _fail_fsync, "写入索引失败"),
+        (build, "verify_build", _fail_verify, "校验失败：测试注入"),
+        (layout, "fsync_tree", _fail_fsync, "写入索引失败"),
     ],
 )
 def test_a_failure_late_in_the_build_leaves_the_old_index_current(
-    kb, root, monkeypatch, target, replacement, message
+    kb, root, monkeypatch, module, target, replacement, message
 ):
     build_index(kb, root)
     before = snapshot(root)
     edit(kb / "articles/product-issues/damaged-item.md", "收到就碎了", "收到就碎了 玻璃渣")
-    monkeypatch.setattr(build, target, replacement)
+    monkeypatch.setattr(module, target, replacement)
 
     with pytest.raises(BuildError, match=message):
         build_index(kb, root)

@@ -13,7 +13,9 @@ from kb_helpers import copy_mini_kb, edit, run_kb
 
 from assist_app.assist import assist
 from assist_app.cli import main
-from indexer.build import build_index, current_build
+from assist_app.settings import Settings
+from indexer.build import build_index
+from indexer.layout import current_build
 
 
 @pytest.fixture(scope="module")
@@ -57,6 +59,22 @@ def test_search_text_lists_ranked_results(mini):
     ranked = re.findall(r"^(\d)\. (\S+)  ", result.stdout, re.MULTILINE)
     assert ranked[0] == ("1", "damaged-item")
     assert len(ranked) <= 2
+
+
+def test_search_allows_as_many_results_as_the_api(mini):
+    kb, root = mini
+    most = Settings.max_limit
+
+    allowed = CliRunner().invoke(
+        main, ["--kb", str(kb), "--index", str(root), "search", "退款", "-k", str(most)]
+    )
+    refused = CliRunner().invoke(
+        main, ["--kb", str(kb), "--index", str(root), "search", "退款", "-k", str(most + 1)]
+    )
+
+    assert allowed.exit_code == 0, allowed.output
+    assert refused.exit_code == 2
+    assert f"1<=x<={most}" in refused.output
 
 
 @pytest.mark.parametrize("case", ["", "   "])
@@ -181,6 +199,7 @@ def test_eval_exits_0_when_thresholds_are_met(mini, eval_dir):
         "mrr": 1.0,
         "fact_accuracy": 1.0,
         "slot_accuracy": 1.0,
+        "false_no_match": 0.0,  # the mini KB has no calibrated line: nothing is flagged
     }
     assert (report["facts_checked"], report["slots_checked"]) == (1, 1)
 

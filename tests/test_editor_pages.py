@@ -10,6 +10,7 @@ import pytest
 from web_helpers import fetch, serve_app
 
 from assist_app import create_app
+from assist_app.editor_pages import CHANGES_DEFAULT_DAYS, MAX_DAYS
 from assist_app.settings import PROJECT_ROOT, Settings
 from indexer.changes import changes_since
 
@@ -31,7 +32,7 @@ def serve(index_root, tmp_path):
 
 def test_changes_lists_what_git_history_says(serve):
     base = serve(KB_DIR)
-    since = dt.date.today() - dt.timedelta(days=3650)
+    since = dt.date.today() - dt.timedelta(days=MAX_DAYS)
     expected = changes_since(KB_DIR, since)
     assert expected, "the repository's KB has history"
     page = fetch(f"{base}/changes?since={since.isoformat()}")
@@ -43,12 +44,12 @@ def test_changes_lists_what_git_history_says(serve):
     assert f'value="{since.isoformat()}"' in page.text
 
 
-def test_changes_defaults_to_the_last_14_days(serve):
+def test_changes_defaults_to_the_last_days(serve):
     page = fetch(f"{serve(KB_DIR)}/changes")
-    default = (dt.date.today() - dt.timedelta(days=14)).isoformat()
+    default = (dt.date.today() - dt.timedelta(days=CHANGES_DEFAULT_DAYS)).isoformat()
     assert page.status == 200
     assert f"{default} 以来改过的流程" in page.text
-    assert 'aria-current="page">近 14 天' in page.text
+    assert f'aria-current="page">近 {CHANGES_DEFAULT_DAYS} 天' in page.text
 
 
 def test_a_bad_date_is_a_400_page_naming_the_format(serve):

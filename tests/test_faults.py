@@ -25,7 +25,7 @@ import warnings
 from pathlib import Path
 
 import pytest
-from kb_helpers import edit
+from kb_helpers import edit, snapshot
 from live_helpers import (
     KB_COMMAND,
     add_generated_articles,
@@ -34,7 +34,6 @@ from live_helpers import (
     request,
     run_kb,
 )
-from test_build import snapshot
 from whoosh.filedb.filestore import FileStorage
 
 from indexer import build, impacts
@@ -88,13 +87,14 @@ def assert_last_good_build_serves(index_root: Path, before) -> None:
 # Kill the build from inside at a chosen step: deterministic points a poll could miss.
 KILL_AT_STEP = """
 import os, signal, sys
-from indexer import build, impacts
+from indexer import build, impacts, layout
 from assist_app.cli import main
 
 def die(*args, **kwargs):
     os.kill(os.getpid(), signal.SIGKILL)
 
-setattr(build, sys.argv[1], die)
+module_name, function = sys.argv[1].split(".")
+setattr({"build": build, "layout": layout}[module_name], function, die)
 main(["--kb", sys.argv[2], "--index", sys.argv[3], "index"])
 """
 
@@ -163,9 +163,9 @@ def kill_at_step(step: str, kb: Path, index_root: Path) -> None:
         # writer open in the partial build, adding documents.
         ("while-writing", 300),
         # The Whoosh index is committed in the partial directory, not yet verified.
-        ("verify_build", 1),
+        ("build.verify_build", 1),
         # Verified, fsynced and renamed to builds/<id>, but `current` not yet switched.
-        ("_switch_current", 1),
+        ("layout.switch_current", 1),
     ],
 )
 def test_a_build_killed_with_sigkill_changes_nothing(root, kb_copy, when, generated):
@@ -186,7 +186,7 @@ def test_a_build_killed_with_sigkill_changes_nothing(root, kb_copy, when, genera
         for p in (root / "builds").iterdir()
         if not p.name.startswith(".") and f"builds/{p.name}" != before[0]
     ]
-    if when == "_switch_current":
+    if when == "layout.switch_current":
         assert not left and len(finished) == 1  # complete, but never made current
     else:
         assert len(left) == 1 and not finished  # a half-written build, never current

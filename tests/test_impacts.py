@@ -19,12 +19,13 @@ from whoosh.writing import SegmentWriter
 
 from assist_app.settings import PROJECT_ROOT
 from indexer import analysis, build, parallel
-from indexer.build import build_index, current_build
+from indexer.build import build_index
+from indexer.layout import current_build
 from indexer.loader import load_kb
 from indexer.query import query_terms
 from indexer.ranking import top_documents
 from indexer.search import SearchEngine
-from indexer.weights import CANDIDATES
+from indexer.weights import CANDIDATES, TEXT_FIELDS
 
 sys.path.insert(0, str(PROJECT_ROOT))
 from bench.generate import generate  # noqa: E402
@@ -152,7 +153,7 @@ def test_our_segment_writer_writes_the_bytes_whooshs_writes(generated_root, tmp_
                 id=article.id,
                 category=article.category,
                 pinyin=" ".join(fields["pinyin"]),
-                **{f: " ".join(fields[f]) for f in build.TEXT_FIELDS},
+                **{f: " ".join(fields[f]) for f in TEXT_FIELDS},
             )
         segment = writer._finalize_segment()
         # Files are named after the segment's random id; what follows it names the part.

@@ -21,18 +21,24 @@ import pytest
 from click.testing import CliRunner
 from hypothesis import given
 from hypothesis import strategies as st
-from web_helpers import assert_json_error, fetch, serve_app
+from web_helpers import (
+    agents_session,
+    assert_json_error,
+    assist,
+    feedback,
+    fetch,
+    serve_app,
+)
 
 from assist_app import create_app
 from assist_app.cli import main
-from assist_app.insights import build_report, purge_older_than
+from assist_app.insights import DAY_S, build_report, purge_older_than
 from assist_app.insights_store import SQLiteStore, StoreUnavailable, Writes, open_store
 from assist_app.masking import mask_personal_data
 from assist_app.recorder import InsightRecorder
 from assist_app.settings import PROJECT_ROOT, Settings
 
 KB_DIR = PROJECT_ROOT / "kb"
-DAY_S = 86400
 
 # ------------------------------------------------------------------ masking
 
@@ -166,67 +172,6 @@ def app_over(index_root):
 
     with stack:
         yield start
-
-
-def assist(base: str, case: str, **fields) -> dict:
-    response = fetch(f"{base}/api/assist", "POST", json_body={"case": case, **fields})
-    assert response.status == 200, response.text[:300]
-    return response.json()
-
-
-def feedback(base: str, request_id: str, action: str, article_id: str, reply_id=None):
-    body = {"request_id": request_id, "action": action, "article_id": article_id}
-    if reply_id:
-        body["reply_id"] = reply_id
-    response = fetch(f"{base}/api/feedback", "POST", json_body=body)
-    assert response.status == 202, response.text[:300]
-    assert response.json()["status"] == "accepted"
-
-
-LOST_PARCEL_PII = "快递说放门口了 可是门口啥也没有 我叫张三 电话13812345678"
-WRONG_ITEM_ORDER = "衣服颜色发错了 订单号3900123456789012345"
-
-
-def agents_session(base: str) -> set[str]:
-    """Several agents at work: cases typed in steps, copies, 有用 and 不对. Returns shown ids."""
-    shown = set()
-
-    def ask(case, **fields):
-        answer = assist(base, case, **fields)
-        shown.update(r["id"] for r in answer["results"])
-        return answer
-
-    # Case 1: typed in two steps (one case), a reply copied, marked helpful.
-    first = ask("快递说放门口了")
-    second = ask(LOST_PARCEL_PII, case_id=first["request_id"])
-    assert second["results"][0]["id"] == "lost-parcel"
-    feedback(base, second["request_id"], "copy", "lost-parcel", "check-first")
-    feedback(base, second["request_id"], "helpful", "lost-parcel")
-    # Case 2: the first result is marked wrong and nothing is used.
-    wrong = ask(WRONG_ITEM_ORDER)
-    assert wrong["results"][0]["id"] == "wrong-item"
-    feedback(base, wrong["request_id"], "wrong", "wrong-item")
-    # Case 3: marked wrong by mistake, then corrected to helpful (the last mark counts).
-    fixed = ask("发错货了 要换蓝色的")
-    feedback(base, fixed["request_id"], "wrong", "wrong-item")
-    feedback(base, fixed["request_id"], "helpful", "wrong-item")
-    # Case 4: small talk that still matches a word weakly; case 5: nothing matches at all.
-    ask("今天天气不错")
-    assert ask("asdfgh")["results"] == []
-    # Case 6: another agent, the same problem, the same reply copied.
-    again = ask("快递说放门口了 可是门口啥也没有")
-    feedback(base, again["request_id"], "open", "lost-parcel")
-    feedback(base, again["request_id"], "copy", "lost-parcel", "check-first")
-    # Case 7: an API search (no console, so no clicks expected).
-    search = fetch(f"{base}/api/search?q=%E5%8F%91%E7%A5%A8%E6%80%8E%E4%B9%88%E5%BC%80")
-    assert search.status == 200 and search.json()["request_id"]
-    shown.update(r["id"] for r in search.json()["results"])
-    # Case 8: a new hire searches the browse page.
-    browse = fetch(f"{base}/articles?q=%E5%8F%91%E7%A5%A8")  # 发票
-    assert browse.status == 200
-    results = browse.text.split('class="search-results"', 1)[1].split("</section>", 1)[0]
-    shown.update(re.findall(r'href="/articles/([a-z0-9-]+)"', results))
-    return shown
 
 
 def check_report(report: dict, shown: set[str], active: set[str]) -> None:

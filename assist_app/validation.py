@@ -1,0 +1,135 @@
+"""Checks of what a request brings (JSON bodies, case text, limits, facts, request ids): each
+returns the checked value or aborts with a 400 (or 413) whose message says what was expected
+and what arrived."""
+
+from __future__ import annotations
+
+import json
+import math
+from typing import Any
+
+from flask import abort, current_app, request
+
+from assist_app.engine import get_settings
+from assist_app.recorder import REQUEST_ID
+from indexer.model import KnowledgeBase
+
+
+def json_object() -> dict[str, Any]:
+    """The request body as a JSON object, whatever its Content-Type (curl users forget it)."""
+    raw = request.get_data(cache=False)  # raises 413 past MAX_CONTENT_LENGTH
+    limit = current_app.config.get("MAX_CONTENT_LENGTH")
+    if limit and request.content_length is None and len(raw) >= limit:
+        # A streamed (chunked) body is cut at the limit, not refused: Werkzeug's LimitedStream
+        # raises 413 only on a read past it. Parsing the cut body would give a misleading 400.
+        abort(413)
+    try:
+        body = json.loads(raw)
+        # "\ud800" is valid JSON syntax but not text: a lone surrogate cannot be encoded again
+        # (by our JSON replies, OpenCC, jieba), so it is refused here rather than failing later.
+        json.dumps(body, ensure_ascii=False).encode("utf-8")
+    except UnicodeEncodeError:
+        abort(400, "请求体不是合法的 JSON：含有不成对的 Unicode 代理项（如 \\ud800）")
+    except UnicodeDecodeError:
+        abort(400, "请求体不是合法的 JSON：不是 UTF-8 编码")
+    except json.JSONDecodeError as e:
+        abort(400, f"请求体不是合法的 JSON：第 {e.lineno} 行第 {e.colno} 列有误")
+    except (ValueError, RecursionError):  # a 5,000-digit number, arrays nested 1,000 deep
+        abort(400, "请求体不是合法的 JSON：数字太长或嵌套太深")
+    if not isinstance(body, dict):
+        abort(400, f'请求体必须是 JSON 对象，例如 {{"case": "…"}}，收到的是{json_type(body)}')
+    return body
+
+
+def json_fields(fields: tuple[str, ...]) -> dict[str, Any]:
+    """The request body as a JSON object with none but `fields` (an unknown one is a 400)."""
+    body = json_object()
+    unknown = [key for key in body if key not in fields]
+    if unknown:
+        abort(400, f"未知的字段“{unknown[0]}”，可用的字段：{'、'.join(fields)}")
+    return body
+
+
+def json_type(value: Any) -> str:
+    """A JSON value's type in words, for messages."""
+    if value is None:
+        return "null"
+    if isinstance(value, bool):
+        return "布尔值"
+    if isinstance(value, int | float):
+        return "数字"
+    return {str: "字符串", list: "数组", dict: "对象"}.get(type(value), type(value).__name__)
+
+
+def case_text(value: Any, name: str) -> str:
+    """A case description (or query): a non-empty string within max_case_chars."""
+    if value is None:
+        abort(400, f"缺少 {name}：请提供案例描述（买家消息或问题）")
+    if not isinstance(value, str):
+        abort(400, f"{name} 必须是字符串，收到的是{json_type(value)}")
+    if not value.strip():
+        abort(400, f"{name} 不能为空")
+    limit = get_settings().max_case_chars
+    if len(value) > limit:
+        abort(413, f"{name} 太长：{len(value)} 个字符，最多 {limit} 个字符")
+    return value
+
+
+def result_limit(value: Any, default: int) -> int:
+    """`limit`: an integer in 1..max_limit."""
+    highest = get_settings().max_limit
+    if value is None:
+        return default
+    if isinstance(value, bool) or not isinstance(value, int) or not 1 <= value <= highest:
+        shown = json.dumps(value, ensure_ascii=False)
+        abort(400, f"limit 必须是 1 到 {highest} 之间的整数，收到的是 {shown}")
+    return value
+
+
+def _non_negative_number(value: Any) -> bool:
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        return False
+    try:
+        return math.isfinite(value) and value >= 0
+    except OverflowError:  # an integer too large for a float
+        return False
+
+
+def fact_overrides(value: Any, kb: KnowledgeBase) -> dict[str, str | float]:
+    """Facts the agent corrected, checked against kb.facts; a null value clears an override."""
+    if value is None:
+        return {}
+    if not isinstance(value, dict):
+        example = '{"platform": "拼多多"}'
+        abort(400, f"facts 必须是 JSON 对象，例如 {example}，收到的是{json_type(value)}")
+    overrides: dict[str, str | float] = {}
+    for name, wanted in value.items():
+        spec = kb.facts.get(name)
+        if spec is None:
+            known = "、".join(f"{n}（{f.label}）" for n, f in kb.facts.items())
+            abort(400, f"未知的事实“{name}”，可用的事实：{known}")
+        if wanted is None:
+            continue
+        if spec.type == "number":
+            if not _non_negative_number(wanted):
+                shown = json.dumps(wanted, ensure_ascii=False)
+                abort(400, f"事实 {name}（{spec.label}）必须是不小于 0 的数字，收到的是 {shown}")
+            overrides[name] = wanted
+        else:
+            if not isinstance(wanted, str) or wanted not in spec.values:
+                shown = json.dumps(wanted, ensure_ascii=False).strip('"')
+                choices = "、".join(spec.values)
+                abort(400, f"事实 {name}（{spec.label}）没有取值“{shown}”，可选：{choices}")
+            overrides[name] = wanted
+    return overrides
+
+
+def request_ref(value: Any, name: str, required: bool = False) -> str | None:
+    """A request id returned by /api/assist (32 hex digits)."""
+    if value is None and not required:
+        return None
+    if value is None:
+        abort(400, f"缺少 {name}：请提供 /api/assist 返回的 request_id")
+    if not isinstance(value, str) or not REQUEST_ID.match(value):
+        abort(400, f"{name} 必须是 /api/assist 返回的 request_id（32 位十六进制）")
+    return value
