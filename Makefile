@@ -58,6 +58,7 @@ test: install-test browser postgres
 	KB_TEST_POSTGRES_URL='$(KB_TEST_POSTGRES_URL)' $(BIN)/pytest
 	$(BIN)/kb eval
 	$(BIN)/kb eval kb/eval/holdout.yaml
+	$(BIN)/kb eval kb/eval/realstyle.yaml
 	$(BIN)/kb check
 
 clean:
