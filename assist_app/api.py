@@ -99,6 +99,7 @@ def search():
     return {
         "request_id": request_id,
         "query": query,
+        "no_good_match": result.no_good_match,
         "results": [
             {
                 "id": hit.article.id,

@@ -159,6 +159,12 @@ def assist(
     kb = result.kb
     values = slot_values(kb, result.query.facts, result.query.slots)
     return {
+        # Whether the first procedure is a confident match: when true the results are only
+        # candidates (可能相关) and the agent should not follow them as the procedure.
+        "no_good_match": result.no_good_match,
+        "evidence": result.evidence,
+        # How the case was read: the turns of a pasted chat, and whose they were.
+        "turns": [{"speaker": t.speaker, "text": t.text} for t in result.query.turns],
         "facts": facts_view(result, kb),
         "fact_details": fact_details(result, kb),
         "slots": values,
@@ -190,6 +196,14 @@ def format_answer(answer: dict[str, Any]) -> str:
     facts = "，".join(f"{k}={v}" for k, v in answer["facts"].items()) or "（无）"
     slots = "，".join(f"{k}={v}" for k, v in answer["slots"].items()) or "（无）"
     lines = [f"事实：{facts}", f"槽位：{slots}", ""]
+    if len(answer["turns"]) > 1:
+        speakers = {"buyer": "买家", "agent": "客服", "unknown": "未标明"}
+        lines[-1:-1] = [
+            "对话："
+            + " / ".join(f"{speakers[t['speaker']]}：{t['text'][:20]}" for t in answer["turns"])
+        ]
+    if answer["no_good_match"]:
+        lines.append("未找到合适流程；以下仅供参考（可能相关）：")
     for rank, result in enumerate(answer["results"], start=1):
         lines.append(f"{rank}. {result['id']}  {result['title']}  ({result['score']:.3f})")
         terms = "、".join(result["why"]["matched_terms"][:8])

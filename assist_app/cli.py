@@ -172,8 +172,21 @@ def search(ctx: click.Context, case: str, as_json: bool, limit: int) -> None:
     default=True,
     help="Also score a plain BM25 baseline (bm25s, jieba tokens) on the same cases.",
 )
+@click.option(
+    "--calibrate",
+    is_flag=True,
+    help="Compute the no-good-match line from every set in kb/eval (or FILE) instead.",
+)
+@click.option("--write", is_flag=True, help="With --calibrate: write it to kb/matching.yaml.")
 @click.pass_context
-def evaluate(ctx: click.Context, file: Path | None, as_json: bool, baseline: bool) -> None:
+def evaluate(
+    ctx: click.Context,
+    file: Path | None,
+    as_json: bool,
+    baseline: bool,
+    calibrate: bool,
+    write: bool,
+) -> None:
     """Run an evaluation set and compare its metrics with the thresholds beside it.
 
     FILE defaults to kb/eval/cases.yaml; thresholds come from thresholds.yaml in the same folder.
@@ -182,8 +195,11 @@ def evaluate(ctx: click.Context, file: Path | None, as_json: bool, baseline: boo
     from indexer.evaluate import EvalError, format_report, run_eval
 
     settings = _settings(ctx)
-    file = file or settings.kb_dir / "eval" / "cases.yaml"
     engine = open_engine(settings)
+    if calibrate:
+        _calibrate(engine, settings, file, write, as_json)
+        return
+    file = file or settings.kb_dir / "eval" / "cases.yaml"
     try:
         report = run_eval(engine, file, baseline=baseline)
     except EvalError as e:
@@ -193,6 +209,34 @@ def evaluate(ctx: click.Context, file: Path | None, as_json: bool, baseline: boo
     else:
         click.echo(format_report(report))
     sys.exit(0 if report["passed"] else 1)
+
+
+def _calibrate(engine, settings, file: Path | None, write: bool, as_json: bool) -> None:
+    from indexer.evaluate import EvalError, calibrate, write_calibration
+
+    eval_dir = settings.kb_dir / "eval"
+    files = (
+        [file]
+        if file
+        else sorted(p for p in eval_dir.glob("*.yaml") if p.name != "thresholds.yaml")
+    )
+    try:
+        found = calibrate(engine, files)
+    except EvalError as e:
+        raise click.ClickException(str(e)) from None
+    if as_json:
+        click.echo(json.dumps(found, ensure_ascii=False, indent=2))
+    else:
+        click.echo(f"no_good_match_below: {found['no_good_match_below']}")
+        for name, figures in found["sets"].items():
+            recall = figures["no_match_recall"]
+            click.echo(
+                f"  {name}: 有合适文章却被标为未找到 {figures['false_no_match']:.3f}"
+                + ("" if recall is None else f"，没有合适文章且被标出 {recall:.3f}")
+            )
+    if write:
+        path = write_calibration(settings.kb_dir, found["no_good_match_below"])
+        click.echo(f"已写入 {path}；运行 kb index 后生效")
 
 
 @main.command()
