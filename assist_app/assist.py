@@ -5,6 +5,7 @@ Pure functions over indexer results; no Flask here, so the CLI, the API and the 
 
 from __future__ import annotations
 
+import html
 import re
 from typing import Any
 
@@ -163,8 +164,9 @@ def assist(
         # candidates (可能相关) and the agent should not follow them as the procedure.
         "no_good_match": result.no_good_match,
         "evidence": result.evidence,
-        # How the case was read: the turns of a pasted chat, and whose they were.
-        "turns": [{"speaker": t.speaker, "text": t.text} for t in result.query.turns],
+        # How the case was read: the turns of a pasted chat, and whose they were. The text is
+        # HTML-escaped like snippets: a buyer's <script> comes back inert.
+        "turns": [{"speaker": t.speaker, "text": html.escape(t.text)} for t in result.query.turns],
         "facts": facts_view(result, kb),
         "fact_details": fact_details(result, kb),
         "slots": values,

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import re
+from urllib.parse import quote
 
 import pytest
 import yaml
@@ -47,6 +48,36 @@ def test_assist_ranks_the_right_procedure_first(live_server, case, expected):
     assert answer["took_ms"] >= 0
 
 
+def test_a_pasted_chat_comes_back_as_turns_and_only_the_buyer_is_read(live_server):
+    chat = "顾客：收到的杯子碎了\n客服：亲，七天无理由也可以退的哦\n顾客：那给我换一个新的吧"
+    answer = assist(live_server, {"case": chat}).json()
+    assert answer["turns"] == [
+        {"speaker": "buyer", "text": "收到的杯子碎了"},
+        {"speaker": "agent", "text": "亲，七天无理由也可以退的哦"},
+        {"speaker": "buyer", "text": "那给我换一个新的吧"},
+    ]
+    assert answer["facts"]["reason"] == "破损"
+    single = assist(live_server, {"case": "收到的杯子碎了"}).json()
+    assert single["turns"] == [{"speaker": "unknown", "text": "收到的杯子碎了"}]
+
+
+@pytest.mark.parametrize(
+    "case", ["PLUS会员怎么开通", "登录不上 验证码收不到", "谢谢", "这款有没有黑色的 尺码表发我看看"]
+)
+def test_a_case_no_procedure_covers_is_flagged_and_still_shows_candidates(live_server, case):
+    answer = assist(live_server, {"case": case}).json()
+    assert answer["no_good_match"] is True
+    search = fetch(f"{live_server}/api/search?q={quote(case)}").json()
+    assert search["no_good_match"] is True
+
+
+@pytest.mark.parametrize("case", FIRST_RESULT)
+def test_a_case_a_procedure_covers_is_not_flagged(live_server, case):
+    answer = assist(live_server, {"case": case}).json()
+    assert answer["no_good_match"] is False
+    assert answer["evidence"] > 0
+
+
 def test_assist_document_has_facts_slots_checklist_and_filled_replies(live_server):
     answer = assist(
         live_server,
@@ -57,6 +88,9 @@ def test_assist_document_has_facts_slots_checklist_and_filled_replies(live_serve
     ).json()
     assert set(answer) == {
         "request_id",
+        "no_good_match",
+        "evidence",
+        "turns",
         "facts",
         "fact_details",
         "slots",

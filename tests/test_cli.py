@@ -305,3 +305,49 @@ def test_each_subcommand_has_help(command):
     assert f"Usage: main {command}" in result.output
     summary = main.commands[command].help.split("\n")[0]
     assert summary in " ".join(result.output.split())  # help text is re-wrapped
+
+
+# --- kb eval --calibrate
+
+
+def test_calibrate_writes_a_line_that_flags_what_no_article_covers(tmp_path):
+    kb = copy_mini_kb(tmp_path)
+    root = tmp_path / "index"
+    cases = [
+        *EVAL_CASES,
+        {"case": "还没发货 不想要了 取消吧", "expected": ["cancel-order"]},
+        {"case": "包裹到了 里面的盘子碎成几块", "expected": ["damaged-item"]},
+        {"case": "这款手机支持双卡吗", "expected": []},
+    ]
+    write_eval(kb / "eval", {"set.yaml": cases}, {})
+    build = run_kb("--kb", kb, "--index", root, "index")
+    assert build.returncode == 0, build.stderr
+
+    before = run_kb("--kb", kb, "--index", root, "search", "这款手机支持双卡吗", "--json")
+    assert json.loads(before.stdout)["no_good_match"] is False  # no line yet: nothing flagged
+
+    result = run_kb("--kb", kb, "--index", root, "eval", "--calibrate", "--write")
+    assert result.returncode == 0, result.stderr
+    line = float(re.search(r"no_good_match_below: ([\d.]+)", result.stdout)[1])
+    assert line > 0
+    assert f"no_good_match_below: {line}" in (kb / "matching.yaml").read_text("utf-8")
+
+    assert run_kb("--kb", kb, "--index", root, "index").returncode == 0
+    after = run_kb("--kb", kb, "--index", root, "eval", kb / "eval" / "set.yaml", "--json")
+    report = json.loads(after.stdout)
+    assert report["metrics"]["false_no_match"] <= 0.2  # at most one positive of five
+    flagged = run_kb("--kb", kb, "--index", root, "search", "这款手机支持双卡吗", "--json")
+    assert json.loads(flagged.stdout)["no_good_match"] is True
+
+
+def test_an_eval_case_the_kb_holds_verbatim_fails_the_set(mini, tmp_path):
+    kb, root = mini
+    # 拍错了不要了 is one of the mini KB's keywords for cancel-order.
+    copied = [{"case": "拍错了，不要了！", "expected": ["cancel-order"]}]
+    write_eval(tmp_path / "eval", {"copied.yaml": copied}, {})
+
+    result = run_kb("--kb", kb, "--index", root, "eval", tmp_path / "eval" / "copied.yaml")
+
+    assert result.returncode == 1
+    assert "评测案例与知识库内容重复" in result.stdout
+    assert "cancel-order.md keywords: 拍错了不要了" in result.stdout
