@@ -103,6 +103,10 @@ def extract_enum(text: str, spec: FactDef) -> Evidence | None:
             while start != -1:
                 spans.append((start, start + len(needle), value, phrase))
                 start = text.find(needle, start + 1)
+    for value, regexes in spec.patterns.items():
+        for regex in regexes:
+            for match in re.finditer(regex, text):
+                spans.append((match.start(), match.end(), value, match.group(0)))
     if not spans:
         return None
     spans.sort(key=lambda s: (-(s[1] - s[0]), s[0]))

@@ -140,6 +140,7 @@ PROBLEM_CODES = {
     "missing-file": "知识库需要的文件（categories.yaml、facts.yaml、slots.yaml 等）必须存在。",
     "file-shape": "categories.yaml、facts.yaml、slots.yaml 等文件的每一项要按文件开头注释的格式写。",
     "slot-pattern": "slots.yaml 里槽位的 `patterns` 必须是有效的正则表达式。",
+    "fact-pattern": "facts.yaml 里事实的 `patterns` 必须是有效的正则表达式，且只用 `values` 里的取值。",
 }
 
 
@@ -551,6 +552,9 @@ def load_facts(kb_dir: Path, problems: list[Problem]) -> dict[str, FactDef]:
                 "enum",
                 {str(v): tuple(str(p) for p in (phrases or [])) for v, phrases in values.items()},
                 gate=spec.get("gate") is True,
+                patterns=_fact_patterns(
+                    spec.get("patterns"), name, values, path, kb_dir, node, problems
+                ),
             )
         elif kind == "number" and spec.get("extractor"):
             out[name] = FactDef(name, str(spec.get("label", name)), "number", {}, spec["extractor"])
@@ -563,6 +567,51 @@ def load_facts(kb_dir: Path, problems: list[Problem]) -> dict[str, FactDef]:
                     "file-shape",
                 )
             )
+    return out
+
+
+def _fact_patterns(raw, name, values, path, kb_dir, node, problems) -> dict[str, tuple[str, ...]]:
+    """A fact's `patterns:` (value -> regular expressions), each compiled once to check it."""
+    if raw is None:
+        return {}
+    shown, line = _shown(path, kb_dir), _line_of(node, name, "patterns")
+    if not isinstance(raw, dict):
+        problems.append(
+            Problem(
+                shown,
+                line,
+                f"事实 `{name}` 的 `patterns` 应是取值到正则表达式列表的映射",
+                "file-shape",
+            )
+        )
+        return {}
+    out = {}
+    for value, regexes in raw.items():
+        if str(value) not in {str(v) for v in values}:
+            problems.append(
+                Problem(
+                    shown,
+                    line,
+                    f"事实 `{name}` 的 `patterns` 用了未在 `values` 中的取值 `{value}`",
+                    "fact-pattern",
+                )
+            )
+            continue
+        kept = []
+        for regex in regexes if isinstance(regexes, list) else [regexes]:
+            try:
+                re.compile(str(regex))
+                kept.append(str(regex))
+            except re.error as e:
+                problems.append(
+                    Problem(
+                        shown,
+                        line,
+                        f"事实 `{name}` 的正则表达式 `{regex}` 无效：{e}",
+                        "fact-pattern",
+                    )
+                )
+        out[str(value)] = tuple(kept)
     return out
 
 

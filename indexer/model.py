@@ -91,6 +91,9 @@ class FactDef:
     # A context fact (platform, customer type, season): an article whose applies_when names it
     # is for cases that show it, so it is lowered when the case does not say.
     gate: bool = False
+    # Regular expressions that signal a value by shape where no word does: a Pinduoduo order
+    # id (261203-583920174658392) says the platform.
+    patterns: dict[str, tuple[str, ...]] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)

@@ -134,6 +134,7 @@ def kb_from_lines(lines: Iterable[str]) -> KnowledgeBase:
                 {value: tuple(p) for value, p in v["values"].items()},
                 v["extractor"],
                 v.get("gate", False),
+                {value: tuple(r) for value, r in v.get("patterns", {}).items()},
             )
             for k, v in data["facts"].items()
         },

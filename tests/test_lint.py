@@ -407,6 +407,24 @@ def test_kb_file_problems(kb):
     assert "`mood`" in facts_problem.message and "type: enum" in facts_problem.message
 
 
+def test_a_fact_pattern_must_compile_and_name_a_declared_value(kb_copy):
+    facts = (kb_copy / "facts.yaml").read_text(encoding="utf-8")
+    facts = facts.replace(
+        "  patterns:\n",
+        "  patterns:\n    快手: ['(\\d{6']\n    淘特: ['\\d{20}']\n",
+        1,
+    )
+    (kb_copy / "facts.yaml").write_text(facts, encoding="utf-8")
+
+    _, problems = lint_kb(kb_copy, TODAY)
+
+    found = [p for p in problems if p.rule == "fact-pattern"]
+    assert len(found) == 2
+    assert all(p.path == "kb/facts.yaml" for p in found)
+    assert any("无效" in p.message for p in found)
+    assert any("`淘特`" in p.message for p in found)
+
+
 def rules_in_code() -> set[str]:
     """Rule ids of every Problem(path, line, message, rule, ...) built anywhere in the code."""
     found = set()

@@ -313,3 +313,29 @@ def test_back_office_procedures_do_not_answer_a_buyer_but_answer_staff(engine):
         assert first(engine, case) not in staff
     for case in ["经销商要退一批货 退货申请怎么走", "新人问：买家退货态度很差 怎么回复"]:
         assert first(engine, case) in staff
+
+
+@pytest.mark.parametrize(
+    ("case", "platform"),
+    [
+        ("订单261127-930481726354810 想把颜色换成粉的", "拼多多"),
+        ("订单号287436150928 想换个颜色", "京东"),
+        ("咨询订单号:[订单x] 商品ID:[数字x] 什么时候发货", "京东"),
+    ],
+)
+def test_the_platform_is_read_from_an_order_id_or_the_chat_clients_stub(engine, case, platform):
+    assert engine.search(case).query.facts["platform"].value == platform
+
+
+@pytest.mark.parametrize(
+    ("case", "fact", "value"),
+    [
+        ("洗衣机一直嗡嗡响", "reason", "质量问题"),
+        ("耳机左边没声", "reason", "质量问题"),
+        ("发票抬头开错了", "reason", None),
+        ("地址写错了 还没发货吧", "reason", None),
+    ],
+)
+def test_facts_hold_up_on_real_wording(engine, case, fact, value):
+    read = engine.search(case).query.facts.get(fact)
+    assert (read.value if read else None) == value
