@@ -38,11 +38,15 @@ def _t2s():
     return opencc.OpenCC("t2s")
 
 
+def encodable(text: str) -> str:
+    """The text with each lone surrogate (a command-line argument that was not UTF-8) replaced
+    as a decoder would: it cannot be encoded, and OpenCC and every UTF-8 output encode."""
+    return _SURROGATE.sub("\ufffd", text)
+
+
 def fold(text: str) -> str:
     """Fold full-width forms and convert traditional to simplified characters; keep case."""
-    # A lone surrogate (a command-line argument that was not UTF-8) cannot be encoded, and
-    # OpenCC encodes: replace it as a decoder would.
-    text = _SURROGATE.sub("\ufffd", text)
+    text = encodable(text)
     text = unicodedata.normalize("NFKC", text)
     if _CJK.search(text):
         text = _t2s().convert(text)

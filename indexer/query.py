@@ -55,7 +55,7 @@ def analyse_case(
     case: str, kb: KnowledgeBase, synonyms, overrides: dict[str, str | float] | None = None
 ) -> Query:
     """Split a case into turns, then read the buyer's side: words, synonyms, facts and slots."""
-    turns = split_turns(_ends(case, 2 * MAX_ANALYSED_CHARS))
+    turns = split_turns(analysis.encodable(_ends(case, 2 * MAX_ANALYSED_CHARS)))
     read = buyer_side(turns)
     buyer_text = _ends("\n".join(t.text for t in read), MAX_ANALYSED_CHARS)
     folded = analysis.fold(_PLACEHOLDER.sub(" ", buyer_text))
