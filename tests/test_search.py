@@ -339,3 +339,18 @@ def test_the_platform_is_read_from_an_order_id_or_the_chat_clients_stub(engine, 
 def test_facts_hold_up_on_real_wording(engine, case, fact, value):
     read = engine.search(case).query.facts.get(fact)
     assert (read.value if read else None) == value
+
+
+@pytest.mark.parametrize(
+    ("case", "product"),
+    [
+        ("收到的杯子碎了", "杯子"),
+        ("我买的洗衣机一直嗡嗡响", "洗衣机"),
+        ("买了两台空调 有一台不制冷", "空调"),
+        ("买的东西坏了", None),
+        ("买的时候说好的赠品没有", None),
+    ],
+)
+def test_the_product_is_read_where_the_message_names_the_item(engine, case, product):
+    read = engine.search(case).query.slots.get("product")
+    assert (read.value if read else None) == product
