@@ -9,7 +9,8 @@ from flask import Flask, abort, current_app, url_for
 
 from assist_app import render
 from assist_app.settings import Settings
-from indexer.search import LoadedIndex, SearchEngine
+from indexer.loaded import LoadedIndex
+from indexer.search import SearchEngine
 
 
 def init_engine(app: Flask, settings: Settings) -> None:

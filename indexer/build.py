@@ -22,9 +22,8 @@ from pathlib import Path
 
 from whoosh import fields, index
 from whoosh.analysis import SpaceSeparatedTokenizer
-from whoosh.writing import SegmentWriter
 
-from indexer import analysis, impacts, layout, parallel
+from indexer import analysis, impacts, layout, parallel, whoosh_segments
 from indexer.lint import has_errors, lint_kb
 from indexer.markup import LINK
 from indexer.model import Article, KnowledgeBase, Problem
@@ -289,9 +288,7 @@ def _write_index(kb: KnowledgeBase, directory: Path, index_root: Path, progress)
             done += stop - start
             if progress:
                 progress(done, len(kb.articles))
-        writer._close_segment()
-        writer._commit_toc(segments)  # as Whoosh's own MpWriter(multisegment=True) does
-        writer._finish()
+        whoosh_segments.commit_segments(writer, segments)
     except BaseException:
         writer.cancel()
         raise
@@ -333,48 +330,10 @@ def _write_segments(kb: KnowledgeBase, keys, cached, whoosh_dir: Path):
         _job = None
 
 
-class _Lengths:
-    """A segment's document field lengths read once into lists: Whoosh's writer asks for the
-    length of a posting's document for every posting it writes (block statistics), each ask
-    a column read (a third of writing a segment)."""
-
-    def __init__(self, reader, fields: Iterable[str]):
-        self._reader = reader
-        docs = range(reader.doc_count_all())
-        self._lengths = {f: [reader.doc_field_length(d, f, 0) for d in docs] for f in fields}
-
-    def doc_field_length(self, docnum: int, fieldname: str, default: int = 0) -> int | None:
-        # What Whoosh's reader answers, None for an empty field included.
-        lengths = self._lengths.get(fieldname)
-        if lengths is None:
-            return self._reader.doc_field_length(docnum, fieldname, default)
-        return lengths[docnum]
-
-    def close(self) -> None:
-        self._reader.close()
-
-
-class _SegmentWriter(SegmentWriter):
-    """Whoosh's SegmentWriter, flushing with the lengths read once (_Lengths); the same bytes."""
-
-    def _flush_segment(self):
-        if not self.codec.length_stats:
-            return super()._flush_segment()
-        self.perdocwriter.close()
-        scored = [name for name, field in self.schema.items() if field.scorable]
-        lengths = _Lengths(self.per_document_reader(), scored)
-        try:
-            self.fieldwriter.add_postings(self.schema, lengths, self.pool.iter_postings())
-            self.fieldwriter.close()
-        finally:
-            lengths.close()
-
-
 def _write_segment(span: tuple[int, int]):
     kb, keys, cached, whoosh_dir = _job
     ix = index.open_dir(whoosh_dir)
-    # _lk=False: the parent's writer holds the lock (as in Whoosh's MpWriter sub-writers).
-    writer = _SegmentWriter(ix, _lk=False, limitmb=SEGMENT_LIMIT_MB)
+    writer = whoosh_segments.segment_writer(ix, SEGMENT_LIMIT_MB)
     cut = []
     try:
         for i in range(*span):
@@ -388,14 +347,11 @@ def _write_segment(span: tuple[int, int]):
                 pinyin=" ".join(tokens["pinyin"]),
                 **{name: " ".join(tokens[name]) for name in TEXT_FIELDS},
             )
-        # No _finish(): it would delete the temp folder the writers share (the parent's
-        # writer removes it when it commits).
-        segment = writer._finalize_segment()
+        segment = whoosh_segments.finish_segment(writer)
     except BaseException:
-        # Close its files; not cancel(), which would delete the shared temp folder under the
-        # parent's writer. The whole partial build is removed by the caller.
+        # The whole partial build is removed by the caller.
         with contextlib.suppress(Exception):
-            writer._close_segment()
+            whoosh_segments.close_segment(writer)
         raise
     return segment, cut, span
 

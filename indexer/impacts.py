@@ -36,38 +36,10 @@ from pathlib import Path
 import numpy as np
 from whoosh import index, scoring
 
-from indexer import analysis, parallel
+from indexer import analysis, parallel, whoosh_segments
 
 # A term of a query: field, text, query boost.
 QueryTerm = tuple[str, str, float]
-
-
-def _postings(leaves, field: str, text: bytes) -> tuple[np.ndarray, np.ndarray]:
-    """Whoosh document numbers and weights (term frequency times field boost) of one term,
-    over every segment of the index (`leaves`: the reader's (segment reader, first doc))."""
-    ids, weights = [], []
-    for leaf, offset in leaves:
-        if (field, text) not in leaf:
-            continue
-        matcher = leaf.postings(field, text)
-        start = len(ids)
-        if hasattr(matcher, "_read_ids") and hasattr(matcher, "_next_block"):
-            # Whoosh 2.7's own block reader (W3LeafMatcher): a block at a time, not a posting
-            # at a time. Whoosh-reloaded is pinned; tests/test_impacts.py checks the result.
-            while matcher.is_active():
-                matcher._read_ids()
-                matcher._read_weights()
-                ids.extend(matcher._ids)
-                weights.extend(matcher._weights)
-                matcher._next_block()
-        else:
-            while matcher.is_active():
-                ids.append(matcher.id())
-                weights.append(matcher.weight())
-                matcher.next()
-        if offset:
-            ids[start:] = [i + offset for i in ids[start:]]
-    return np.array(ids, dtype=np.int64), np.array(weights, dtype=np.float64)
 
 
 def derive(whoosh_dir: Path, articles: Sequence[tuple[str, Sequence[str]]], out_dir: Path) -> int:
@@ -158,9 +130,9 @@ def _field_runs(field: str) -> tuple[list[str], np.ndarray, np.ndarray, np.ndarr
                     dtype=np.float64,
                 )
                 avgfl = searcher.avg_field_length(field) or 1
-                b = weighting._field_B.get(field, weighting.B)
+                b = whoosh_segments.field_b(weighting, field)
             for raw in reader.lexicon(field):
-                ids, weights = _postings(leaves, field, raw)
+                ids, weights = whoosh_segments.postings(leaves, field, raw)
                 if scorable:
                     idf = searcher.idf(field, raw.decode("utf-8"))
                     scores = scoring.bm25(idf, weights, lengths[ids], avgfl, b, weighting.K1)

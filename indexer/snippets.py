@@ -7,6 +7,7 @@ import html
 import re
 
 from indexer import analysis
+from indexer.markup import LINK
 from indexer.model import Article
 
 _SENTENCE = re.compile(r"[^。！？!?\n；;]+[。！？!?；;]?")
@@ -32,7 +33,7 @@ def snippet(
         return html.escape(article.body[:width])
     wanted = sorted(set(terms), key=len, reverse=True)
     best = max(candidates, key=lambda c: sum(1 for t in wanted if t in c[1]), default=("", ""))[0]
-    best = re.sub(r"\[\[([^\]]+)\]\]|[#*`>]", "", best).strip()
+    best = re.sub(r"[#*`>]", "", LINK.sub("", best)).strip()
     if len(best) > width:
         first = min((best.lower().find(t) for t in wanted if t in best.lower()), default=0)
         start = max(0, first - width // 3)

@@ -26,6 +26,7 @@ from indexer.query import query_terms
 from indexer.ranking import top_documents
 from indexer.search import SearchEngine
 from indexer.weights import CANDIDATES, TEXT_FIELDS
+from indexer.whoosh_segments import LengthsOnceSegmentWriter, finish_segment
 
 sys.path.insert(0, str(PROJECT_ROOT))
 from bench.generate import generate  # noqa: E402
@@ -143,7 +144,7 @@ def test_our_segment_writer_writes_the_bytes_whooshs_writes(generated_root, tmp_
     analysis.init_segmenter(kb.dict_words, tmp_path / "jieba")
     tokens = [build.tokenize_article(a, kb) for a in kb.articles]
     written = {}
-    for name, writer_class in (("whoosh", SegmentWriter), ("ours", build._SegmentWriter)):
+    for name, writer_class in (("whoosh", SegmentWriter), ("ours", LengthsOnceSegmentWriter)):
         folder = tmp_path / name
         folder.mkdir()
         ix = index.create_in(str(folder), build.schema())
@@ -155,7 +156,7 @@ def test_our_segment_writer_writes_the_bytes_whooshs_writes(generated_root, tmp_
                 pinyin=" ".join(fields["pinyin"]),
                 **{f: " ".join(fields[f]) for f in TEXT_FIELDS},
             )
-        segment = writer._finalize_segment()
+        segment = finish_segment(writer)
         # Files are named after the segment's random id; what follows it names the part.
         written[name] = {
             p.name.removeprefix(segment.segment_id()): p.read_bytes()
