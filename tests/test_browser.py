@@ -221,6 +221,13 @@ def test_banned_wording_is_flagged_before_copying(page):
     page.wait_for_function("() => navigator.clipboard.readText().then(t => t.includes('加微信'))")
 
 
+def body_of(reply: str) -> str:
+    """A reply's first line without its greeting: how it reads inside a composed message."""
+    return re.sub(r"^亲[，,]\s*(?:(?:您好|你好)[！!，,。～~]*)?", "", reply.strip()).splitlines()[
+        0
+    ][:20]
+
+
 def test_compose_one_message_from_several_replies(page, screenshots):
     ask(page, LOST_PARCEL, "没收到货")
     page.locator("#opening").select_option(label="开场问候")
@@ -233,7 +240,8 @@ def test_compose_one_message_from_several_replies(page, screenshots):
     assert page.locator("#compose-parts li").count() == 2
     composed = page.locator("#compose").input_value()
     assert composed.startswith("亲，您好！欢迎光临")
-    assert composed.index(second.strip()) < composed.index(first.strip()), "in the order ticked"
+    assert composed.count("您好") == 1, "one greeting, not one per reply"
+    assert composed.index(body_of(second)) < composed.index(body_of(first)), "in the order ticked"
     assert "祝您生活愉快" in composed.splitlines()[-1]
 
     page.locator("#profile-summary").click()
@@ -252,7 +260,7 @@ def test_compose_one_message_from_several_replies(page, screenshots):
 
     replies.nth(1).locator(".add-compose").uncheck()
     assert page.locator("#compose-parts li").count() == 1
-    assert second.strip() not in page.locator("#compose").input_value()
+    assert body_of(second) not in page.locator("#compose").input_value()
 
 
 def test_other_candidates_are_one_key_away(page):
@@ -288,6 +296,119 @@ def test_new_case_clears_everything(page):
     assert page.locator("#case").input_value() == ""
     assert page.locator("#empty-state").is_visible()
     assert page.evaluate("document.activeElement.id") == "case"
+
+
+# ------------------------------------------------------------------ the right text to the buyer
+
+INVOICE_CASE = "我要开发票，公司抬头"
+FIRST_ORDER = "3900123456789012345"
+SECOND_ORDER = "3900999999999999999"
+
+
+def save_opening_and_closing(page):
+    page.goto("/")
+    page.locator("#opening").select_option(label="开场问候")
+    page.locator("#closing").select_option(label="结束道别")
+    page.reload()
+    assert page.locator("#opening").input_value(), "the opening is saved in the browser"
+
+
+@pytest.mark.parametrize("when", ["at once", "after the answer"])
+def test_ctrl_enter_with_a_saved_opening_and_closing_copies_the_reply(page, when):
+    # Issue 13.1: Ctrl+Enter copied 欢迎光临… + …再见！ with no reply between them.
+    save_opening_and_closing(page)
+    page.locator("#case").focus()
+    page.keyboard.type(INVOICE_CASE)
+    if when == "after the answer":
+        page.wait_for_function(
+            "() => document.getElementById('proc-title').textContent.includes('发票')"
+        )
+    page.keyboard.press("Control+Enter")
+    page.locator("#copy-notice").wait_for(state="visible")
+    copied = clipboard(page)
+    assert "可以为您开具发票" in copied, copied
+    assert copied.startswith("亲，您好！欢迎光临") and copied.rstrip().endswith("再见！")
+    assert copied == page.locator("#compose").input_value(), "what the agent sees is what is copied"
+    assert copied.count("您好") == 1, "one greeting"
+    assert "可以发送" not in page.locator("#compose-check").inner_text(), "the reply has gaps"
+
+
+def test_ctrl_enter_never_copies_a_frame_without_a_reply(page):
+    save_opening_and_closing(page)
+    page.evaluate("navigator.clipboard.writeText('之前的内容')")
+    page.locator("#case").focus()
+    page.keyboard.press("Control+Enter")
+    page.locator("#copy-notice").wait_for(state="visible")
+    assert "先输入买家消息" in page.locator("#copy-notice").inner_text()
+    assert clipboard(page) == "之前的内容"
+    assert page.locator("#compose").input_value() == ""
+
+
+def edit_first_reply_and_tick_a_step(page) -> str:
+    reply = page.locator("#replies .reply").first
+    textarea = reply.locator("textarea")
+    assert FIRST_ORDER in textarea.input_value()
+    edited = textarea.input_value() + "我是小美，已为您登记加急。"
+    textarea.fill(edited)
+    page.locator("#checklist .step input").first.check()
+    return edited
+
+
+def reply_texts(page) -> list[str]:
+    return page.locator("#replies .reply textarea").evaluate_all("els => els.map(e => e.value)")
+
+
+@pytest.mark.parametrize("how", ["select all and type", "paste over", "Alt+N"])
+def test_a_new_buyer_starts_from_fresh_replies_and_checklist(page, how):
+    # Issue 13.2: the previous buyer's order number, edit and ticks carried over.
+    ask(page, f"快递说放门口了 可是门口啥也没有 订单号 {FIRST_ORDER}", "没收到货")
+    edited = edit_first_reply_and_tick_a_step(page)
+
+    # More words about the same case keep the agent's work.
+    page.locator("#case").press("End")
+    page.keyboard.type(" 麻烦快点")
+    page.wait_for_function("() => document.getElementById('busy').textContent === ''")
+    page.wait_for_timeout(400)
+    assert reply_texts(page)[0] == edited
+    assert page.locator("#checklist .step input").first.is_checked()
+
+    second = f"快递说放门口了 可是门口啥也没有 订单号 {SECOND_ORDER}"
+    page.locator("#case").focus()
+    if how == "select all and type":
+        page.keyboard.press("Control+A")
+        page.keyboard.type(second)
+    elif how == "paste over":
+        page.evaluate("t => navigator.clipboard.writeText(t)", second)
+        page.keyboard.press("Control+A")
+        page.keyboard.press("Control+V")
+    else:
+        page.keyboard.press("Alt+n")
+        page.keyboard.type(second)
+    page.wait_for_function(
+        "o => document.querySelector('#replies .reply textarea')?.value.includes(o)",
+        arg=SECOND_ORDER,
+    )
+    texts = reply_texts(page)
+    assert not any(FIRST_ORDER in t or "加急" in t for t in texts), texts
+    assert page.locator("#checklist .step input:checked").count() == 0
+    assert page.locator("#replies .reply button", has_text="还原").first.is_hidden()
+
+
+def test_another_order_number_in_the_same_box_is_a_new_case(page):
+    ask(page, f"快递说放门口了 可是门口啥也没有 订单号 {FIRST_ORDER}", "没收到货")
+    edit_first_reply_and_tick_a_step(page)
+    # Only the number is retyped: the rest of the text stays.
+    page.locator("#case").evaluate(
+        "(box, o) => { box.focus(); const at = box.value.indexOf(o);"
+        " box.setSelectionRange(at, at + o.length); }",
+        FIRST_ORDER,
+    )
+    page.keyboard.type(SECOND_ORDER)
+    page.wait_for_function(
+        "o => document.querySelector('#replies .reply textarea')?.value.includes(o)",
+        arg=SECOND_ORDER,
+    )
+    assert page.locator("#checklist .step input:checked").count() == 0
 
 
 # ------------------------------------------------------------------ browsing

@@ -20,6 +20,7 @@
   const PLACEHOLDER = /\{\{\s*([a-z_][a-z0-9_]*)\s*\}\}/g;
   const LINK = /\[\[([^\[\]]*)\]\]/g;
   const PROFILE_KEY = "kb-assist.profile";
+  const REPLIES_PLACEHOLDER = "输入买家消息后，这里显示可以直接复制的回复。";
 
   const banned = Object.entries(data.banned_phrases).map(([phrase, why]) => ({
     phrase, why, lower: phrase.toLowerCase(),
@@ -51,7 +52,13 @@
     caseId: null,         // request_id of this case's first answer
     marks: new Map(),     // article id -> "helpful" | "wrong", for this case
     sent: new Set(),      // feedback already sent (open and copy count once per answer)
+    identity: {},         // order, tracking and phone numbers this case is about
+    answeredText: null,   // the case text the shown answer is for
+    replacing: false,     // the next input replaces the whole case text: a new buyer
+    composing: false,     // an input method is composing (pinyin typed, not yet committed)
   };
+  // Numbers that tell one buyer's case from the next: a different one means a different case.
+  const IDENTITY_SLOTS = ["order_id", "tracking_no", "phone"];
 
   // ---------------------------------------------------------------- DOM helpers
 
@@ -199,8 +206,16 @@
     timer = setTimeout(requestAssist, DEBOUNCE_MS);
   }
 
+  // The answer for the text in the box now: waits for a pending or fresh request if needed.
+  async function currentAnswer() {
+    if (!caseBox.value.trim()) return null;
+    if (timer !== null || state.answeredText !== caseBox.value) await requestAssist();
+    return state.answeredText === caseBox.value ? state.answer : null;
+  }
+
   async function requestAssist() {
     clearTimeout(timer);
+    timer = null;
     const text = caseBox.value;
     if (!text.trim()) {
       showEmpty();
@@ -239,9 +254,56 @@
     } else {
       hideNotice();
     }
+    if (isAnotherBuyer(body.slots)) {
+      // Same box, another buyer (a new order number): nothing of the last case may carry over.
+      const corrected = Object.keys(state.overrides).length > 0;
+      forgetCase();
+      if (corrected) return requestAssist(); // the answer was tailored with the last case's facts
+    }
+    rememberIdentity(body.slots);
     state.answer = body;
+    state.answeredText = text;
     if (!state.caseId && body.request_id) state.caseId = body.request_id;
     renderAnswer();
+  }
+
+  // ---------------------------------------------------------------- one case at a time
+
+  // Two numbers of the same kind belong to different buyers unless one is the other being typed.
+  function isAnotherBuyer(slots) {
+    return IDENTITY_SLOTS.some((name) => {
+      const before = state.identity[name];
+      const now = slots && slots[name] !== undefined ? String(slots[name]) : "";
+      return before && now && !before.startsWith(now) && !now.startsWith(before);
+    });
+  }
+
+  function rememberIdentity(slots) {
+    for (const name of IDENTITY_SLOTS) {
+      if (slots && slots[name] !== undefined) state.identity[name] = String(slots[name]);
+    }
+  }
+
+  // Everything the agent did for one buyer: corrected facts, ticks, edits, the composition,
+  // verdicts. A new case (Alt+N, the box emptied or replaced, another order number) drops it all.
+  function forgetCase() {
+    if (state.controller) state.controller.abort();
+    state.seq += 1;
+    state.overrides = {};
+    state.ticks.clear();
+    state.edits.clear();
+    state.texts.clear();
+    state.parts = [];
+    state.composeManual = false;
+    state.caseId = null;
+    state.marks.clear();
+    state.sent.clear();
+    state.identity = {};
+    state.answer = null;
+    state.answeredText = null;
+    state.openId = null;
+    state.pinned = false;
+    $("copy-notice").hidden = true;
   }
 
   // ---------------------------------------------------------------- feedback for editors
@@ -450,21 +512,20 @@
   }
 
   function showEmpty() {
-    if (state.controller) state.controller.abort();
-    state.seq += 1;
+    forgetCase(); // an emptied box starts a new case
     setBusy(false);
-    state.answer = null;
-    state.openId = null;
-    state.pinned = false;
-    state.caseId = null; // an emptied box starts a new case
-    state.marks.clear();
-    state.sent.clear();
+    showAnswerless();
+  }
+
+  // No answer on screen: nothing of an earlier case stays visible.
+  function showAnswerless() {
     updateFactChips([]);
     renderSlots({});
     renderCandidates();
     $("procedure").hidden = true;
     $("empty-state").hidden = false;
     hideNotice();
+    $("replies").replaceChildren(el("p", { class: "empty", text: REPLIES_PLACEHOLDER }));
     refreshCompose();
   }
 
@@ -475,8 +536,7 @@
     $("procedure").hidden = !result;
     if (!result) {
       if (state.answer) showNotice("info", "没有找到匹配的流程：换个说法，或补充平台、订单状态等细节再试。");
-      $("replies").replaceChildren(el("p", { class: "empty",
-        text: "输入买家消息后，这里显示可以直接复制的回复。" }));
+      $("replies").replaceChildren(el("p", { class: "empty", text: REPLIES_PLACEHOLDER }));
       return;
     }
     const rank = results.indexOf(result) + 1;
@@ -596,29 +656,73 @@
     refreshCompose();
   }
 
+  function openResult() {
+    const results = state.answer ? state.answer.results : [];
+    return results.find((r) => r.id === state.openId) || null;
+  }
+
+  // The open procedure's first reply that applies: what the message says when none is ticked.
+  function firstReplyKey() {
+    const result = openResult();
+    if (!result) return null;
+    const reply = result.replies.find((r) => r.applies !== false) || result.replies[0];
+    return reply ? `${result.id}/${reply.id}` : null;
+  }
+
+  // The replies in the message: those ticked, in order; none ticked, the first reply.
+  function messageKeys() {
+    if (state.parts.length) return state.parts;
+    const first = firstReplyKey();
+    return first ? [first] : [];
+  }
+
+  const hasFrame = () => Boolean($("opening").value || $("closing").value);
+
+  const GREETING = /^亲[，,]\s*(?:(?:您好|你好)[！!，,。～~]*\s*)?/;
+  // A sign-off clause at the end of a reply: 有问题随时找我～ / 祝您生活愉快，再见！
+  const SIGN_OFF = /[，,]?[^。！？!?～~\n，,]*(?:随时|有任何问题|祝您|再见)[^。！？!?～~\n，,]*[。！？!?～~]*\s*$/;
+
+  // One message, not several pasted together: one greeting at the start, one sign-off at the end.
+  function joinMessage(pieces) {
+    const parts = pieces.map((p) => p.trim()).filter(Boolean);
+    let lastSignOff = -1;
+    parts.forEach((p, i) => { if (SIGN_OFF.test(p)) lastSignOff = i; });
+    return parts.map((part, i) => {
+      let out = i > 0 ? part.replace(GREETING, "") : part;
+      if (i < lastSignOff) {
+        const cut = out.replace(SIGN_OFF, "").trim();
+        if (cut) out = /[。！？!?～~]$/.test(cut) ? cut : `${cut}。`;
+      }
+      return out.trim();
+    }).filter(Boolean).join("\n");
+  }
+
+  // Opening + replies + closing; never a greeting and a goodbye with no reply between them.
   function composedText() {
-    const pieces = [];
+    const body = messageKeys().map((key) => (state.texts.get(key) || "").trim()).filter(Boolean);
+    if (!body.length) return "";
     const opening = commonReplies.get($("opening").value);
-    if (opening) pieces.push(fillTemplate(opening.text));
-    for (const key of state.parts) pieces.push(state.texts.get(key) || "");
     const closing = commonReplies.get($("closing").value);
-    if (closing) pieces.push(fillTemplate(closing.text));
-    return pieces.map((p) => p.trim()).filter(Boolean).join("\n");
+    return joinMessage([opening ? fillTemplate(opening.text) : "", ...body,
+                        closing ? fillTemplate(closing.text) : ""]);
   }
 
   function refreshCompose() {
     const list = $("compose-parts");
+    const first = state.parts.length ? null : firstReplyKey();
     list.replaceChildren(...(state.parts.length
       ? state.parts.map((key) => el("li", {},
           el("span", { text: state.titles.get(key) || key }),
           el("button", { type: "button", class: "remove", text: "×", title: "从组合消息中去掉",
                          "aria-label": `去掉${state.titles.get(key) || key}`,
                          onclick: () => toggleInCompose(key, false) })))
-      : [el("li", { class: "empty", text: "在上面的回复上勾选“加入组合”，按勾选顺序拼接" })]));
+      : first
+        ? [el("li", { class: "default", text: `${state.titles.get(first) || ""}（未勾选时用第一条回复）` })]
+        : [el("li", { class: "empty", text: "在上面的回复上勾选“加入组合”，按勾选顺序拼接" })]));
     if (!state.composeManual) composeEditor.set(composedText());
     // Out of the way until something is composed: most answers are one reply.
     document.querySelector(".compose").classList.toggle("is-empty",
-      !composeBox.value.trim() && !state.composeManual);
+      !state.parts.length && !hasFrame() && !state.composeManual);
     $("recompose").hidden = !state.composeManual;
     $("compose-check").replaceChildren(...checkNodes(composeBox.value));
   }
@@ -702,34 +806,44 @@
     }
   }
 
-  function copyFromShortcut(target) {
-    const card = target && target.closest ? target.closest(".reply") : null;
-    if (card) {
-      copyText(card.querySelector("textarea").value, `“${state.titles.get(card.dataset.key)}”`,
-               false, [card.dataset.key]);
-    } else if (composeBox.value.trim()) {
-      copyText(composeBox.value, "组合消息", false, [...state.parts]);
-    } else {
-      const first = document.querySelector(".reply:not(.reply-na)") || document.querySelector(".reply");
-      if (first) copyText(first.querySelector("textarea").value, `“${state.titles.get(first.dataset.key)}”`,
-                          false, [first.dataset.key]);
-      else copyNotice("warn", "还没有可复制的回复：先输入买家消息。");
-    }
+  function copyReplyCard(card) {
+    copyText(card.querySelector("textarea").value, `“${state.titles.get(card.dataset.key)}”`,
+             false, [card.dataset.key]);
   }
 
-  $("copy-compose").addEventListener("click", () => copyText(composeBox.value, "组合消息", false, [...state.parts]));
+  // Ctrl+Enter outside a reply, or the compose button: copy the message as the agent sees it,
+  // for the text in the case box now (a pending search is awaited, never an older answer used).
+  async function copyMessage() {
+    if (!state.composeManual) {
+      const answer = await currentAnswer();
+      if (!answer) {
+        copyNotice("warn", caseBox.value.trim()
+          ? "没有复制：结果还没出来，请稍候再试。"
+          : "还没有可复制的回复：先输入买家消息。");
+        return;
+      }
+    }
+    const keys = state.composeManual ? [...state.parts] : messageKeys();
+    if (!composeBox.value.trim() || (!state.composeManual && !keys.length)) {
+      copyNotice("warn", "没有复制：这个流程没有可用的回复，请换一个候选流程或自己输入。");
+      return;
+    }
+    const framed = state.parts.length > 0 || hasFrame() || state.composeManual;
+    copyText(composeBox.value, framed ? "组合消息" : `“${state.titles.get(keys[0])}”`, false, keys);
+  }
+
+  function copyFromShortcut(target) {
+    const card = target && target.closest ? target.closest(".reply") : null;
+    if (card) copyReplyCard(card);
+    else copyMessage();
+  }
+
+  $("copy-compose").addEventListener("click", () => copyMessage());
 
   // ---------------------------------------------------------------- case and keyboard
 
   function resetCase() {
     caseBox.value = "";
-    state.overrides = {};
-    state.ticks.clear();
-    state.edits.clear();
-    state.texts.clear();
-    state.parts = [];
-    state.composeManual = false;
-    $("copy-notice").hidden = true;
     updateCount();
     showEmpty();
     caseBox.focus();
@@ -739,7 +853,35 @@
     $("char-count").textContent = `${caseBox.value.length} / ${data.max_case_chars}`;
   }
 
-  caseBox.addEventListener("input", () => {
+  // Select-all-and-type, or a paste over the whole text: the agent moved on to another buyer.
+  caseBox.addEventListener("beforeinput", () => {
+    const length = caseBox.value.length;
+    state.replacing = state.replacing || (length > 0 && caseBox.selectionStart === 0
+      && caseBox.selectionEnd === length);
+  });
+
+  caseBox.addEventListener("input", (event) => {
+    updateCount();
+    if (state.replacing) {
+      state.replacing = false;
+      forgetCase();
+      showAnswerless();
+    }
+    // Half-typed pinyin is not what the buyer said: search when the input method commits.
+    if (event.isComposing || state.composing) {
+      clearTimeout(timer);
+      timer = null;
+      return;
+    }
+    schedule();
+  });
+  caseBox.addEventListener("compositionstart", () => {
+    state.composing = true;
+    clearTimeout(timer);
+    timer = null;
+  });
+  caseBox.addEventListener("compositionend", () => {
+    state.composing = false;
     updateCount();
     schedule();
   });
