@@ -40,6 +40,9 @@ from indexer import build, impacts
 from indexer.build import BuildError, build_index
 from indexer.search import SearchEngine
 
+# Killed builds, full disks, vanished indexes: slow (`make test-fast` skips them).
+pytestmark = pytest.mark.slow
+
 LOST_PARCEL = "快递说放门口了 可是门口啥也没有"
 LOST_PARCEL_FILE = "articles/in-transit/lost-parcel.md"
 

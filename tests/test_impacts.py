@@ -80,6 +80,7 @@ def test_scores_equal_whooshs_on_the_starter_kb(index_root):
     assert _compare(index_root, _cases(PROJECT_ROOT / "kb/eval/cases.yaml")) > 250
 
 
+@pytest.mark.slow
 def test_scores_equal_whooshs_on_a_generated_kb(generated_root):
     root, cases = generated_root
     assert _compare(root, _cases(cases)) > 100
@@ -113,6 +114,7 @@ def test_top_documents_breaks_ties_in_document_order():
     assert list(top_documents(np.zeros(3), 2)) == []
 
 
+@pytest.mark.slow
 def test_a_build_on_every_core_equals_a_build_on_one(generated_root, tmp_path, monkeypatch):
     # 400 articles: one Whoosh segment per core, written by forked workers; or one segment.
     multi_root, cases = generated_root
@@ -136,6 +138,7 @@ def _segments(build_dir):
         ix.close()
 
 
+@pytest.mark.slow
 def test_our_segment_writer_writes_the_bytes_whooshs_writes(generated_root, tmp_path):
     # It only reads the field lengths once; postings, terms (with their block statistics)
     # and columns must come out byte for byte as Whoosh's own SegmentWriter writes them.

@@ -344,14 +344,12 @@ def test_a_store_that_is_down_never_fails_or_slows_a_request(down, tmp_path, app
         url = "postgresql://kb:kb@127.0.0.1:1/x"  # nothing listens on port 1
     base, app = app_over(url)
     assist(base, "快递说放门口了")  # the first request loads the index
+    # That a request never waits for the store is test_a_full_queue_drops_and_counts_instead_of_waiting
+    # (a store that hangs); here every request and feedback is answered as if the store were up.
     for case in ("快递说放门口了 可是门口啥也没有", "衣服颜色发错了", "发票怎么开", "asdfgh"):
-        started = time.monotonic()
         answer = assist(base, case)
-        assert time.monotonic() - started < 1.0, "recording must not wait for the store"
-        feedback_started = time.monotonic()
         if answer["results"]:
             feedback(base, answer["request_id"], "helpful", answer["results"][0]["id"])
-        assert time.monotonic() - feedback_started < 1.0
     recorder = app.extensions["insights"]
     assert recorder.flush()
     stats = recorder.stats()
@@ -379,10 +377,12 @@ class HangingStore(SQLiteStore):
         super().__init__(path)
         self.entered = threading.Event()
         self.gate = threading.Event()
+        self.left = threading.Event()
 
     def _connect(self):
         self.entered.set()
         self.gate.wait(10)
+        self.left.set()
         return super()._connect()
 
 
@@ -391,10 +391,10 @@ def test_a_full_queue_drops_and_counts_instead_of_waiting(tmp_path):
     recorder = InsightRecorder(store, retention_days=90, queue_size=3)
     recorder.record_request("assist", "第一个案例", {}, [("lost-parcel", 1.2)], "v1")
     assert store.entered.wait(5), "the writer took the first record and hangs in the store"
-    started = time.monotonic()
     for i in range(19):
         recorder.record_request("assist", f"案例 {i}", {}, [("lost-parcel", 1.2)], "v1")
-    assert time.monotonic() - started < 0.5
+    # Still hanging in the store: the 19 calls returned without waiting for the writer.
+    assert not store.left.is_set()
     assert recorder.stats()["dropped"] == 19 - 3
     assert recorder.stats()["queued"] == 3
     store.gate.set()
@@ -530,6 +530,7 @@ def test_store_urls_name_their_backend(tmp_path):
 # ------------------------------------------------------------------ gunicorn
 
 
+@pytest.mark.slow
 def test_each_gunicorn_worker_records_after_the_fork(index_root, tmp_path, monkeypatch):
     from live_helpers import kb_server
 

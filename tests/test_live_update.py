@@ -13,10 +13,14 @@ from collections import Counter
 from collections.abc import Iterator
 from pathlib import Path
 
+import pytest
 from kb_helpers import edit
 from live_helpers import KbServer, assist, kb_server, request, run_kb
 
 from indexer.build import build_index
+
+# Live servers rebuilding under load: the slow half of the suite (`make test-fast` skips it).
+pytestmark = pytest.mark.slow
 
 THREADS = 8
 LOAD_SECONDS_AT_MOST = 300  # a bound on the load, whatever happens to the test

@@ -14,6 +14,9 @@ from indexer.lint import lint_kb
 sys.path.insert(0, str(PROJECT_ROOT))
 from bench.generate import generate  # noqa: E402
 
+# A generated KB loaded on every core: slow (`make test-fast` skips it).
+pytestmark = pytest.mark.slow
+
 
 @pytest.fixture(scope="module")
 def big_kb(tmp_path_factory):

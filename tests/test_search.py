@@ -240,6 +240,7 @@ def test_a_one_megabyte_case_returns(engine):
     assert result.hits[0].article.id == first(engine, case)
 
 
+@pytest.mark.slow
 def test_building_another_kb_in_the_process_does_not_change_how_the_engine_cuts(engine, tmp_path):
     # 运费险 is a word of the real KB's dict.txt and not of the mini KB's.
     before = engine.analyse("运费险怎么赔").tokens
@@ -263,6 +264,7 @@ def test_mark_wraps_the_leftmost_longest_words_and_escapes_the_rest():
     assert mark("", ["退款"]) == ""
 
 
+@pytest.mark.slow
 def test_pinyin_keys_follow_the_current_dictionary(tmp_path):
     # Keys are cut word by word, so a KB whose dictionary cuts a phrase differently gets the
     # keys of its own cut, not those cached under another KB's dictionary.

@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+import pytest
 from live_helpers import kb_server
 from web_helpers import fetch
 
 from assist_app.settings import PROJECT_ROOT
+
+# Starts gunicorn with workers: slow (`make test-fast` skips it).
+pytestmark = pytest.mark.slow
 
 
 def test_kb_serve_runs_gunicorn_workers(index_root, tmp_path):
