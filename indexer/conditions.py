@@ -27,8 +27,21 @@ def condition_holds(wanted: list[str], value: str | float) -> bool:
     return False
 
 
+# A comparison as an agent would say it: 签收天数 > 7 is 签收超过 7 天.
+_COMPARISON_WORDS = {">": "超过", ">=": "满", "<": "不到", "<=": "不超过", "=": "正好"}
+
+
+def _say_comparison(fact_label: str, item: str) -> str:
+    match = COMPARISON.match(item)
+    word, number = _COMPARISON_WORDS[match.group(1)], match.group(2)
+    # A count of days reads as days: 签收天数 超过 7 → 签收超过 7 天.
+    if fact_label.endswith("天数"):
+        return f"{fact_label[:-2]}{word} {number} 天"
+    return f"{fact_label}{word} {number}"
+
+
 def describe(fact_label: str, wanted: list[str]) -> str:
-    """Say a condition in words for an agent: 平台为 拼多多 / 签收天数 > 7."""
+    """Say a condition in words for an agent: 平台为拼多多 / 签收超过 7 天."""
     if all(COMPARISON.match(w) for w in wanted):
-        return f"{fact_label} {' 或 '.join(w.strip() for w in wanted)}"
+        return "或".join(_say_comparison(fact_label, w) for w in wanted)
     return f"{fact_label}为{'或'.join(wanted)}"

@@ -128,7 +128,7 @@ def test_assist_document_has_facts_slots_checklist_and_filled_replies(live_serve
 def test_fact_overrides_retailor_the_checklist(live_server):
     case = "鞋子小了想换"
     plain = assist(live_server, {"case": case}).json()
-    assert step(result(plain, "exchange-general"), "签收天数 > 7")["applies"] is None
+    assert step(result(plain, "exchange-general"), "签收超过 7 天")["applies"] is None
 
     corrected = assist(
         live_server, {"case": case, "facts": {"platform": "拼多多", "days_since_receipt": 9}}
@@ -137,10 +137,10 @@ def test_fact_overrides_retailor_the_checklist(live_server):
     assert corrected["facts"]["days_since_receipt"] == 9
     details = {d["name"]: d for d in corrected["fact_details"]}
     assert details["platform"]["source"] == "agent"
-    assert step(result(corrected, "exchange-general"), "签收天数 > 7")["applies"] is True
+    assert step(result(corrected, "exchange-general"), "签收超过 7 天")["applies"] is True
 
     early = assist(live_server, {"case": case, "facts": {"days_since_receipt": 3}}).json()
-    not_applicable = step(result(early, "exchange-general"), "签收天数 > 7")
+    not_applicable = step(result(early, "exchange-general"), "签收超过 7 天")
     assert not_applicable["applies"] is False
     assert "不适用" in not_applicable["reason"]
 

@@ -55,8 +55,8 @@ def test_a_step_whose_fact_is_unknown_is_to_confirm(kb):
     checklist = tailor_checklist(kb.article("seven-day-return"), {}, kb)
 
     assert applies(checklist) == [True, None, None]
-    assert checklist[1]["reason"] == "需确认：签收天数 <= 7"
-    assert checklist[2]["when"] == "签收天数 > 7"
+    assert checklist[1]["reason"] == "需确认：签收不超过 7 天"
+    assert checklist[2]["when"] == "签收超过 7 天"
 
 
 @pytest.mark.parametrize(
@@ -78,7 +78,7 @@ def test_a_step_that_does_not_apply_says_why(kb):
     checklist = tailor_checklist(kb.article("seven-day-return"), facts(days_since_receipt=9.0), kb)
 
     assert checklist[1]["reason"] == "不适用：签收天数是“9”"
-    assert checklist[2]["reason"] == "适用：签收天数 > 7"
+    assert checklist[2]["reason"] == "适用：签收超过 7 天"
 
 
 @pytest.mark.parametrize(
@@ -99,9 +99,9 @@ def test_every_condition_of_a_when_must_hold(kb):
     one_fails = tailor_step(step, facts(platform="淘宝"), kb)
 
     assert both["applies"] is True
-    assert both["reason"] == "适用：平台为拼多多，签收天数 > 7"
+    assert both["reason"] == "适用：平台为拼多多，签收超过 7 天"
     assert one_unknown["applies"] is None
-    assert one_unknown["reason"] == "需确认：签收天数 > 7"
+    assert one_unknown["reason"] == "需确认：签收超过 7 天"
     assert one_fails["applies"] is False  # a failed condition outweighs an unknown one
     assert one_fails["reason"] == "不适用：平台是“淘宝”"
 
@@ -204,8 +204,8 @@ def test_fill_replies_puts_replies_that_fit_first(kb):
 # --- assist() over the real index
 
 
-DAYS_CONDITION = re.compile(r"签收天数 (>|<=) (\d+)")
-COMPARE = {">": operator.gt, "<=": operator.le}
+DAYS_CONDITION = re.compile(r"签收(超过|不超过) (\d+) 天")
+COMPARE = {"超过": operator.gt, "不超过": operator.le}
 
 
 def _steps_on_days(answer: dict) -> list[tuple[dict, str, int]]:
@@ -231,7 +231,7 @@ def test_overrides_change_the_checklist(engine):
     for answer, days in ((late, 9), (early, 3)):
         assert answer["facts"]["days_since_receipt"] == days
         steps = _steps_on_days(answer)
-        assert {op for _, op, _ in steps} == {">", "<="}
+        assert {op for _, op, _ in steps} == {"超过", "不超过"}
         for step, op, limit in steps:
             assert step["applies"] is COMPARE[op](days, limit), step
     detail = next(d for d in late["fact_details"] if d["name"] == "days_since_receipt")

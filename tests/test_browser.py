@@ -156,6 +156,9 @@ def test_changing_a_fact_chip_retailors_the_checklist(page, screenshots):
     late = step(page, "签收已超过 7 天")
     assert "step-unsure" in late.get_attribute("class")
 
+    # Facts the case did not mention fold behind one control.
+    assert not fact(page, "签收天数").is_visible()
+    page.locator("#facts-more").click()
     days = fact(page, "签收天数")
     days.fill("3")
     days.press("Enter")
@@ -409,6 +412,118 @@ def test_another_order_number_in_the_same_box_is_a_new_case(page):
         arg=SECOND_ORDER,
     )
     assert page.locator("#checklist .step input:checked").count() == 0
+
+
+# ------------------------------------------------------------------ less hunting
+
+
+def in_view(locator) -> bool:
+    """The element is inside the viewport without scrolling the page or its pane."""
+    return locator.evaluate(
+        """e => { const r = e.getBoundingClientRect();
+                  return r.height > 0 && r.top >= 0 && r.bottom <= window.innerHeight
+                      && r.left >= 0 && r.right <= window.innerWidth; }"""
+    )
+
+
+@pytest.mark.parametrize("height", [768, 657])
+def test_the_work_is_above_the_fold_at_1366(browser, live_server, screenshots, height):
+    # 1366x657 is a 1366x768 screen with a browser's toolbars.
+    context = browser.new_context(
+        viewport={"width": 1366, "height": height}, locale="zh-CN", base_url=live_server
+    )
+    page = context.new_page()
+    page.set_default_timeout(10_000)
+    page.goto("/")
+    page.locator("#opening").select_option(label="开场问候")
+    page.locator("#closing").select_option(label="结束道别")
+    page.keyboard.press("Escape")
+    page.locator("#case").fill("鞋子小了想换 拼多多买的 订单号 3900123456789012345")
+    page.wait_for_function("() => document.getElementById('proc-title').textContent.includes('换')")
+    page.screenshot(path=screenshots / f"console-1366x{height}.png")
+    assert in_view(page.locator("#case"))
+    assert in_view(page.locator("#proc-title"))
+    for n in range(3):
+        assert in_view(page.locator("#checklist .step").nth(n)), f"step {n + 1} is below the fold"
+    assert in_view(page.locator("#replies .reply").first), "the first reply is below the fold"
+    assert in_view(page.locator("#candidate-list .candidate").first)
+    assert page.locator("#fact-chips .chip-unknown:visible").count() == 0, "unknown facts fold away"
+    context.close()
+
+
+def test_keys_reach_the_checklist_the_replies_and_the_help(page):
+    ask(page, LOST_PARCEL, "没收到货")
+    page.keyboard.press("Alt+j")
+    page.keyboard.press("Alt+j")
+    ticked = page.locator("#checklist .step input:checked")
+    assert ticked.count() == 2
+    assert page.locator("#progress").inner_text().startswith("已完成 2 /")
+    page.keyboard.press("Alt+l")
+    assert page.evaluate("document.activeElement.classList.contains('step-box')")
+    page.keyboard.press("Alt+r")
+    assert page.evaluate("document.activeElement.classList.contains('reply-text')")
+    page.keyboard.press("Escape")
+    assert page.evaluate("document.activeElement.id") == "case"
+
+    second = page.locator("#replies .reply").nth(1).locator("textarea").input_value()
+    page.keyboard.press("Alt+Shift+2")
+    page.locator("#copy-notice").wait_for(state="visible")
+    assert clipboard(page) == second
+
+    page.locator("#proc-title").click()  # out of the text box: ? is a key, not a character
+    page.keyboard.press("?")
+    assert page.locator("#help").is_visible()
+    assert "勾选下一步" in page.locator("#help").inner_text()
+    page.keyboard.press("Escape")
+    assert not page.locator("#help").is_visible()
+
+
+def test_my_name_closes_on_escape_and_outside_and_never_covers_the_replies(page):
+    page.goto("/")
+    page.locator("#profile-summary").click()
+    panel = page.locator(".profile-panel")
+    assert panel.is_visible()
+    box, replies = panel.bounding_box(), page.locator(".reply-pane").bounding_box()
+    assert box["x"] + box["width"] <= replies["x"], "the panel opens clear of the replies"
+    page.locator("#agent-name").press("Escape")
+    assert not panel.is_visible()
+    page.locator("#profile-summary").click()
+    page.locator(".procedure-pane").click(position={"x": 20, "y": 300})
+    assert not panel.is_visible()
+
+
+def test_half_typed_pinyin_is_neither_searched_nor_recorded(page):
+    page.add_init_script("""
+        window.sentCases = [];
+        const realFetch = window.fetch;
+        window.fetch = (url, options = {}) => {
+            if (String(url).includes('/api/assist')) window.sentCases.push(JSON.parse(options.body).case);
+            return realFetch(url, options);
+        };
+    """)
+    page.goto("/")
+    cdp = page.context.new_cdp_session(page)
+    cdp.send("Input.imeSetComposition", {"text": "kuaidi", "selectionStart": 6, "selectionEnd": 6})
+    page.wait_for_timeout(700)  # longer than the console's pause before it searches
+    assert page.evaluate("window.sentCases") == []
+    cdp.send("Input.insertText", {"text": "快递说放门口了 可是门口啥也没有"})
+    page.wait_for_function(
+        "() => document.getElementById('proc-title').textContent.includes('没收到货')"
+    )
+    sent = page.evaluate("window.sentCases")
+    assert sent and not any("kuaidi" in case for case in sent), sent
+
+
+def test_why_is_said_in_words(page):
+    ask(page, "鞋子小了想换", "换")
+    terms = page.locator("#proc-why .term").all_inner_texts()
+    assert terms and all(len(t) > 1 for t in terms), terms
+    candidates = page.locator("#candidate-list").inner_text()
+    assert "相关度" not in candidates and not re.search(r"\d\.\d\d", candidates)
+    assert page.locator("#candidate-list .confidence").count() == 5
+    assert page.locator("#proc-confidence").inner_text()
+    checklist = page.locator("#checklist").inner_text()
+    assert "签收超过 7 天" in checklist and "签收天数 >" not in checklist
 
 
 # ------------------------------------------------------------------ browsing

@@ -229,13 +229,14 @@
     let body;
     try {
       response = await fetch("/api/assist", {
+        credentials: "same-origin",
         method: "POST",
         headers: { "Content-Type": "application/json" },
         body: JSON.stringify({ case: text, limit: RESULT_LIMIT, facts: state.overrides,
                                ...(state.caseId ? { case_id: state.caseId } : {}) }),
         signal: controller.signal,
       });
-      body = await response.json();
+      body = await response.json().catch(() => null); // a login page or a proxy's error is not JSON
     } catch (err) {
       if (err.name !== "AbortError" && seq === state.seq) {
         setBusy(false);
@@ -246,7 +247,11 @@
     if (seq !== state.seq) return; // a newer request is on its way: this answer is stale
     setBusy(false);
     if (!response.ok) {
-      showNotice("error", body && body.error ? body.error.message : `检索失败（${response.status}）`);
+      showNotice("error", failureMessage(response.status, body));
+      return;
+    }
+    if (!body) {
+      showNotice("error", "检索失败：服务器的回答无法读取，请刷新页面后再试。");
       return;
     }
     if (body.kb_version && data.kb_version && body.kb_version !== data.kb_version) {
@@ -304,6 +309,13 @@
     state.openId = null;
     state.pinned = false;
     $("copy-notice").hidden = true;
+  }
+
+  // What went wrong, for the agent: a sign-in that expired and a missing permission say so.
+  function failureMessage(status, body) {
+    if (status === 401) return "登录已过期或尚未登录：请刷新页面重新登录后再试（输入的内容会保留）。";
+    if (status === 403) return "没有使用坐席助手的权限：请联系管理员开通。";
+    return body && body.error ? body.error.message : `检索失败（${status}），请稍后再试。`;
   }
 
   // ---------------------------------------------------------------- feedback for editors
@@ -404,15 +416,30 @@
       reset.addEventListener("click", () => setOverride(fact.name, null));
       const chip = el("label", { class: "chip chip-unknown", dataset: { fact: fact.name } },
         el("span", { class: "chip-label", text: fact.label }), control);
-      box.append(el("span", { class: "chip-wrap" }, chip, reset));
-      state.chips[fact.name] = { chip, control, reset };
+      const wrap = el("span", { class: "chip-wrap is-unknown" }, chip, reset);
+      box.append(wrap);
+      state.chips[fact.name] = { wrap, chip, control, reset };
     }
+    $("facts-more").addEventListener("click", () => {
+      const open = !box.classList.contains("show-unknown");
+      box.classList.toggle("show-unknown", open);
+      $("facts-more").setAttribute("aria-expanded", String(open));
+      showUnknownCount();
+    });
+  }
+
+  // Facts not read from the case fold behind one button: the agent opens them to set one.
+  function showUnknownCount() {
+    const unknown = Object.values(state.chips).filter((c) => c.wrap.classList.contains("is-unknown"));
+    const open = $("fact-chips").classList.contains("show-unknown");
+    $("facts-more").textContent = open ? "收起未知项 ▴" : `其他 ${unknown.length} 项未知，点开填写 ▾`;
+    $("facts-more").hidden = unknown.length === 0;
   }
 
   function updateFactChips(details) {
     const byName = Object.fromEntries((details || []).map((d) => [d.name, d]));
     for (const fact of data.facts) {
-      const { chip, control, reset } = state.chips[fact.name];
+      const { wrap, chip, control, reset } = state.chips[fact.name];
       const detail = byName[fact.name] || {};
       const value = detail.value === null || detail.value === undefined ? "" : String(detail.value);
       if (document.activeElement !== control) control.value = value;
@@ -421,7 +448,10 @@
       chip.title = source === "agent" ? "已由坐席修改"
         : source ? `从买家消息“${detail.evidence}”识别` : "买家消息里没有读出，可以手动选择";
       reset.hidden = source !== "agent";
+      // A chip being edited stays where it is until the agent leaves it.
+      if (!wrap.contains(document.activeElement)) wrap.classList.toggle("is-unknown", !source);
     }
+    showUnknownCount();
   }
 
   function setOverride(name, value) {
@@ -447,16 +477,38 @@
     return null;
   }
 
-  function whyNodes(why, compact) {
-    const terms = why.matched_terms.slice(0, compact ? 5 : 20);
+  // Why a procedure was picked, in words: the words it shares with the case, the closest
+  // phrasing, and the facts that raised or lowered it. Single characters say nothing.
+  function whyNodes(why) {
+    const terms = why.matched_terms.filter((t) => t.length > 1).slice(0, 8);
     return el("span", { class: "why" },
       terms.length ? el("span", { class: "why-terms" },
-        el("span", { class: "why-label", text: "匹配词" }),
+        el("span", { class: "why-label", text: "消息里提到" }),
         terms.map((t) => el("span", { class: "term", text: t }))) : null,
+      why.closest_phrasing ? el("span", { class: "why-phrasing", text: `像“${why.closest_phrasing}”` }) : null,
       why.facts.map((note) => el("span", {
         class: note.effect > 0 ? "fact-note up" : "fact-note down",
         text: `${note.effect > 0 ? "↑" : "↓"} ${note.text}`,
       })));
+  }
+
+  // How sure the match is, in words an agent acts on: scores are relative to the best (1.0 plus
+  // bonuses), so the label reads the gap to the next candidate, not the number itself.
+  function confidence(results, index) {
+    const best = results[0] ? results[0].score : 0;
+    const score = results[index] ? results[index].score : 0;
+    if (best <= 0) return { level: "low", text: "把握不大" };
+    if (index === 0) {
+      const next = results[1] ? results[1].score : 0;
+      const margin = (best - next) / best;
+      if (margin >= 0.35) return { level: "high", text: "很可能是这个" };
+      if (margin >= 0.12) return { level: "mid", text: "比较可能" };
+      return { level: "low", text: "和下一个接近，请核对" };
+    }
+    const ratio = score / best;
+    if (ratio >= 0.85) return { level: "mid", text: "也很接近" };
+    if (ratio >= 0.5) return { level: "low", text: "可能相关" };
+    return { level: "low", text: "关联较弱" };
   }
 
   function renderCandidates() {
@@ -470,13 +522,17 @@
     },
     el("kbd", { class: "candidate-key", text: String(i + 1), title: `Alt+${i + 1}` }),
     el("span", { class: "candidate-main" },
-      el("span", { class: "candidate-title", text: result.title }),
+      el("span", { class: "candidate-title", text: result.title, title: result.title }),
       el("span", { class: "candidate-meta" },
         el("span", { class: "category-tag", text: result.category_name }),
         statusBadge(result.status),
-        el("span", { class: "score", text: `相关度 ${result.score.toFixed(2)}` })),
-      el("span", { class: "snippet" }, snippetNodes(result.snippet)),
-      whyNodes(result.why, true))))));
+        confidenceNode(results, i)),
+      el("span", { class: "snippet" }, snippetNodes(result.snippet)))))));
+  }
+
+  function confidenceNode(results, index) {
+    const { level, text } = confidence(results, index);
+    return el("span", { class: `confidence confidence-${level}`, text });
   }
 
   function openCandidate(id) {
@@ -541,11 +597,12 @@
     }
     const rank = results.indexOf(result) + 1;
     $("proc-rank").textContent = rank === 1 ? "最匹配" : `第 ${rank} 候选`;
+    $("proc-confidence").replaceChildren(confidenceNode(results, rank - 1));
     $("proc-category").textContent = result.category_name;
     $("proc-badges").replaceChildren(...[statusBadge(result.status)].filter(Boolean));
     $("proc-title").textContent = result.title;
     $("proc-link").href = `/articles/${encodeURIComponent(result.id)}`;
-    $("proc-why").replaceChildren(whyNodes(result.why, false));
+    $("proc-why").replaceChildren(whyNodes(result.why));
     renderVerdict(result.id);
     renderChecklist(result);
     renderReplies(result);
@@ -886,7 +943,51 @@
     schedule();
   });
 
+  // The checklist's next step to do: the first unticked one that is not marked 不适用.
+  function nextStepBox() {
+    return [...document.querySelectorAll("#checklist .step:not(.step-na) .step-box")]
+      .find((box) => !box.checked) || null;
+  }
+
+  function tickNextStep() {
+    const box = nextStepBox();
+    if (!box) {
+      copyNotice("ok", "清单上需要做的步骤都已勾选。");
+      return;
+    }
+    box.click(); // the same path as a click: ticks, progress, strike-through
+    box.focus();
+  }
+
+  function focusChecklist() {
+    const box = nextStepBox() || document.querySelector("#checklist .step-box");
+    if (box) box.focus();
+  }
+
+  function focusReplies() {
+    const first = document.querySelector("#replies .reply:not(.reply-na) textarea")
+      || document.querySelector("#replies textarea");
+    if (first) first.focus();
+  }
+
+  function copyReplyNumber(n) {
+    const card = document.querySelectorAll("#replies .reply")[n - 1];
+    if (card) copyReplyCard(card);
+    else copyNotice("warn", `没有第 ${n} 条回复。`);
+  }
+
+  const isTextField = (node) => node && (node.isContentEditable
+    || ["TEXTAREA", "SELECT"].includes(node.tagName)
+    || (node.tagName === "INPUT" && !["checkbox", "radio", "button", "submit"].includes(node.type)));
+
+  const help = $("help");
+  function openHelp() {
+    if (!help.open) help.showModal();
+  }
+  $("help-open").addEventListener("click", openHelp);
+
   document.addEventListener("keydown", (event) => {
+    if (event.isComposing) return; // keys that belong to the input method
     if ((event.ctrlKey || event.metaKey) && event.key === "Enter") {
       event.preventDefault();
       copyFromShortcut(event.target);
@@ -895,20 +996,35 @@
     if (event.altKey && !event.ctrlKey && !event.metaKey) {
       const digit = /^(?:Digit|Numpad)([1-9])$/.exec(event.code);
       const results = state.answer ? state.answer.results : [];
-      if (digit && results[Number(digit[1]) - 1]) {
+      const action = {
+        KeyN: resetCase, KeyL: focusChecklist, KeyJ: tickNextStep, KeyR: focusReplies,
+        ArrowDown: () => moveCandidate(1), ArrowUp: () => moveCandidate(-1),
+      }[event.code];
+      if (digit && event.shiftKey) {
+        event.preventDefault();
+        copyReplyNumber(Number(digit[1]));
+      } else if (digit && results[Number(digit[1]) - 1]) {
         event.preventDefault();
         openCandidate(results[Number(digit[1]) - 1].id);
-      } else if (event.code === "ArrowDown" || event.code === "ArrowUp") {
+      } else if (action && !event.shiftKey) {
         event.preventDefault();
-        moveCandidate(event.code === "ArrowDown" ? 1 : -1);
-      } else if (event.code === "KeyN") {
-        event.preventDefault();
-        resetCase();
+        action();
       }
       return;
     }
-    if (event.key === "Escape" && document.activeElement !== caseBox) {
-      caseBox.focus();
+    if (event.key === "?" && !event.ctrlKey && !event.altKey && !isTextField(event.target)) {
+      event.preventDefault();
+      openHelp();
+      return;
+    }
+    if (event.key === "Escape") {
+      if (help.open) return; // the dialog closes itself
+      if (profileMenu.open) {
+        profileMenu.open = false;
+        $("profile-summary").focus();
+        return;
+      }
+      if (document.activeElement !== caseBox) caseBox.focus();
     }
   });
 
@@ -922,6 +1038,11 @@
   }
 
   $("new-case").addEventListener("click", resetCase);
+
+  const profileMenu = $("profile-menu");
+  document.addEventListener("click", (event) => {
+    if (profileMenu.open && !profileMenu.contains(event.target)) profileMenu.open = false;
+  });
 
   function showProfile() {
     const name = (state.profile.agent_name || "").trim();
