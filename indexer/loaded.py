@@ -50,7 +50,7 @@ class LoadedIndex:
             lambda article_id: normalized_text(self.articles[article_id])
         )
         self.snippet_candidates = lru_cache(maxsize=1024)(
-            lambda article_id: snippet_candidates(self.articles[article_id])
+            lambda article_id: snippet_candidates(self.articles[article_id], self.articles)
         )
 
     def fact_candidates(self, facts: dict[str, Evidence], room: int) -> list[str]:

@@ -13,14 +13,29 @@ from indexer.model import Article
 _SENTENCE = re.compile(r"[^。！？!?\n；;]+[。！？!?；;]?")
 
 
-def snippet_candidates(article: Article) -> list[tuple[str, str]]:
-    """What a snippet can show: keywords, steps and body sentences, each with its lower case."""
+_LINK = re.compile(r"\[\[([^\[\]]+)\]\]")
+
+
+def snippet_candidates(
+    article: Article, articles: dict[str, Article] | None = None
+) -> list[tuple[str, str]]:
+    """What a snippet can show: keywords, steps and body sentences, each with its lower case
+    (what is matched). Shown, a [[link]] reads as the linked article's title, so a snippet never
+    loses it ("见；"); matched, it is the text around it, as before."""
     texts = [
         *article.keywords,
         *(s.text for s in article.checklist),
         *_SENTENCE.findall(article.body),
     ]
-    return [(text, text.lower()) for text in texts]
+    if articles is None:
+        return [(text, text.lower()) for text in texts]
+    shown = [_LINK.sub(lambda m: _link_text(m.group(1), articles), t) for t in texts]
+    return [(show, text.lower()) for show, text in zip(shown, texts, strict=True)]
+
+
+def _link_text(target: str, articles: dict[str, Article]) -> str:
+    found = articles.get(target.strip())
+    return f"《{found.title}》" if found else target.strip()
 
 
 def snippet(

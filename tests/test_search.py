@@ -356,3 +356,10 @@ def test_facts_hold_up_on_real_wording(engine, case, fact, value):
 def test_the_product_is_read_where_the_message_names_the_item(engine, case, product):
     read = engine.search(case).query.slots.get("product")
     assert (read.value if read else None) == product
+
+
+def test_a_snippet_keeps_the_title_of_an_article_it_links_to(engine):
+    # "签收了却没收到的，见 [[lost-parcel]]；" once showed as "签收了却没收到的，见；".
+    hits = engine.search("物流太慢了 签收了却没收到的", limit=5).hits
+    [linked] = [h.snippet for h in hits if h.article.id == "logistics-delay"]
+    assert "见 《显示已" in linked and "见；" not in linked and "[[" not in linked
