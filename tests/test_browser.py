@@ -526,6 +526,29 @@ def test_why_is_said_in_words(page):
     assert "签收超过 7 天" in checklist and "签收天数 >" not in checklist
 
 
+@pytest.mark.parametrize(("status", "says"), [(401, "重新登录"), (403, "没有使用坐席助手的权限")])
+def test_a_sign_in_that_expired_or_no_permission_is_said_plainly(
+    browser, live_server, status, says
+):
+    # The sign-in in front of the app may answer with a login page (HTML), not JSON. (Its own
+    # page: the browser logs the refused request as an error, which the page fixture forbids.)
+    context = browser.new_context(locale="zh-CN", base_url=live_server)
+    page = context.new_page()
+    page.set_default_timeout(10_000)
+    page.route(
+        "**/api/assist",
+        lambda route: route.fulfill(
+            status=status, body="<html>请登录</html>", content_type="text/html"
+        ),
+    )
+    page.goto("/")
+    page.keyboard.type(LOST_PARCEL)
+    notice = page.locator("#notice-bar")
+    notice.wait_for(state="visible")
+    assert says in notice.inner_text()
+    context.close()
+
+
 # ------------------------------------------------------------------ browsing
 
 
@@ -600,3 +623,36 @@ def test_mark_a_result_helpful_and_see_it_in_insights(browser, index_root, tmp_p
         page.screenshot(path=screenshots / "insights.png", full_page=True)
         context.close()
         assert not errors, f"errors in the page: {errors}"
+
+
+# ------------------------------------------------------------------ accessibility
+
+AXE = Path(__file__).parent / "vendor" / "axe-core" / "axe.min.js"
+
+
+def accessibility_violations(page) -> list[str]:
+    """WCAG 2 A/AA violations axe-core finds on the page, one line each."""
+    # evaluate() is not subject to the page's Content-Security-Policy; a <script> tag would be.
+    page.evaluate(AXE.read_text(encoding="utf-8"))
+    found = page.evaluate(
+        """() => axe.run(document, {
+               runOnly: { type: "tag", values: ["wcag2a", "wcag2aa", "wcag21a", "wcag21aa"] },
+           }).then(r => r.violations.map(v =>
+               `${v.id}: ${v.help} — ${v.nodes.slice(0, 4).map(n => n.target.join(" ")).join(", ")}`))"""
+    )
+    return found
+
+
+@pytest.mark.parametrize(
+    "path", ["/", "/articles", "/articles?q=退款", "/articles/lost-parcel", "/changes", "/insights"]
+)
+def test_pages_pass_an_automated_accessibility_check(page, path):
+    page.goto(path)
+    assert accessibility_violations(page) == []
+
+
+def test_the_console_with_an_answer_passes_an_automated_accessibility_check(page):
+    ask(page, "鞋子小了想换 拼多多 订单号 3900123456789012345", "换")
+    page.locator("#opening").select_option(label="开场问候")
+    page.locator("#facts-more").click()
+    assert accessibility_violations(page) == []

@@ -426,6 +426,7 @@
       $("facts-more").setAttribute("aria-expanded", String(open));
       showUnknownCount();
     });
+    showUnknownCount();
   }
 
   // Facts not read from the case fold behind one button: the agent opens them to set one.
