@@ -212,14 +212,9 @@ def evaluate(
 
 
 def _calibrate(engine, settings, file: Path | None, write: bool, as_json: bool) -> None:
-    from indexer.evaluate import EvalError, calibrate, write_calibration
+    from indexer.evaluate import EvalError, calibrate, eval_sets, write_calibration
 
-    eval_dir = settings.kb_dir / "eval"
-    files = (
-        [file]
-        if file
-        else sorted(p for p in eval_dir.glob("*.yaml") if p.name != "thresholds.yaml")
-    )
+    files = [file] if file else eval_sets(settings.kb_dir / "eval")
     try:
         found = calibrate(engine, files)
     except EvalError as e:

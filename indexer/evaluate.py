@@ -27,6 +27,15 @@ METRICS = (
 CEILINGS = frozenset({"false_no_match"})
 
 
+# Files in an eval folder that are not evaluation sets: the floors and kb check's limits.
+NOT_EVAL_SETS = frozenset({"thresholds.yaml", "check.yaml"})
+
+
+def eval_sets(eval_dir: Path) -> list[Path]:
+    """The evaluation sets in a folder (every .yaml but thresholds.yaml and check.yaml)."""
+    return sorted(p for p in eval_dir.glob("*.yaml") if p.name not in NOT_EVAL_SETS)
+
+
 class EvalError(Exception):
     """An evaluation set or its thresholds cannot be read; the message says where."""
 

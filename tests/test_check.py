@@ -32,6 +32,7 @@ def repo(tmp_path):
     (kb / "eval").mkdir()
     (kb / "eval" / "cases.yaml").write_text(yaml.safe_dump(CASES, allow_unicode=True), "utf-8")
     (kb / "eval" / "thresholds.yaml").write_text("cases.yaml:\n  top1: 0.3\n", "utf-8")
+    (kb / "eval" / "check.yaml").write_text("tolerance: 0.0\nmax_right_to_wrong: 1\n", "utf-8")
     git(tmp_path, "init", "-q", "-b", "main")
     git(tmp_path, "-c", "user.name=t", "-c", "user.email=t@example.com", "add", ".")
     git(tmp_path, "-c", "user.name=t", "-c", "user.email=t@example.com", "commit", "-qm", "base")
@@ -78,15 +79,60 @@ def test_a_change_that_fixes_one_case_and_breaks_another_is_reported_both_ways(r
     assert report["passed"]
 
 
-def test_a_metric_under_its_threshold_fails_the_check(repo):
+def test_a_floor_missed_before_and_after_is_reported_but_the_change_is_judged(repo):
+    # Issue 13.10: a good change failed because top-1 already sat at its floor.
     kb = repo / "kb"
     (kb / "eval" / "thresholds.yaml").write_text("cases.yaml:\n  top1: 1.0\n", "utf-8")
 
     report = run_check(kb, base="main")
 
-    assert not report["passed"]
+    assert report["passed"]
     assert "top1" in report["sets"]["cases.yaml"]["below_threshold"]
-    assert "低于门槛" in format_check(report)
+    summary = format_check(report)
+    assert "低于门槛" in summary
+    assert "由对变错的案例：0 个（允许 1 个）" in summary and "变差不超过 0.000" in summary
+
+
+def break_damaged_item(kb):
+    keywords(kb, "articles/product-issues/damaged-item.md", "开发票")
+    path = kb / "articles/product-issues/damaged-item.md"
+    text = path.read_text(encoding="utf-8")
+    text = text.replace("title: 运输破损：收到商品压坏碎了", "title: 运输问题").replace(
+        "压坏", "延误"
+    )
+    path.write_text(text, "utf-8")
+
+
+def test_a_drop_beyond_the_tolerance_fails_and_within_it_passes(repo):
+    kb = repo / "kb"
+    break_damaged_item(kb)
+
+    report = run_check(kb, base="main")
+    s = report["sets"]["cases.yaml"]
+    assert s["right_to_wrong"] == 1 and "top1" in s["dropped"]
+    assert not report["passed"]
+    assert "变差超过 0.000 的指标：top1" in format_check(report)
+
+    (kb / "eval" / "check.yaml").write_text("tolerance: 0.5\nmax_right_to_wrong: 1\n", "utf-8")
+    assert run_check(kb, base="main")["passed"]
+
+
+def test_more_cases_from_right_to_wrong_than_the_kb_allows_fail(repo):
+    kb = repo / "kb"
+    break_damaged_item(kb)
+    (kb / "eval" / "check.yaml").write_text("tolerance: 0.5\nmax_right_to_wrong: 0\n", "utf-8")
+
+    report = run_check(kb, base="main")
+
+    assert not report["passed"]
+    assert "由对变错的案例：1 个（允许 0 个） ✗ 超出" in format_check(report)
+
+
+def test_a_bad_check_file_is_a_clear_error(repo):
+    kb = repo / "kb"
+    (kb / "eval" / "check.yaml").write_text("tolerance: 很多\n", "utf-8")
+    with pytest.raises(CheckError, match="tolerance 应是不小于 0 的数"):
+        run_check(kb, base="main")
 
 
 def test_lint_errors_fail_the_check_before_any_build(repo):
@@ -102,10 +148,13 @@ def test_lint_errors_fail_the_check_before_any_build(repo):
     assert any("category-unknown" in p for p in report["lint"])
 
 
-def test_an_unknown_base_revision_is_a_clear_error(repo):
+def test_an_unknown_base_revision_is_a_clear_error_and_the_floors_decide(repo):
     report = run_check(repo / "kb", base="no-such-branch")
 
     assert "base_error" in report and "no-such-branch" in report["base_error"]
+    assert report["passed"]  # top-1 is over its floor of 0.3
+    (repo / "kb" / "eval" / "thresholds.yaml").write_text("cases.yaml:\n  top1: 1.0\n", "utf-8")
+    assert not run_check(repo / "kb", base="no-such-branch")["passed"]
 
 
 def test_outside_a_git_repository_is_a_clear_error(tmp_path):
