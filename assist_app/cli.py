@@ -5,6 +5,7 @@ from __future__ import annotations
 import dataclasses
 import datetime as dt
 import json
+import os
 import sys
 from pathlib import Path
 
@@ -135,6 +136,23 @@ def open_engine(settings: Settings, build_if_missing: bool = True):
     return SearchEngine(settings.index_root)
 
 
+def warn_if_stale(settings: Settings) -> None:
+    """Say on stderr when KB files changed after the index was built: results are of the old KB."""
+    from indexer.freshness import changed_since_build
+    from indexer.layout import current_build
+
+    build = current_build(settings.index_root)
+    newer = changed_since_build(settings.kb_dir, build) if build else []
+    if newer:
+        shown = "、".join(str(p.relative_to(settings.kb_dir)) for p in newer[:3])
+        more = f" 等 {len(newer)} 个文件" if len(newer) > 3 else ""
+        click.echo(
+            f"注意：索引比知识库文件旧（{shown}{more}在构建后改过），结果还是旧内容；"
+            "运行 kb index 更新（kb serve --watch 会自动更新）",
+            err=True,
+        )
+
+
 @main.command()
 @click.argument("case")
 @click.option(
@@ -155,7 +173,9 @@ def search(ctx: click.Context, case: str, as_json: bool, limit: int) -> None:
 
     if not case.strip():
         raise click.BadParameter("案例描述不能为空", param_hint="CASE")
-    engine = open_engine(_settings(ctx))
+    settings = _settings(ctx)
+    engine = open_engine(settings)
+    warn_if_stale(settings)
     answer = assist(engine, case, limit=limit)
     if as_json:
         click.echo(json.dumps(answer, ensure_ascii=False, indent=2))
@@ -362,14 +382,27 @@ def review(ctx: click.Context, days: int) -> None:
     type=click.IntRange(1, 32),
     help="gunicorn worker processes (one per core is a good start).",
 )
-@click.option("--dev", is_flag=True, help="Flask's development server with the reloader.")
+@click.option(
+    "--dev", is_flag=True, help="Flask's development server with the reloader; implies --watch."
+)
+@click.option(
+    "--watch", is_flag=True, help="Rebuild the index when a file under the KB folder changes."
+)
 @click.pass_context
-def serve(ctx: click.Context, host: str, port: int, workers: int, dev: bool) -> None:
+def serve(ctx: click.Context, host: str, port: int, workers: int, dev: bool, watch: bool) -> None:
     """Serve the agent console, article pages and JSON API (builds the index if missing)."""
     from assist_app import create_app
 
     settings = _settings(ctx)
     open_engine(settings)
+    # With the reloader, the serving process is its child (WERKZEUG_RUN_MAIN): watch there only.
+    if (watch or dev) and (not dev or os.environ.get("WERKZEUG_RUN_MAIN") == "true"):
+        from assist_app.watch import KbWatcher
+
+        KbWatcher(
+            settings.kb_dir, settings.index_root, lambda line: click.echo(line, err=True)
+        ).start()
+        click.echo(f"正在监视 {settings.kb_dir}：文件一改就重建索引", err=True)
     if dev:
         create_app(settings).run(host=host, port=port, debug=True)
         return

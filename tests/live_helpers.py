@@ -121,7 +121,14 @@ def run_kb(*args: str | Path, timeout: float = 180, env: dict | None = None):
 class KbServer:
     """A running `kb serve` (gunicorn master and sync workers) with its output in a log file."""
 
-    def __init__(self, kb_dir: Path, index_root: Path, log_path: Path, workers: int = 2):
+    def __init__(
+        self,
+        kb_dir: Path,
+        index_root: Path,
+        log_path: Path,
+        workers: int = 2,
+        extra: tuple[str, ...] = (),
+    ):
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         self.log_path = log_path
@@ -141,6 +148,7 @@ class KbServer:
                 str(self.port),
                 "--workers",
                 str(workers),
+                *extra,
             ],
             stdout=self._log,
             stderr=subprocess.STDOUT,
@@ -212,10 +220,11 @@ class KbServer:
 
 @contextlib.contextmanager
 def kb_server(
-    kb_dir: Path, index_root: Path, log_path: Path, workers: int = 2
+    kb_dir: Path, index_root: Path, log_path: Path, workers: int = 2, extra: tuple[str, ...] = ()
 ) -> Iterator[KbServer]:
-    """`kb serve` over an existing index on a free loopback port, stopped after the block."""
-    server = KbServer(kb_dir, index_root, log_path, workers)
+    """`kb serve` (with `extra` options) over an existing index on a free loopback port,
+    stopped after the block."""
+    server = KbServer(kb_dir, index_root, log_path, workers, extra)
     try:
         server.wait_ready()
         yield server

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import re
 import shutil
 from pathlib import Path
@@ -75,6 +76,31 @@ def test_search_allows_as_many_results_as_the_api(mini):
     assert allowed.exit_code == 0, allowed.output
     assert refused.exit_code == 2
     assert f"1<=x<={most}" in refused.output
+
+
+def test_search_says_when_the_index_is_older_than_the_kb_files(tmp_path):
+    kb = copy_mini_kb(tmp_path)
+    root = tmp_path / "index"
+    build_index(kb, root)
+    args = ["--kb", str(kb), "--index", str(root), "search", "收到就碎了"]
+
+    fresh = CliRunner().invoke(main, args)
+    assert fresh.exit_code == 0 and "索引比知识库文件旧" not in fresh.stderr
+
+    article = kb / "articles/product-issues/damaged-item.md"
+    built = (current_build(root) / "manifest.json").stat().st_mtime
+    os.utime(article, (built + 5, built + 5))  # edited after the build
+    stale = CliRunner().invoke(main, args)
+    assert stale.exit_code == 0
+    assert (
+        "索引比知识库文件旧" in stale.stderr
+        and "articles/product-issues/damaged-item.md" in stale.stderr
+    )
+    assert "kb index" in stale.stderr
+
+    os.utime(article, (built - 100, built - 100))
+    build_index(kb, root)  # a build after the file's last change: fresh again
+    assert "索引比知识库文件旧" not in CliRunner().invoke(main, args).stderr
 
 
 @pytest.mark.parametrize("case", ["", "   "])

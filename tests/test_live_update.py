@@ -161,3 +161,20 @@ def test_a_kb_that_fails_lint_mid_load_leaves_the_last_good_build_serving(kb_cop
 
     assert load.failures == [], load.failures[:10]
     assert set(load.versions) == {good}  # the fixed KB is the same KB: the same version
+
+
+def test_kb_serve_watch_shows_an_edit_without_kb_index(kb_copy, tmp_path):
+    # An editor's live preview (issue 13.11): save the file, ask the console, see the edit.
+    root = tmp_path / "index"
+    build_index(kb_copy, root)
+    case = "蓝鲸宝宝的包裹"
+    with kb_server(kb_copy, root, tmp_path / "serve.log", workers=1, extra=("--watch",)) as server:
+        assert first_id(server, case) != "lost-parcel"
+        edit(kb_copy / LOST_PARCEL_FILE, "keywords:\n", "keywords:\n  - 蓝鲸宝宝的包裹\n")
+        deadline = time.monotonic() + 120  # a bound on waiting, not a speed the test asserts
+        while first_id(server, case) != "lost-parcel":
+            assert time.monotonic() < deadline, (
+                f"the edit never reached the server:\n{server.log()}"
+            )
+            time.sleep(0.5)
+        assert "索引已重建" in server.log()
