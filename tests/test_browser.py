@@ -549,6 +549,50 @@ def test_a_sign_in_that_expired_or_no_permission_is_said_plainly(
     context.close()
 
 
+PASTED_CHAT = (
+    "卖家: 亲在的 有什么可以帮您\n买家: 我买的鞋子码小了 想换大一码\n卖家: 好的亲 订单号发一下"
+)
+
+
+def test_a_pasted_chat_shows_which_lines_were_read_as_the_buyers(page):
+    page.goto("/")
+    page.evaluate("t => navigator.clipboard.writeText(t)", PASTED_CHAT)
+    page.keyboard.press("Control+V")
+    page.wait_for_function("() => document.getElementById('proc-title').textContent.includes('换')")
+    turns = page.locator("#turns")
+    assert turns.is_visible()
+    assert "3 段" in turns.inner_text() and "1 段读作买家的话" in turns.inner_text()
+    page.locator("#turns-summary").click()
+    assert (
+        page.locator(".turn-buyer").inner_text().replace("\n", "")
+        == "买家我买的鞋子码小了 想换大一码"
+    )
+    assert page.locator(".turn-agent").count() == 2
+
+    page.locator("#case").fill(LOST_PARCEL)  # one message: nothing to split
+    page.wait_for_function(
+        "() => document.getElementById('proc-title').textContent.includes('没收到货')"
+    )
+    assert not turns.is_visible()
+
+
+def test_no_good_match_shows_candidates_as_only_possibly_related(page):
+    page.goto("/")
+    page.keyboard.type("你们的老板是谁呀")
+    page.wait_for_function(
+        "() => document.getElementById('candidates-label').textContent === '可能相关'"
+    )
+    assert "未找到合适流程" in page.locator("#notice-bar").inner_text()
+    assert not page.locator("#procedure").is_visible(), "no procedure opens by itself"
+    assert page.locator("#candidate-list .candidate").count() >= 1
+    page.keyboard.press("Control+Enter")
+    page.locator("#copy-notice").wait_for(state="visible")
+    assert "没有复制" in page.locator("#copy-notice").inner_text()
+    page.keyboard.press("Alt+1")
+    assert page.locator("#procedure").is_visible()
+    assert page.locator("#proc-rank").inner_text() == "可能相关 1"
+
+
 # ------------------------------------------------------------------ browsing
 
 

@@ -461,6 +461,21 @@
     if (caseBox.value.trim()) requestAssist();
   }
 
+  const SPEAKERS = { buyer: "买家", agent: "客服", unknown: "未分辨" };
+
+  // A pasted chat: which lines were read as the buyer's (facts and slots come from those).
+  function renderTurns(turns) {
+    const list = turns || [];
+    const box = $("turns");
+    box.hidden = list.length < 2;
+    if (box.hidden) return;
+    const buyer = list.filter((t) => t.speaker === "buyer").length;
+    $("turns-summary").textContent = `聊天记录 ${list.length} 段：${buyer} 段读作买家的话（信息从这些段识别）`;
+    $("turn-list").replaceChildren(...list.map((turn) => el("li", { class: `turn turn-${turn.speaker}` },
+      el("span", { class: "turn-speaker", text: SPEAKERS[turn.speaker] || turn.speaker }),
+      el("span", { class: "turn-text", text: turn.text }))));
+  }
+
   function renderSlots(slots) {
     const entries = Object.entries(slots || {}).filter(([name]) => name !== "platform");
     $("slots").replaceChildren(...(entries.length
@@ -496,6 +511,7 @@
   // How sure the match is, in words an agent acts on: scores are relative to the best (1.0 plus
   // bonuses), so the label reads the gap to the next candidate, not the number itself.
   function confidence(results, index) {
+    if (state.answer && state.answer.no_good_match) return { level: "low", text: "可能相关" };
     const best = results[0] ? results[0].score : 0;
     const score = results[index] ? results[index].score : 0;
     if (best <= 0) return { level: "low", text: "把握不大" };
@@ -514,6 +530,9 @@
 
   function renderCandidates() {
     const results = state.answer ? state.answer.results : [];
+    const unsure = Boolean(state.answer && state.answer.no_good_match && results.length);
+    $("candidates-label").textContent = unsure ? "可能相关" : "候选流程";
+    $("candidates-title").classList.toggle("unsure", unsure);
     $("candidate-list").replaceChildren(...results.map((result, i) => el("li", {
       class: result.id === state.openId ? "candidate open" : "candidate",
     }, el("button", {
@@ -557,10 +576,13 @@
   function renderAnswer() {
     const answer = state.answer;
     updateFactChips(answer.fact_details);
+    renderTurns(answer.turns);
     renderSlots(answer.slots);
     const ids = answer.results.map((r) => r.id);
     if (!state.pinned || !ids.includes(state.openId)) {
-      state.openId = ids[0] || null;
+      // No good match: the candidates are only 可能相关, so none opens by itself (its replies
+      // would be one key away from a buyer); the agent picks one.
+      state.openId = answer.no_good_match ? null : ids[0] || null;
       state.pinned = false;
     }
     renderCandidates();
@@ -577,6 +599,7 @@
   // No answer on screen: nothing of an earlier case stays visible.
   function showAnswerless() {
     updateFactChips([]);
+    renderTurns([]);
     renderSlots({});
     renderCandidates();
     $("procedure").hidden = true;
@@ -592,12 +615,18 @@
     $("empty-state").hidden = Boolean(result) || Boolean(state.answer);
     $("procedure").hidden = !result;
     if (!result) {
-      if (state.answer) showNotice("info", "没有找到匹配的流程：换个说法，或补充平台、订单状态等细节再试。");
+      if (state.answer && state.answer.no_good_match && results.length) {
+        showNotice("info", "未找到合适流程：左侧“可能相关”的流程只是相近，点开（Alt+数字）核对后再用；"
+          + "也可以换个说法，或补充平台、订单状态等细节再试。");
+      } else if (state.answer) {
+        showNotice("info", "未找到合适流程：换个说法，或补充平台、订单状态等细节再试。");
+      }
       $("replies").replaceChildren(el("p", { class: "empty", text: REPLIES_PLACEHOLDER }));
       return;
     }
     const rank = results.indexOf(result) + 1;
-    $("proc-rank").textContent = rank === 1 ? "最匹配" : `第 ${rank} 候选`;
+    $("proc-rank").textContent = state.answer.no_good_match ? `可能相关 ${rank}`
+      : rank === 1 ? "最匹配" : `第 ${rank} 候选`;
     $("proc-confidence").replaceChildren(confidenceNode(results, rank - 1));
     $("proc-category").textContent = result.category_name;
     $("proc-badges").replaceChildren(...[statusBadge(result.status)].filter(Boolean));
@@ -883,7 +912,9 @@
     }
     const keys = state.composeManual ? [...state.parts] : messageKeys();
     if (!composeBox.value.trim() || (!state.composeManual && !keys.length)) {
-      copyNotice("warn", "没有复制：这个流程没有可用的回复，请换一个候选流程或自己输入。");
+      copyNotice("warn", openResult()
+        ? "没有复制：这个流程没有可用的回复，请换一个候选流程或自己输入。"
+        : "没有复制：未找到合适流程，先点开一个可能相关的流程核对，或自己输入回复。");
       return;
     }
     const framed = state.parts.length > 0 || hasFrame() || state.composeManual;
