@@ -8,6 +8,7 @@ and the loader's file-shape codes (`kb lint --rules` prints them).
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import difflib
 import re
@@ -16,7 +17,7 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 
 from indexer.conditions import COMPARISON
-from indexer.loader import PROBLEM_CODES, load_kb
+from indexer.loader import PROBLEM_CODES, load_kb_and_drafts
 from indexer.markup import LINK, PLACEHOLDER
 from indexer.model import Article, KnowledgeBase, Problem
 
@@ -169,8 +170,8 @@ def rule_placeholders_known(article: Article, kb: KnowledgeBase, src: SourceLine
                 yield Problem(
                     article.path,
                     src.find("{{" + name, reply.line),
-                    f"回复 `{reply.id}` 中的占位符 `{{{{{name}}}}}` 未在 slots.yaml 中定义，"
-                    f"可用：{', '.join('{{' + s + '}}' for s in kb.slots)}",
+                    f"回复 `{reply.id}` 中的占位符 `{{{{{name}}}}}` 未在 slots.yaml 中定义"
+                    + _nearest_slot(name, kb),
                     "placeholder-unknown",
                 )
         leftover = PLACEHOLDER.sub("", reply.text)
@@ -181,6 +182,14 @@ def rule_placeholders_known(article: Article, kb: KnowledgeBase, src: SourceLine
                 f"回复 `{reply.id}` 中有不成对的花括号：占位符写成 `{{{{order_id}}}}`",
                 "placeholder-syntax",
             )
+
+
+def _nearest_slot(name: str, kb: KnowledgeBase) -> str:
+    """是不是 {{order_id}}？ for a typo; the whole list when nothing is close."""
+    close = difflib.get_close_matches(name, list(kb.slots), n=1, cutoff=0.6)
+    if close:
+        return f"，是不是 `{{{{{close[0]}}}}}`？"
+    return f"，可用：{', '.join('{{' + s + '}}' for s in kb.slots)}"
 
 
 @reports("reply-id-duplicate")
@@ -334,15 +343,38 @@ def problem_codes() -> list[tuple[tuple[str, ...], str]]:
 def lint_kb(kb_dir: Path, today: dt.date | None = None) -> tuple[KnowledgeBase, list[Problem]]:
     """Load and check the knowledge base; return it with every problem found, sorted by file and line."""
     today = today or dt.date.today()
-    kb, problems = load_kb(kb_dir)
-    problems = list(problems) + list(_duplicate_ids(kb))
+    kb, problems, drafts = load_kb_and_drafts(kb_dir)
+    # An article that failed to load is still checked (drafts: what it does have), and links
+    # to it from other files resolve: one missing field must not hide its other problems nor
+    # turn into false errors elsewhere.
+    seen = dataclasses.replace(kb, articles=kb.articles + tuple(drafts))
+    problems = list(problems) + list(_duplicate_ids(seen))
     root = kb_dir.parent
-    for article in kb.articles:
+    for article in seen.articles:
         src = SourceLines(root, article)
         for rule in RULES:
-            problems.extend(rule(article, kb, src, today))
+            problems.extend(
+                p for p in rule(article, seen, src, today) if _about_the_file(p, article)
+            )
     problems.sort(key=lambda p: (p.path, p.line, p.rule))
     return kb, problems
+
+
+# The field a code is about. A draft's `lines` hold only the fields its file has right; a rule's
+# problem about a stand-in (a missing id or category) was reported by the loader already.
+_FIELD_OF_CODE = {
+    "id-format": "id",
+    "id-file": "id",
+    "category-unknown": "category",
+    "category-folder": "category",
+    "reviewed-future": "reviewed",
+    "review-overdue": "reviewed",
+}
+
+
+def _about_the_file(problem: Problem, article: Article) -> bool:
+    field = _FIELD_OF_CODE.get(problem.rule)
+    return field is None or field in article.lines
 
 
 def has_errors(problems: list[Problem], strict: bool = False) -> bool:

@@ -46,15 +46,39 @@ ARTICLE_FIELDS: dict[str, tuple[bool, str]] = {
 }
 
 KIND_HINTS = {
-    "str": "一段文字，例如 `title: 已付款未发货：买家要求取消订单`",
-    "str_list": "一个列表，例如 `tags: [退款, 未发货]`",
-    "date": "日期 YYYY-MM-DD，例如 `reviewed: 2026-11-20`",
-    "positive_int": "正整数天数，例如 `review_every_days: 180`",
+    "str": "一段文字",
+    "str_list": "一个文字列表",
+    "date": "日期 YYYY-MM-DD",
+    "positive_int": "正整数天数",
     "audience": "`buyer`（买家的问题，默认）或 `staff`（内部流程：批发、仓库、财务、客服培训）",
-    "conditions": "事实到取值的映射，例如 `applies_when: {order_status: 未发货}`",
+    "conditions": "事实到取值的映射",
     "checklist": "步骤列表，每步是一句话或 `{text: ..., when: {...}}`",
     "replies": "回复列表，每条是 `{id: ..., title: ..., text: ...}`",
 }
+# What each field looks like, shown in that field's own problems (a missing `owner` is shown
+# `owner: 售后组`, not another field's example).
+FIELD_EXAMPLES = {
+    "id": "id: cancel-before-shipment",
+    "title": "title: 已付款未发货：买家要求取消订单",
+    "category": "category: before-shipment",
+    "tags": "tags: [退款, 未发货]",
+    "platforms": "platforms: [淘宝, 拼多多]",
+    "keywords": "keywords: [不想要了, 拍错了能取消吗]",
+    "owner": "owner: 售后组",
+    "reviewed": "reviewed: 2026-11-20",
+    "review_every_days": "review_every_days: 180",
+    "effective_from": "effective_from: 2026-12-01",
+    "effective_until": "effective_until: 2027-03-31",
+    "applies_when": "applies_when: {order_status: 未发货}",
+    "audience": "audience: staff",
+    "checklist": "checklist: [核对订单状态, 告知处理结果]",
+    "replies": "replies: [{id: confirm, title: 确认处理, text: 亲，已为您处理好了～}]",
+}
+
+
+def field_hint(name: str, kind: str) -> str:
+    """What a field should hold, with an example of that very field."""
+    return f"{KIND_HINTS[kind]}，例如 `{FIELD_EXAMPLES[name]}`"
 
 
 # libyaml's parser where PyYAML was built with it: ~10x faster, which matters at 10,000 articles.
@@ -206,7 +230,10 @@ def _impossible_date(shown: str, node: yaml.Node, error: ValueError) -> Problem:
     line = _Lines(node, offset=1).of(bad) if bad is not None else 2
     shown_value = f"`{bad.value}` " if bad is not None else ""
     return Problem(
-        shown, line, f"日期 {shown_value}不存在（{error}）：应为{KIND_HINTS['date']}", "field-type"
+        shown,
+        line,
+        f"日期 {shown_value}不存在（{error}）：应为{KIND_HINTS['date']}，例如 `2026-11-20`",
+        "field-type",
     )
 
 
@@ -280,18 +307,18 @@ def parse_article(text: str, shown: str) -> tuple[Article | None, list[Problem]]
                     Problem(
                         shown,
                         2,
-                        f"缺少必填字段 `{name}`：应为{KIND_HINTS[kind]}",
+                        f"缺少必填字段 `{name}`：应为{field_hint(name, kind)}",
                         "missing-field",
                     )
                 )
             continue
         if not _check_kind(kind, data[name]):
-            got = type(data[name]).__name__
+            line, got = _offending(lines, name, kind, data[name])
             problems.append(
                 Problem(
                     shown,
-                    lines.key(name),
-                    f"字段 `{name}` 类型不对（现在是 {got}）：应为{KIND_HINTS[kind]}",
+                    line,
+                    f"字段 `{name}` 类型不对（{got}）：应为{field_hint(name, kind)}",
                     "field-type",
                 )
             )
@@ -314,9 +341,83 @@ def parse_article(text: str, shown: str) -> tuple[Article | None, list[Problem]]
 
     if any(p.rule in ("missing-field", "field-type") for p in problems):
         return None, problems
-    key_lines = {name: lines.key(name) for name in data}
+    return _article(data, lines, body, body_line, shown, steps, replies, applies_when), problems
+
+
+def _offending(lines: _Lines, name: str, kind: str, value: Any) -> tuple[int, str]:
+    """The line of what is wrong in a field (the bad item of a list, not the list's first
+    line) and what was found there."""
+    if kind == "str_list" and isinstance(value, list):
+        for item, line in zip(value, lines.items(name), strict=False):
+            if not (isinstance(item, str) and item.strip()):
+                return line, f"其中一项是 {_shown_value(item)}"
+    return lines.key(name), f"现在是 {_shown_value(value)}"
+
+
+def _shown_value(value: Any) -> str:
+    kinds = {str: "文字", int: "数字", float: "数字", bool: "真假值", list: "列表", dict: "映射"}
+    kind = kinds.get(type(value), type(value).__name__)
+    if isinstance(value, dt.date):
+        kind = "日期"
+    if value is None or (isinstance(value, str) and not value.strip()):
+        return "空值"
+    return f"{kind} `{value}`" if not isinstance(value, list | dict) else kind
+
+
+def parse_draft(text: str, shown: str) -> Article | None:
+    """An article that failed to load, rebuilt from what it does have (missing or mistyped
+    fields get neutral stand-ins), so lint still checks the rest of it and other files' links
+    to it resolve. None when its front matter cannot be read at all. Never indexed."""
+    parts = split_front_matter(text)
+    if parts is None:
+        return None
+    front, body, body_line = parts
+    try:
+        node, data = compose_and_load(front)
+    except (yaml.YAMLError, ImpossibleValue):
+        return None
+    if not isinstance(data, dict):
+        return None
+    lines = _Lines(node, offset=1)
+    stand_ins = {
+        "id": Path(shown).stem,
+        "title": "",
+        "category": "",
+        "tags": [],
+        "owner": "",
+        "reviewed": dt.date(2000, 1, 1),  # with 100 years to review: never due, never future
+        "review_every_days": 36500,
+    }
+    usable = {
+        name: data[name]
+        for name, (_, kind) in ARTICLE_FIELDS.items()
+        if name in data and data[name] is not None and _check_kind(kind, data[name])
+    }
+    present = set(usable)
+    for name, value in stand_ins.items():
+        usable.setdefault(name, value)
+    ignored: list[Problem] = []  # the real parse reported them
+    steps = _parse_checklist(usable.get("checklist"), lines, shown, ignored)
+    replies = _parse_replies(usable.get("replies"), lines, shown, ignored)
+    applies_when = _conditions(usable.get("applies_when", {})) or {}
+    # Its `lines` name only the fields the file has right: rules skip the stand-ins.
+    return _article(usable, lines, body, body_line, shown, steps, replies, applies_when, present)
+
+
+def _article(
+    data: dict,
+    lines: _Lines,
+    body: str,
+    body_line: int,
+    shown: str,
+    steps: list[Step],
+    replies: list[Reply],
+    applies_when: dict[str, list[str]],
+    present: set[str] | None = None,
+) -> Article:
+    key_lines = {name: lines.key(name) for name in (data if present is None else present)}
     key_lines["body"] = body_line
-    article = Article(
+    return Article(
         id=data["id"],
         title=data["title"].strip(),
         category=data["category"],
@@ -336,7 +437,6 @@ def parse_article(text: str, shown: str) -> tuple[Article | None, list[Problem]]
         audience=data.get("audience", "buyer"),
         lines=key_lines,
     )
-    return article, problems
 
 
 def _parse_checklist(raw: Any, lines: _Lines, shown: str, problems: list[Problem]) -> list[Step]:
@@ -418,24 +518,35 @@ def _parse_replies(raw: Any, lines: _Lines, shown: str, problems: list[Problem])
 
 def load_articles(kb_dir: Path) -> tuple[list[Article], list[Problem]]:
     """Load every kb/articles/**/*.md file, in a stable order (on every core for a big KB)."""
-    articles, problems = [], []
-    paths = sorted((kb_dir / "articles").rglob("*.md"))
-    jobs = [(path, _shown(path, kb_dir)) for path in paths]
-    big = len(jobs) >= parallel.PARALLEL_MIN_ITEMS
-    for article, article_problems in parallel.fork_imap(_load_article, jobs, big, chunksize=64):
-        problems += article_problems
-        if article is not None:
-            articles.append(article)
+    articles, problems, _ = load_articles_and_drafts(kb_dir)
     return articles, problems
 
 
-def _load_article(job: tuple[Path, str]) -> tuple[Article | None, list[Problem]]:
+def load_articles_and_drafts(kb_dir: Path) -> tuple[list[Article], list[Problem], list[Article]]:
+    """load_articles, plus a draft (parse_draft) of each article that failed to load, for lint."""
+    articles, problems, drafts = [], [], []
+    paths = sorted((kb_dir / "articles").rglob("*.md"))
+    jobs = [(path, _shown(path, kb_dir)) for path in paths]
+    big = len(jobs) >= parallel.PARALLEL_MIN_ITEMS
+    for article, article_problems, draft in parallel.fork_imap(
+        _load_article, jobs, big, chunksize=64
+    ):
+        problems += article_problems
+        if article is not None:
+            articles.append(article)
+        elif draft is not None:
+            drafts.append(draft)
+    return articles, problems, drafts
+
+
+def _load_article(job: tuple[Path, str]) -> tuple[Article | None, list[Problem], Article | None]:
     path, shown = job
     text, problems = read_text(path, shown)
     if text is None:
-        return None, problems
+        return None, problems, None
     article, article_problems = parse_article(text, shown)
-    return article, problems + article_problems
+    draft = parse_draft(text, shown) if article is None else None
+    return article, problems + article_problems, draft
 
 
 def _shown(path: Path, kb_dir: Path) -> str:
@@ -654,8 +765,14 @@ def load_slots(kb_dir: Path, problems: list[Problem]) -> dict[str, SlotDef]:
 
 def load_kb(kb_dir: Path) -> tuple[KnowledgeBase, list[Problem]]:
     """Load the whole knowledge base; problems cover every file, not just the first bad one."""
+    kb, problems, _ = load_kb_and_drafts(kb_dir)
+    return kb, problems
+
+
+def load_kb_and_drafts(kb_dir: Path) -> tuple[KnowledgeBase, list[Problem], list[Article]]:
+    """load_kb, plus drafts of the articles that failed to load (parse_draft), for lint."""
     problems: list[Problem] = []
-    articles, article_problems = load_articles(kb_dir)
+    articles, article_problems, drafts = load_articles_and_drafts(kb_dir)
     problems += article_problems
     synonyms_path = kb_dir / "synonyms.yaml"
     synonyms = _mapping(
@@ -674,7 +791,7 @@ def load_kb(kb_dir: Path) -> tuple[KnowledgeBase, list[Problem]]:
         banned_phrases={str(k): str(v) for k, v in banned.items()},
         no_good_match_below=load_matching(kb_dir, problems),
     )
-    return kb, problems
+    return kb, problems, drafts
 
 
 def load_matching(kb_dir: Path, problems: list[Problem]) -> float:

@@ -159,7 +159,12 @@ def test_fact_value_in_a_reply_when(kb):
 def test_placeholder_unknown(kb):
     [problem] = check(kb, change("{{order_id}}", "{{ordr_id}}"), (19, "placeholder-unknown"))
     assert "`{{ordr_id}}`" in problem.message
-    assert "{{order_id}}" in problem.message  # lists what may be used
+    assert "是不是 `{{order_id}}`？" in problem.message  # the nearest known slot
+
+
+def test_placeholder_unknown_and_nothing_close_lists_them_all(kb):
+    [problem] = check(kb, change("{{order_id}}", "{{xyz}}"), (19, "placeholder-unknown"))
+    assert "可用：" in problem.message and "{{order_id}}" in problem.message
 
 
 def test_placeholder_syntax(kb):
@@ -268,6 +273,31 @@ def test_every_problem_of_an_article_in_one_run(kb):
 def test_missing_field(kb):
     [problem] = check(kb, change("owner: 售前组\n", ""), (2, "missing-field"))
     assert "`owner`" in problem.message
+    assert "例如 `owner: " in problem.message, "the example is of the missing field itself"
+
+
+def test_an_article_that_fails_to_load_still_gets_all_its_problems(kb):
+    # Issue 13.9: a missing field hid the article's other problems.
+    source = (
+        change("owner: 售前组\n", "")
+        .replace("{{order_id}}", "{{ordr_id}}")
+        .replace("[[seven-day-return]]", "[[seven-day-retrun]]")
+    )
+    check(kb, source, (2, "missing-field"), (18, "placeholder-unknown"), (20, "link-broken"))
+
+
+def test_links_to_an_article_that_fails_to_load_are_no_errors_elsewhere(kb):
+    # Issue 13.9: other files got `[[cancel-order]] 指向不存在的文章` because it failed to load.
+    other = kb / "articles" / "returns-refunds" / "seven-day-return.md"
+    other.write_text(other.read_text("utf-8") + "\n还没发货的见 [[cancel-order]]。\n", "utf-8")
+    check(kb, change("review_every_days: 3650", "review_every_days: 半年"), (9, "field-type"))
+
+
+def test_a_type_error_names_the_offending_line(kb):
+    # Issue 13.9: a bad list item was reported on the list's first line.
+    source = change("tags: [取消订单, 未发货]", "tags:\n  - 取消订单\n  - 未发货\n  - 404")
+    [problem] = check(kb, source, (8, "field-type"))
+    assert "`404`" in problem.message and "例如 `tags: [" in problem.message
 
 
 @pytest.mark.parametrize(
@@ -277,6 +307,7 @@ def test_missing_field(kb):
         ("review_every_days: 3650", "review_every_days: 半年", 9, "正整数天数"),
         ("reviewed: 2026-11-01", "reviewed: 2026/11/01", 8, "YYYY-MM-DD"),
         ("tags: [取消订单, 未发货]", "tags: 取消订单", 5, "`tags: [退款, 未发货]`"),
+        ("owner: 售前组", "owner: 42", 7, "`owner: 售后组`"),
         ("applies_when:\n  order_status: 未发货", "applies_when: 未发货", 10, "事实到取值的映射"),
         ("  order_status: 未发货", "  order_status: {a: b}", 10, "取值或取值列表"),
     ],
