@@ -1062,6 +1062,7 @@
 
   for (const button of document.querySelectorAll(".example")) {
     button.addEventListener("click", () => {
+      forgetCase(); // an example is another buyer
       caseBox.value = button.textContent;
       updateCount();
       requestAssist();
