@@ -54,7 +54,7 @@ LAYERS: list[tuple[str, set[str]]] = [
             "indexer.search",
         },
     ),
-    ("tools", {"indexer.evaluate", "indexer.check"}),
+    ("tools", {"indexer.evaluate", "indexer.check", "indexer.freshness"}),
     (
         "assist",
         {
@@ -78,6 +78,7 @@ LAYERS: list[tuple[str, set[str]]] = [
             "assist_app.pages",
             "assist_app.editor_pages",
             "assist_app.server",
+            "assist_app.watch",
             "assist_app.cli",
         },
     ),
