@@ -198,6 +198,7 @@ def search(ctx: click.Context, case: str, as_json: bool, limit: int) -> None:
     help="Compute the no-good-match line from every set in kb/eval (or FILE) instead.",
 )
 @click.option("--write", is_flag=True, help="With --calibrate: write it to kb/matching.yaml.")
+@click.option("--by-article", is_flag=True, help="Also print top-1 and top-3 per expected article.")
 @click.pass_context
 def evaluate(
     ctx: click.Context,
@@ -206,13 +207,14 @@ def evaluate(
     baseline: bool,
     calibrate: bool,
     write: bool,
+    by_article: bool,
 ) -> None:
     """Run an evaluation set and compare its metrics with the thresholds beside it.
 
     FILE defaults to kb/eval/cases.yaml; thresholds come from thresholds.yaml in the same folder.
     Exit status 1 when a metric is under its threshold.
     """
-    from indexer.evaluate import EvalError, format_report, run_eval
+    from indexer.evaluate import EvalError, format_articles, format_report, run_eval
 
     settings = _settings(ctx)
     engine = open_engine(settings)
@@ -228,6 +230,8 @@ def evaluate(
         click.echo(json.dumps(report, ensure_ascii=False, indent=2))
     else:
         click.echo(format_report(report))
+        if by_article:
+            click.echo("\n" + format_articles(report))
     sys.exit(0 if report["passed"] else 1)
 
 

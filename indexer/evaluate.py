@@ -127,6 +127,7 @@ def run_eval(engine: SearchEngine, path: Path, baseline: bool = True) -> dict[st
     fact_total = slot_total = 0
     flagged_positive = flagged_negative = negatives = 0
     evidence: list[tuple[float, bool]] = []  # (first hit's evidence, is a positive case)
+    outcomes: list[tuple[dict, int | None, bool]] = []  # (case, rank, flagged no good match)
     for case in cases:
         started = time.perf_counter()
         result = engine.search(case["case"], limit=10)
@@ -153,6 +154,13 @@ def run_eval(engine: SearchEngine, path: Path, baseline: bool = True) -> dict[st
                         "rank": rank,
                     }
                 )
+        outcomes.append(
+            (
+                case,
+                first_rank(ids, case["expected"]) if case["expected"] else None,
+                result.no_good_match,
+            )
+        )
         fact_total += _check_read(case, "fact", case.get("facts"), result.query.facts, fact_misses)
         slot_total += _check_read(case, "slot", case.get("slots"), result.query.slots, slot_misses)
     n = len(cases)
@@ -190,9 +198,42 @@ def run_eval(engine: SearchEngine, path: Path, baseline: bool = True) -> dict[st
         "fact_misses": fact_misses,
         "slot_misses": slot_misses,
     }
-    if baseline:
-        report["baseline"] = baseline_metrics(engine, [c for c in cases if c["expected"]])
+    base_ranks = baseline_ranks(engine, cases) if baseline else None
+    if base_ranks is not None:
+        report["baseline"] = rank_metrics(
+            [r for r, c in zip(base_ranks, cases, strict=True) if c["expected"]]
+        )
+    report["by_shape"] = by_group(
+        outcomes, base_ranks, lambda c: [c["shape"]] if "shape" in c else []
+    )
+    report["by_article"] = by_group(outcomes, base_ranks, lambda c: c["expected"])
     return report
+
+
+def by_group(outcomes, base_ranks, groups_of) -> dict[str, dict[str, Any]]:
+    """Top-1 / top-3 (and the baseline's) and no-good-match flags per group of cases: per
+    `shape` (single, multi, chat, neg …) where cases say it, or per expected article."""
+    found: dict[str, dict[str, Any]] = {}
+    for number, (case, rank, flagged) in enumerate(outcomes):
+        for group in groups_of(case):
+            g = found.setdefault(str(group), {"cases": 0, "ranks": [], "base": [], "flagged": 0})
+            g["cases"] += 1
+            g["flagged"] += flagged
+            if case["expected"]:
+                g["ranks"].append(rank)
+                if base_ranks is not None:
+                    g["base"].append(base_ranks[number])
+    out = {}
+    for group, g in sorted(found.items()):
+        row: dict[str, Any] = {"cases": g["cases"], "no_good_match": g["flagged"] / g["cases"]}
+        if g["ranks"]:
+            m = rank_metrics(g["ranks"])
+            row |= {"top1": m["top1"], "top3": m["top3"]}
+        if g["base"]:
+            b = rank_metrics(g["base"])
+            row |= {"baseline_top1": b["top1"], "baseline_top3": b["top3"]}
+        out[group] = row
+    return out
 
 
 # A KB phrase this long found inside an evaluation case was most likely copied from it.
@@ -235,8 +276,9 @@ def _squash(text: str) -> str:
     return "".join(c for c in analysis.normalize(text) if c.isalnum())
 
 
-def baseline_metrics(engine: SearchEngine, cases: list[dict[str, Any]]) -> dict[str, float] | None:
-    """Plain BM25 (bm25s) over jieba tokens of whole articles: no synonyms, fields or facts."""
+def baseline_ranks(engine: SearchEngine, cases: list[dict[str, Any]]) -> list[int | None] | None:
+    """Each case's rank under plain BM25 (bm25s) over jieba tokens of whole articles: no
+    synonyms, fields or facts. None where bm25s is not installed."""
     try:
         import bm25s
     except ImportError:
@@ -254,7 +296,7 @@ def baseline_metrics(engine: SearchEngine, cases: list[dict[str, Any]]) -> dict[
         tokens = analysis.cut(analysis.normalize(case["case"]))
         ids = [articles[i].id for i in _bm25s_rank(retriever, tokens, len(articles))]
         ranks.append(first_rank(ids, case["expected"]))
-    return rank_metrics(ranks)
+    return ranks
 
 
 def _bm25s_rank(retriever, tokens: list[str], n_docs: int) -> list[int]:
@@ -265,6 +307,22 @@ def _bm25s_rank(retriever, tokens: list[str], n_docs: int) -> list[int]:
     scores = retriever.get_scores(ids)
     order = sorted(range(n_docs), key=lambda i: -scores[i])
     return [i for i in order if scores[i] > 0]
+
+
+def _cell(row: dict[str, Any], key: str, width: int = 8) -> str:
+    return f"{row[key]:>{width}.3f}" if key in row else f"{'-':>{width}}"
+
+
+def format_articles(report: dict[str, Any]) -> str:
+    """Top-1 and top-3 per expected article (a case counts for every id it accepts)."""
+    lines = [f"{'文章':<34}{'案例':>6}{'top1':>8}{'top3':>8}{'基线top1':>10}"]
+    rows = sorted(report["by_article"].items(), key=lambda kv: -kv[1]["cases"])
+    for article_id, row in rows:
+        lines.append(
+            f"{article_id:<34}{row['cases']:>6}{_cell(row, 'top1')}{_cell(row, 'top3')}"
+            f"{_cell(row, 'baseline_top1', 10)}"
+        )
+    return "\n".join(lines)
 
 
 def format_report(report: dict[str, Any], max_failures: int = 40) -> str:
@@ -286,6 +344,15 @@ def format_report(report: dict[str, Any], max_failures: int = 40) -> str:
         if name in report["below_threshold"]:
             flag = "  ✗ 高于上限" if name in CEILINGS else "  ✗ 低于门槛"
         lines.append(f"{name:<16}{m[name]:>8.3f}{b:>10}{th:>8}{flag}")
+    if report.get("by_shape"):
+        lines.append(
+            f"\n{'形态':<10}{'案例':>6}{'top1':>8}{'top3':>8}{'基线top1':>10}{'标为未找到':>10}"
+        )
+        for shape, row in report["by_shape"].items():
+            lines.append(
+                f"{shape:<12}{row['cases']:>6}{_cell(row, 'top1')}{_cell(row, 'top3')}"
+                f"{_cell(row, 'baseline_top1', 10)}{row['no_good_match']:>10.3f}"
+            )
     lat = report["latency_ms"]
     lines.append(f"\n检索用时：中位数 {lat['p50']:.1f} ms，p99 {lat['p99']:.1f} ms")
     if report["failures"]:

@@ -377,3 +377,36 @@ def test_an_eval_case_the_kb_holds_verbatim_fails_the_set(mini, tmp_path):
     assert result.returncode == 1
     assert "评测案例与知识库内容重复" in result.stdout
     assert "cancel-order.md keywords: 拍错了不要了" in result.stdout
+
+
+def test_eval_breaks_figures_down_by_shape_and_by_article(mini, tmp_path):
+    kb, root = mini
+    shaped = [
+        {**EVAL_CASES[0], "shape": "single"},
+        {**EVAL_CASES[2], "shape": "single"},
+        {
+            "case": "顾客：拍错了 还没发货\n客服：好的\n顾客：取消吧",
+            "expected": ["cancel-order"],
+            "shape": "chat",
+        },
+        {"case": "这款手机支持双卡吗", "expected": [], "shape": "neg"},
+    ]
+    write_eval(tmp_path / "eval", {"shaped.yaml": shaped}, {})
+
+    result = run_kb(
+        "--kb", kb, "--index", root, "eval", tmp_path / "eval" / "shaped.yaml", "--by-article"
+    )
+    report = json.loads(
+        run_kb(
+            "--kb", kb, "--index", root, "eval", tmp_path / "eval" / "shaped.yaml", "--json"
+        ).stdout
+    )
+
+    assert set(report["by_shape"]) == {"single", "chat", "neg"}
+    assert report["by_shape"]["single"]["cases"] == 2
+    assert report["by_shape"]["chat"]["top1"] == 1.0
+    assert "top1" not in report["by_shape"]["neg"]  # no article to rank
+    assert report["by_article"]["cancel-order"]["cases"] == 2
+    assert "baseline_top1" in report["by_article"]["cancel-order"]
+    assert re.search(r"^chat\s+1\s+1\.000", result.stdout, re.M)
+    assert re.search(r"^cancel-order\s+2\s", result.stdout, re.M)
