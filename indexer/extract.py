@@ -107,19 +107,29 @@ def extract_enum(text: str, spec: FactDef) -> Evidence | None:
         for regex in regexes:
             for match in re.finditer(regex, text):
                 spans.append((match.start(), match.end(), value, match.group(0)))
+    for phrase in spec.ignore:
+        needle = phrase.lower()
+        start = text.find(needle)
+        while start != -1:
+            spans.append((start, start + len(needle), None, phrase))
+            start = text.find(needle, start + 1)
     if not spans:
         return None
     spans.sort(key=lambda s: (-(s[1] - s[0]), s[0]))
-    kept: list[tuple[int, int, str, str]] = []
+    kept: list[tuple[int, int, str | None, str]] = []
     for span in spans:
         if all(span[1] <= k[0] or span[0] >= k[1] for k in kept):
             kept.append(span)
     totals: dict[str, list] = {}
     for start, end, value, phrase in kept:
+        if value is None:  # an ignored phrase: it only hides the shorter ones inside it
+            continue
         total = totals.setdefault(value, [0, -1, phrase])
         total[0] += end - start
         if start > total[1]:
             total[1], total[2] = start, phrase
+    if not totals:
+        return None
     value, (_, _, phrase) = max(totals.items(), key=lambda kv: (kv[1][0], kv[1][1]))
     return Evidence(value, phrase)
 

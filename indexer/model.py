@@ -94,6 +94,9 @@ class FactDef:
     # Regular expressions that signal a value by shape where no word does: a Pinduoduo order
     # id (261203-583920174658392) says the platform.
     patterns: dict[str, tuple[str, ...]] = field(default_factory=dict)
+    # Phrases that signal no value although a value's phrase is inside them: 收到一条短信
+    # holds 收到, 地址不用了 holds 用了. They take their span, so the shorter phrase is not read.
+    ignore: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)

@@ -135,6 +135,7 @@ def kb_from_lines(lines: Iterable[str]) -> KnowledgeBase:
                 v["extractor"],
                 v.get("gate", False),
                 {value: tuple(r) for value, r in v.get("patterns", {}).items()},
+                tuple(v.get("ignore", ())),
             )
             for k, v in data["facts"].items()
         },

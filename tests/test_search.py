@@ -336,6 +336,9 @@ def test_the_platform_is_read_from_an_order_id_or_the_chat_clients_stub(engine, 
         ("耳机左边没声", "reason", "质量问题"),
         ("发票抬头开错了", "reason", None),
         ("地址写错了 还没发货吧", "reason", None),
+        ("刚收到一条短信说退款了 是哪一单", "order_status", None),
+        ("更改下手机号 原来那个号不用了", "unpacked", None),
+        ("快递明天能收到吗", "order_status", "运输中"),
     ],
 )
 def test_facts_hold_up_on_real_wording(engine, case, fact, value):
