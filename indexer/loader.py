@@ -666,6 +666,7 @@ def load_facts(kb_dir: Path, problems: list[Problem]) -> dict[str, FactDef]:
                 patterns=_fact_patterns(
                     spec.get("patterns"), name, values, path, kb_dir, node, problems
                 ),
+                ignore=tuple(str(p) for p in spec.get("ignore") or ()),
             )
         elif kind == "number" and spec.get("extractor"):
             out[name] = FactDef(name, str(spec.get("label", name)), "number", {}, spec["extractor"])
