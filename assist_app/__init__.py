@@ -11,7 +11,7 @@ from assist_app.settings import Settings
 
 def create_app(settings: Settings | None = None) -> Flask:
     """Create the app over the index at settings.index_root (built by `kb index`)."""
-    from assist_app import api, editor_pages, errors, pages
+    from assist_app import api, auth, editor_pages, errors, pages
     from assist_app.engine import init_engine
     from assist_app.recorder import init_recorder
 
@@ -24,6 +24,7 @@ def create_app(settings: Settings | None = None) -> Flask:
     # /api/articles/%2F0 is an unknown id (404), not a redirect to another URL.
     app.url_map.merge_slashes = False
     init_engine(app, settings)
+    auth.init_app(app, settings)  # before any view: who is it, may they open this
     init_recorder(app, settings.insights_store_url(), settings.insights_retention_days)
     errors.init_app(app)
     app.register_blueprint(api.bp)

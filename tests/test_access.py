@@ -1,0 +1,265 @@
+"""Access control over HTTP: roles, the users file and /login, a trusted proxy's header, and
+`kb serve` refusing to expose an open service.
+
+Each test serves the real app (web_helpers.serve_app) or runs the real `kb` command.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import http.cookies
+import json
+import os
+import stat
+import subprocess
+import urllib.parse
+
+import pytest
+from live_helpers import KB_COMMAND, free_port, request, run_kb
+from web_helpers import serve_app
+
+from assist_app import create_app
+from assist_app.settings import PROJECT_ROOT, Settings
+from assist_app.users import set_user
+
+KB_DIR = PROJECT_ROOT / "kb"
+CASE = "快递说放门口了 可是门口啥也没有"
+AGENT_PASSWORD = "agent-secret-1"
+EDITOR_PASSWORD = "editor-secret-2"
+
+
+@pytest.fixture
+def users_file(tmp_path):
+    path = tmp_path / "users"
+    set_user(path, "xiaowang", "agent", AGENT_PASSWORD)
+    set_user(path, "laoli", "editor", EDITOR_PASSWORD)
+    return path
+
+
+@pytest.fixture
+def app_with(index_root, tmp_path):
+    """Serve the real app with extra settings; yield a function returning (base URL, app)."""
+    stack = contextlib.ExitStack()
+
+    def start(**extra):
+        settings = Settings(
+            kb_dir=KB_DIR,
+            index_root=index_root,
+            insights_url=str(tmp_path / "insights.sqlite"),
+            **extra,
+        )
+        app = create_app(settings)
+        stack.callback(app.extensions["insights"].close)
+        return stack.enter_context(serve_app(app)), app
+
+    with stack:
+        yield start
+
+
+class Browser:
+    """A client that keeps cookies, like a browser, over raw HTTP (live_helpers.request)."""
+
+    def __init__(self, base: str):
+        self.base = base
+        self.cookies: dict[str, str] = {}
+
+    def send(self, method: str, path: str, body: bytes | None = None, headers=None):
+        headers = dict(headers or {})
+        if self.cookies:
+            headers["Cookie"] = "; ".join(f"{k}={v}" for k, v in self.cookies.items())
+        response = request(self.base, method, path, body, headers)
+        if "set-cookie" in response.headers:
+            jar = http.cookies.SimpleCookie(response.headers["set-cookie"])
+            for name, morsel in jar.items():
+                if morsel.value:
+                    self.cookies[name] = morsel.value
+                else:
+                    self.cookies.pop(name, None)
+        return response
+
+    def login(self, name: str, password: str, **headers):
+        form = urllib.parse.urlencode({"name": name, "password": password, "next": "/"}).encode()
+        headers.setdefault("Content-Type", "application/x-www-form-urlencoded")
+        return self.send("POST", "/login", form, headers)
+
+    def assist(self, case: str = CASE, headers=None):
+        body = json.dumps({"case": case}, ensure_ascii=False).encode()
+        return self.send(
+            "POST", "/api/assist", body, {"Content-Type": "application/json", **(headers or {})}
+        )
+
+
+# ------------------------------------------------------------------ open (no configuration)
+
+
+def test_without_configuration_loopback_stays_open(app_with):
+    base, _ = app_with()
+    client = Browser(base)
+    for path in ("/", "/articles", "/insights", "/changes"):
+        assert client.send("GET", path).status == 200, path
+    assert client.assist().status == 200
+
+
+# ------------------------------------------------------------------ users file
+
+
+def test_users_file_mode_requires_sign_in(app_with, users_file):
+    base, _ = app_with(users_file=users_file)
+    client = Browser(base)
+    page = client.send("GET", "/insights?days=7")
+    assert page.status == 302
+    login_url = urllib.parse.urlsplit(page.headers["location"])
+    assert login_url.path == "/login"
+    assert urllib.parse.parse_qs(login_url.query) == {"next": ["/insights?days=7"]}
+    api = client.assist()
+    assert api.status == 401 and api.json()["error"]["message"].startswith("请先登录")
+    assert client.send("GET", "/api/articles").status == 401
+    # Health checks stay open for load balancers; the login page is in Chinese.
+    assert client.send("GET", "/healthz").status == 200
+    assert client.send("GET", "/readyz").status == 200
+    login = client.send("GET", "/login")
+    assert login.status == 200 and "登录售后知识库" in login.text and 'lang="zh-CN"' in login.text
+
+
+def test_agent_sees_console_and_api_not_editor_pages(app_with, users_file):
+    base, _ = app_with(users_file=users_file)
+    client = Browser(base)
+    signed_in = client.login("xiaowang", AGENT_PASSWORD)
+    assert signed_in.status == 302 and signed_in.headers["location"] == "/"
+    cookie = signed_in.headers["set-cookie"].lower()
+    assert "httponly" in cookie and "samesite=lax" in cookie
+    console = client.send("GET", "/")
+    assert console.status == 200 and "xiaowang（坐席）" in console.text
+    assert "检索洞察" not in console.text  # no link to what the agent may not open
+    answer = client.assist()
+    assert answer.status == 200
+    feedback = client.send(
+        "POST",
+        "/api/feedback",
+        json.dumps(
+            {
+                "request_id": answer.json()["request_id"],
+                "action": "open",
+                "article_id": "lost-parcel",
+            }
+        ).encode(),
+        {"Content-Type": "application/json"},
+    )
+    assert feedback.status == 202
+    for path in ("/insights", "/changes"):
+        denied = client.send("GET", path)
+        assert denied.status == 403 and "只对编辑开放" in denied.text, path
+
+
+def test_editor_sees_insights_and_logout_ends_the_session(app_with, users_file):
+    base, _ = app_with(users_file=users_file)
+    client = Browser(base)
+    assert client.login("laoli", EDITOR_PASSWORD).status == 302
+    for path in ("/insights", "/changes", "/"):
+        assert client.send("GET", path).status == 200, path
+    old_cookies = dict(client.cookies)
+    assert client.send("POST", "/logout").headers["location"] == "/login"
+    assert client.send("GET", "/insights").status == 302
+    # The cookie of a session that ended is not replayable... as long as the password stands:
+    # a changed password ends every session made before it.
+    client.cookies = old_cookies
+    assert client.send("GET", "/insights").status == 200
+    set_user(users_file, "laoli", None, "a-new-password")
+    assert client.send("GET", "/insights").status == 302
+
+
+def test_wrong_password_or_name_is_refused_in_chinese(app_with, users_file):
+    base, _ = app_with(users_file=users_file)
+    for name, password in (("xiaowang", "wrong-password"), ("nobody", AGENT_PASSWORD)):
+        client = Browser(base)
+        refused = client.login(name, password)
+        assert refused.status == 401 and "用户名或密码不对" in refused.text
+        assert client.send("GET", "/").status == 302
+
+
+def test_login_never_redirects_to_another_site(app_with, users_file):
+    base, _ = app_with(users_file=users_file)
+    client = Browser(base)
+    for target in ("//evil.example/x", "https://evil.example/", "/\\evil.example"):
+        form = urllib.parse.urlencode(
+            {"name": "xiaowang", "password": AGENT_PASSWORD, "next": target}
+        ).encode()
+        reply = client.send(
+            "POST", "/login", form, {"Content-Type": "application/x-www-form-urlencoded"}
+        )
+        assert reply.status == 302 and reply.headers["location"] == "/", target
+
+
+# ------------------------------------------------------------------ trusted proxy
+
+
+def test_proxy_header_is_believed_only_from_trusted_addresses(app_with):
+    base, _ = app_with(trusted_proxies=("127.0.0.1",), proxy_editors=("laoli",))
+    client = Browser(base)
+    assert client.send("GET", "/").status == 401  # no header: nobody signed in at the proxy
+    assert client.assist().status == 401
+    agent = {"Remote-User": "xiaowang"}
+    assert client.send("GET", "/", headers=agent).status == 200
+    assert client.assist(headers=agent).status == 200
+    assert client.send("GET", "/insights", headers=agent).status == 403
+    editor = {"X-Forwarded-User": "laoli"}
+    assert client.send("GET", "/insights", headers=editor).status == 200
+
+
+def test_proxy_header_from_elsewhere_is_ignored(app_with):
+    base, _ = app_with(trusted_proxies=("10.9.8.7",), proxy_editors=("laoli",))
+    client = Browser(base)
+    for header in ("Remote-User", "X-Forwarded-User"):
+        assert client.send("GET", "/insights", headers={header: "laoli"}).status == 401
+        assert client.assist(headers={header: "laoli"}).status == 401
+
+
+# ------------------------------------------------------------------ kb serve and kb users
+
+
+def test_serve_refuses_a_public_address_without_sign_in(tmp_path, index_root):
+    port = str(free_port())
+    base = ("--kb", KB_DIR, "--index", index_root, "serve", "--port", port)
+    env = {k: v for k, v in os.environ.items() if not k.startswith("KB_")}
+    refused = run_kb(*base, "--host", "0.0.0.0", timeout=60, env=env)
+    assert refused.returncode == 1
+    assert (
+        "拒绝在 0.0.0.0 上无登录地提供服务" in refused.stderr
+        and "--allow-anonymous" in refused.stderr
+    )
+    debugger = run_kb(*base, "--host", "0.0.0.0", "--dev", timeout=60, env=env)
+    assert debugger.returncode == 1 and "--dev 只能绑定本机地址" in debugger.stderr
+    missing = run_kb(
+        *base, "--host", "0.0.0.0", timeout=60, env={**env, "KB_USERS_FILE": str(tmp_path / "x")}
+    )
+    assert (
+        missing.returncode == 1
+        and "用户文件" in missing.stderr
+        and "Traceback" not in missing.stderr
+    )
+
+
+def test_users_cli_writes_a_private_file_of_hashes(tmp_path):
+    path = tmp_path / "conf" / "users"
+    add = ["users", "--file", str(path), "set", "laoli", "--role", "editor", "--password-stdin"]
+    too_short = kb_with_stdin(add, "short\n")
+    assert too_short.returncode == 1 and "密码太短" in too_short.stderr
+    assert not path.exists()
+    added = kb_with_stdin(add, "correct horse battery\n")
+    assert added.returncode == 0, added.stderr
+    assert stat.S_IMODE(path.stat().st_mode) == 0o600
+    text = path.read_text()
+    assert "correct horse" not in text and "laoli:editor:scrypt:" in text
+    assert run_kb("users", "--file", path, "list").stdout == "laoli\teditor\n"
+    role_only = run_kb(
+        "users", "--file", path, "set", "laoli", "--role", "agent", "--keep-password"
+    )
+    assert role_only.returncode == 0 and "laoli:agent:" in path.read_text()
+    assert run_kb("users", "--file", path, "remove", "laoli").returncode == 0
+    assert run_kb("users", "--file", path, "list").stdout == ""
+
+
+def kb_with_stdin(args: list[str], text: str) -> subprocess.CompletedProcess:
+    return subprocess.run(
+        [str(KB_COMMAND), *args], input=text, capture_output=True, text=True, timeout=60
+    )
