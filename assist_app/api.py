@@ -14,11 +14,12 @@ from assist_app.errors import error_body
 from assist_app.recorder import ACTIONS, get_recorder
 from assist_app.settings import DEFAULT_ASSIST_RESULTS, DEFAULT_SEARCH_RESULTS
 from assist_app.validation import (
+    case_ref,
     case_text,
     fact_overrides,
+    feedback_ref,
     json_fields,
     json_type,
-    request_ref,
     result_limit,
 )
 from indexer.layout import last_build_failure
@@ -37,7 +38,7 @@ def assist_case():
     body = json_fields(ASSIST_FIELDS)
     case = case_text(body.get("case"), "case")
     limit = result_limit(body.get("limit"), DEFAULT_ASSIST_RESULTS)
-    case_id = request_ref(body.get("case_id"), "case_id")
+    case_id = case_ref(body.get("case_id"))
     engine = get_engine()
     overrides = fact_overrides(body.get("facts"), engine.current().kb)
     answer = assist(engine, case, limit=limit, overrides=overrides)
@@ -56,7 +57,7 @@ def assist_case():
 def feedback():
     """What the agent did with an answer: opened an article, copied a reply, marked a result."""
     body = json_fields(FEEDBACK_FIELDS)
-    request_id = request_ref(body.get("request_id"), "request_id", required=True)
+    request_id = feedback_ref(body.get("request_id"))
     action = body.get("action")
     if action not in ACTIONS:
         shown = json.dumps(action, ensure_ascii=False)

@@ -16,11 +16,10 @@ import json
 import logging
 import os
 import queue
-import re
 import threading
 import time
 import uuid
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -33,7 +32,6 @@ from indexer.search import SearchResult
 log = logging.getLogger(__name__)
 
 ACTIONS = ("open", "copy", "helpful", "wrong")
-REQUEST_ID = re.compile(r"^[0-9a-f]{32}$")
 QUEUE_SIZE = 2000
 BATCH_SIZE = 200
 PURGE_EVERY_S = 3600
@@ -91,8 +89,15 @@ _STOP = object()
 class InsightRecorder:
     """A per-process recorder over one store; `stats()` says what it wrote, dropped and lost."""
 
-    def __init__(self, store: InsightStore, retention_days: int, queue_size: int = QUEUE_SIZE):
+    def __init__(
+        self,
+        store: InsightStore,
+        retention_days: int,
+        queue_size: int = QUEUE_SIZE,
+        new_request_id: Callable[[], str] = lambda: uuid.uuid4().hex,
+    ):
         self.store = store
+        self.new_request_id = new_request_id
         self.retention_days = retention_days
         self.queue_size = queue_size
         self._pid: int | None = None
@@ -113,7 +118,7 @@ class InsightRecorder:
         case_id: str | None = None,
     ) -> str:
         """Queue a request's record; return its new request id (never raises)."""
-        request_id = uuid.uuid4().hex
+        request_id = self.new_request_id()
         try:
             record = RequestRecord(
                 request_id,
@@ -333,9 +338,16 @@ def to_writes(records: Iterable[RequestRecord | ActionRecord]) -> Writes:
     return Writes(requests, shown, actions)
 
 
-def init_recorder(app: Flask, store_url: str, retention_days: int) -> None:
+def init_recorder(
+    app: Flask,
+    store_url: str,
+    retention_days: int,
+    new_request_id: Callable[[], str] | None = None,
+) -> None:
     # Only the store's location here: no connection and no thread before a fork.
-    app.extensions["insights"] = InsightRecorder(open_store(store_url), retention_days)
+    recorder = InsightRecorder(open_store(store_url), retention_days)
+    recorder.new_request_id = new_request_id or recorder.new_request_id
+    app.extensions["insights"] = recorder
 
 
 def get_recorder() -> InsightRecorder:

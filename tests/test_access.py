@@ -1,5 +1,5 @@
-"""Access control over HTTP: roles, the users file and /login, a trusted proxy's header, and
-`kb serve` refusing to expose an open service.
+"""Access control over HTTP: roles, the users file and /login, a trusted proxy's header,
+cross-site writes, and `kb serve` refusing to expose an open service.
 
 Each test serves the real app (web_helpers.serve_app) or runs the real `kb` command.
 """
@@ -212,6 +212,79 @@ def test_proxy_header_from_elsewhere_is_ignored(app_with):
     for header in ("Remote-User", "X-Forwarded-User"):
         assert client.send("GET", "/insights", headers={header: "laoli"}).status == 401
         assert client.assist(headers={header: "laoli"}).status == 401
+
+
+# ------------------------------------------------------------------ cross-site writes
+
+
+def test_cross_site_writes_are_refused_and_record_nothing(app_with, tmp_path):
+    base, app = app_with()
+    client = Browser(base)
+    body = json.dumps({"case": "假的案例 不对"}, ensure_ascii=False).encode()
+    # What a page elsewhere can send without a CORS preflight: text/plain, a form.
+    plain = client.send("POST", "/api/assist", body, {"Content-Type": "text/plain"})
+    assert (
+        plain.status == 415 and "Content-Type: application/json" in plain.json()["error"]["message"]
+    )
+    form = client.send(
+        "POST", "/api/assist", body, {"Content-Type": "application/x-www-form-urlencoded"}
+    )
+    assert form.status == 415
+    for origin in (
+        {"Origin": "https://evil.example"},
+        {"Origin": "null"},
+        {"Referer": "https://evil.example/page"},
+    ):
+        cross = client.assist("假的案例 不对", headers=origin)
+        assert cross.status == 403 and "跨站" in cross.json()["error"]["message"], origin
+    recorder = app.extensions["insights"]
+    assert recorder.flush()
+    assert recorder.stats()["written"] == 0
+    # Our own pages (Origin is this host) and curl (no Origin, JSON) are served.
+    assert client.assist(headers={"Origin": base}).status == 200
+    assert client.assist().status == 200
+
+
+def test_cross_site_logout_and_login_are_refused(app_with, users_file):
+    base, _ = app_with(users_file=users_file)
+    client = Browser(base)
+    assert client.login("xiaowang", AGENT_PASSWORD, Origin="https://evil.example").status == 403
+    assert client.login("xiaowang", AGENT_PASSWORD, Origin=base).status == 302
+    assert client.send("POST", "/logout", headers={"Origin": "https://evil.example"}).status == 403
+    assert client.send("GET", "/").status == 200
+
+
+def test_feedback_needs_a_request_id_this_service_issued(app_with):
+    base, app = app_with()
+    client = Browser(base)
+    issued = client.assist().json()["request_id"]
+
+    def feedback(request_id):
+        body = {"request_id": request_id, "action": "wrong", "article_id": "lost-parcel"}
+        return client.send(
+            "POST", "/api/feedback", json.dumps(body).encode(), {"Content-Type": "application/json"}
+        )
+
+    assert feedback(issued).status == 202
+    made_up = "0123456789abcdef0123456789abcdef"
+    assert feedback(made_up).status == 400
+    assert "不是本服务发出的" in feedback(made_up).json()["error"]["message"]
+    assert feedback(issued + "\n").status == 400  # `$` let a trailing newline through
+    assert feedback(issued.upper()).status == 400
+    # A case_id it did not issue does not join a case: the request starts its own.
+    follow_up = client.send(
+        "POST",
+        "/api/assist",
+        json.dumps({"case": CASE, "case_id": made_up}).encode(),
+        {"Content-Type": "application/json"},
+    )
+    assert follow_up.status == 200
+    recorder = app.extensions["insights"]
+    assert recorder.flush()
+    with recorder.store.connection() as conn:
+        cases = recorder.store.query(conn, "SELECT case_id FROM insight_requests", {})
+    assert made_up not in {case for (case,) in cases}
+    assert (follow_up.json()["request_id"],) in cases
 
 
 # ------------------------------------------------------------------ kb serve and kb users
