@@ -9,6 +9,7 @@ from flask import Blueprint, Response, abort, request
 
 from assist_app import render
 from assist_app.assist import assist
+from assist_app.disclosure import without_paths
 from assist_app.engine import article_detail, get_engine, get_settings
 from assist_app.errors import error_body
 from assist_app.recorder import ACTIONS, get_recorder
@@ -158,13 +159,18 @@ def readyz():
     """200 with the serving build when the index is loaded; 503 with the reasons when not."""
     engine = get_engine()
     failure = last_build_failure(get_settings().index_root)
+    if failure is not None:
+        failure["error"] = without_paths(str(failure["error"] or "")) or None
+        if isinstance(failure["problems"], list):
+            failure["problems"] = [without_paths(str(p)) for p in failure["problems"]]
+    # Anyone may ask (load balancers do, without signing in): no paths (assist_app.disclosure).
     try:
         loaded = engine.current()
     except IndexNotReady as e:
         return {
-            **error_body(503, f"索引未就绪：{e}"),
+            **error_body(503, without_paths(f"索引未就绪：{e}")),
             "status": "not_ready",
-            "load_error": engine.load_error,
+            "load_error": without_paths(engine.load_error),
             "last_build_failure": failure,
         }, 503
     manifest = loaded.manifest
@@ -174,7 +180,7 @@ def readyz():
         "build_id": manifest.get("build_id"),
         "built_at": manifest.get("built_at"),
         "articles": len(loaded.kb.articles),
-        "load_error": engine.load_error,
+        "load_error": without_paths(engine.load_error),
         "last_build_failure": failure,
         # This worker's insights writer: a store that is down shows here, never as not ready.
         "insights": get_recorder().stats(),

@@ -25,6 +25,7 @@ from typing import Any
 
 from flask import Flask, current_app
 
+from assist_app.disclosure import without_paths
 from assist_app.insights_store import InsightStore, StoreUnavailable, Writes, open_store
 from assist_app.masking import mask_personal_data
 from indexer.search import SearchResult
@@ -84,6 +85,7 @@ class _Flush:
 
 
 _STOP = object()
+STORE_KINDS = {"sqlite": "SQLite", "postgresql": "PostgreSQL"}
 
 
 class InsightRecorder:
@@ -189,13 +191,22 @@ class InsightRecorder:
         return self._queue
 
     def stats(self) -> dict[str, Any]:
-        """Counts for this process: written, dropped (queue full), failed (store errors), queued."""
+        """Counts for this process: written, dropped (queue full), failed (store errors), queued.
+
+        The store by kind only and the last error without paths: pages and /readyz show these
+        (assist_app.disclosure); the log has the full message.
+        """
         queued = self._queue.qsize() if self._queue is not None and self._pid == os.getpid() else 0
+        error = self.last_error
+        if error is not None:
+            error = without_paths(
+                error.replace(self.store.describe(), STORE_KINDS[self.store.kind])
+            )
         return {
             **self._counts,
             "queued": queued,
-            "store": self.store.describe(),
-            "last_error": self.last_error,
+            "store": STORE_KINDS[self.store.kind],
+            "last_error": error,
         }
 
     def flush(self, timeout: float = 10) -> bool:

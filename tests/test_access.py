@@ -1,5 +1,5 @@
 """Access control over HTTP: roles, the users file and /login, a trusted proxy's header,
-cross-site writes, and `kb serve` refusing to expose an open service.
+cross-site writes, `kb serve` refusing to expose an open service, no paths shown to anyone.
 
 Each test serves the real app (web_helpers.serve_app) or runs the real `kb` command.
 """
@@ -285,6 +285,31 @@ def test_feedback_needs_a_request_id_this_service_issued(app_with):
         cases = recorder.store.query(conn, "SELECT case_id FROM insight_requests", {})
     assert made_up not in {case for (case,) in cases}
     assert (follow_up.json()["request_id"],) in cases
+
+
+# ------------------------------------------------------------------ no paths to anyone
+
+
+def test_readyz_and_pages_show_no_paths(app_with, tmp_path, index_root):
+    base, _ = app_with()
+    client = Browser(base)
+    assert client.assist().status == 200
+    ready = client.send("GET", "/readyz")
+    assert ready.status == 200 and ready.json()["insights"]["store"] == "SQLite"
+    insights = client.send("GET", "/insights")
+    for reply in (ready, insights):
+        assert str(tmp_path) not in reply.text and "insights.sqlite" not in reply.text
+
+
+def test_not_ready_errors_do_not_show_the_index_path(tmp_path):
+    empty = tmp_path / "no-index"
+    app = create_app(Settings(kb_dir=KB_DIR, index_root=empty))
+    with serve_app(app) as base:
+        client = Browser(base)
+        for path in ("/readyz", "/", "/api/articles"):
+            reply = client.send("GET", path)
+            assert reply.status == 503, path
+            assert str(empty) not in reply.text and str(tmp_path) not in reply.text, path
 
 
 # ------------------------------------------------------------------ kb serve and kb users
