@@ -6,8 +6,9 @@ editor also sees what agents looked for and what changed (the `editors` blueprin
 
 - a users file (KB_USERS_FILE, `assist_app.users`): people sign in on /login, and a signed
   session cookie carries their name;
-- a reverse proxy that has signed them in already (KB_TRUSTED_PROXIES): its `Remote-User` or
-  `X-Forwarded-User` header names them, believed only from those addresses.
+- a reverse proxy that has signed them in already (KB_TRUSTED_PROXIES): its `Remote-User`
+  (or, with KB_PROXY_USER_HEADER, `X-Forwarded-User`) header names them, believed only from
+  those addresses.
 
 Neither configured: everyone is an editor, as on a developer's machine; `kb serve` refuses to
 bind anything but loopback that way unless told `--allow-anonymous`.
@@ -43,7 +44,6 @@ log = logging.getLogger(__name__)
 
 bp = Blueprint("auth", __name__)
 
-PROXY_USER_HEADERS = ("Remote-User", "X-Forwarded-User")
 # Open to anyone: health checks (load balancers), the login page, the styles it needs.
 PUBLIC_ENDPOINTS = frozenset({"static", "auth.login", "auth.logout", "api.healthz", "api.readyz"})
 EDITOR_BLUEPRINTS = frozenset({"editors"})
@@ -74,6 +74,7 @@ class Access:
     def __init__(self, settings: Settings):
         self.users_file: Path | None = settings.users_file
         self.proxies = [ipaddress.ip_network(n, strict=False) for n in settings.trusted_proxies]
+        self.proxy_header = settings.proxy_user_header
         self.proxy_editors = frozenset(settings.proxy_editors)
         self._users: dict[str, User] = {}
         self._users_stamp: tuple | None = None
@@ -113,12 +114,11 @@ class Access:
     def proxy_visitor(self) -> Visitor | None:
         if not self.proxies or not self.from_trusted_proxy():
             return None
-        for header in PROXY_USER_HEADERS:
-            name = request.headers.get(header, "").strip()
-            if name and len(name) <= _MAX_PROXY_NAME and name.isprintable():
-                role = "editor" if name in self.proxy_editors else "agent"
-                return Visitor(name, role, "proxy")
-        return None
+        name = request.headers.get(self.proxy_header, "").strip()
+        if not name or len(name) > _MAX_PROXY_NAME or not name.isprintable():
+            return None
+        role = "editor" if name in self.proxy_editors else "agent"
+        return Visitor(name, role, "proxy")
 
     def session_visitor(self) -> Visitor | None:
         if self.users_file is None:

@@ -202,8 +202,22 @@ def test_proxy_header_is_believed_only_from_trusted_addresses(app_with):
     assert client.send("GET", "/", headers=agent).status == 200
     assert client.assist(headers=agent).status == 200
     assert client.send("GET", "/insights", headers=agent).status == 403
-    editor = {"X-Forwarded-User": "laoli"}
+    editor = {"Remote-User": "laoli"}
     assert client.send("GET", "/insights", headers=editor).status == 200
+    # Only the configured header: a proxy that sets Remote-User may pass a client's
+    # X-Forwarded-User through untouched.
+    assert client.send("GET", "/insights", headers={"X-Forwarded-User": "laoli"}).status == 401
+
+
+def test_proxy_header_can_be_x_forwarded_user(app_with):
+    base, _ = app_with(
+        trusted_proxies=("127.0.0.0/8",),
+        proxy_user_header="X-Forwarded-User",
+        proxy_editors=("laoli",),
+    )
+    client = Browser(base)
+    assert client.send("GET", "/insights", headers={"X-Forwarded-User": "laoli"}).status == 200
+    assert client.send("GET", "/insights", headers={"Remote-User": "laoli"}).status == 401
 
 
 def test_proxy_header_from_elsewhere_is_ignored(app_with):
@@ -361,3 +375,16 @@ def kb_with_stdin(args: list[str], text: str) -> subprocess.CompletedProcess:
     return subprocess.run(
         [str(KB_COMMAND), *args], input=text, capture_output=True, text=True, timeout=60
     )
+
+
+@pytest.mark.parametrize(
+    ("variable", "value", "fragment"),
+    [
+        ("KB_TRUSTED_PROXIES", "10.0.0.0/33", "不是 IP 地址或网段"),
+        ("KB_PROXY_USER_HEADER", "X-User", "只能是 Remote-User 或 X-Forwarded-User"),
+    ],
+)
+def test_bad_access_settings_are_one_line_errors(variable, value, fragment):
+    env = {**{k: v for k, v in os.environ.items() if not k.startswith("KB_")}, variable: value}
+    result = run_kb("serve", "--port", str(free_port()), timeout=60, env=env)
+    assert result.returncode == 1 and fragment in result.stderr and "Traceback" not in result.stderr
