@@ -56,17 +56,24 @@ def screenshots(capsys) -> Path:
     return SCREENSHOTS
 
 
-@pytest.fixture
-def page(browser, live_server):
+def watched_page(browser, base: str, console_errors: bool = True):
+    """A new page on `base` and the list its script errors (and console errors) go to."""
     context = browser.new_context(
-        viewport={"width": 1440, "height": 900}, locale="zh-CN", base_url=live_server
+        viewport={"width": 1440, "height": 900}, locale="zh-CN", base_url=base
     )
-    context.grant_permissions(["clipboard-read", "clipboard-write"], origin=live_server)
     page = context.new_page()
     page.set_default_timeout(10_000)
     errors: list[str] = []
     page.on("pageerror", lambda error: errors.append(str(error)))
-    page.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
+    if console_errors:
+        page.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
+    return context, page, errors
+
+
+@pytest.fixture
+def page(browser, live_server):
+    context, page, errors = watched_page(browser, live_server)
+    context.grant_permissions(["clipboard-read", "clipboard-write"], origin=live_server)
     yield page
     context.close()
     assert not errors, f"errors in the page: {errors}"
@@ -639,14 +646,7 @@ def test_mark_a_result_helpful_and_see_it_in_insights(browser, index_root, tmp_p
     )
     with serve_app(app) as base:
         agents_session(base)  # other agents' work this week, through the API
-        context = browser.new_context(
-            viewport={"width": 1440, "height": 900}, locale="zh-CN", base_url=base
-        )
-        page = context.new_page()
-        page.set_default_timeout(10_000)
-        errors: list[str] = []
-        page.on("pageerror", lambda error: errors.append(str(error)))
-        page.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
+        context, page, errors = watched_page(browser, base)
 
         ask(page, "收到的杯子碎了 箱子都压扁了", "运输破损")
         helpful = page.get_by_role("button", name="✓ 有用")
@@ -723,13 +723,8 @@ def test_sign_in_work_a_case_and_sign_out(browser, index_root, tmp_path, screens
         )
     )
     with serve_app(app) as base:
-        context = browser.new_context(
-            viewport={"width": 1440, "height": 900}, locale="zh-CN", base_url=base
-        )
-        page = context.new_page()
-        page.set_default_timeout(10_000)
-        errors: list[str] = []
-        page.on("pageerror", lambda error: errors.append(str(error)))
+        # The refused sign-in is a 401, which the console logs as an error: scripts only.
+        context, page, errors = watched_page(browser, base, console_errors=False)
 
         page.goto("/articles")
         page.wait_for_url(re.compile(r"/login\?next="))
