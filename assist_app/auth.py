@@ -78,6 +78,7 @@ class Access:
         self.proxy_editors = frozenset(settings.proxy_editors)
         self._users: dict[str, User] = {}
         self._users_stamp: tuple | None = None
+        self._users_error: str | None = None
         if self.users_file is not None:
             self.users()  # a missing or malformed file stops the app from starting
 
@@ -86,21 +87,25 @@ class Access:
         return self.users_file is None and not self.proxies
 
     def users(self) -> dict[str, User]:
-        """The users file as it is now (the last good copy if it became unreadable)."""
+        """The users file as it is now (the last good copy while it is missing or malformed)."""
         assert self.users_file is not None
         try:
             stat = self.users_file.stat()
             stamp = (stat.st_ino, stat.st_mtime_ns, stat.st_size)
         except OSError:
             stamp = None
-        if stamp != self._users_stamp or self._users_stamp is None:
-            try:
-                self._users = read_users(self.users_file)
-            except UsersFileError as e:
-                if self._users_stamp is None:
-                    raise
+        if stamp is not None and stamp == self._users_stamp:
+            return self._users
+        try:
+            self._users = read_users(self.users_file)
+        except UsersFileError as e:
+            if self._users_stamp is None:
+                raise  # at start: no good copy to fall back on
+            if str(e) != self._users_error:
                 log.warning("用户文件无法读取，沿用上次读到的用户：%s", e)
-            self._users_stamp = stamp
+            self._users_error = str(e)
+            return self._users
+        self._users_stamp, self._users_error = stamp or (0, 0, 0), None
         return self._users
 
     def from_trusted_proxy(self) -> bool:

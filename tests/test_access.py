@@ -388,3 +388,17 @@ def test_bad_access_settings_are_one_line_errors(variable, value, fragment):
     env = {**{k: v for k, v in os.environ.items() if not k.startswith("KB_")}, variable: value}
     result = run_kb("serve", "--port", str(free_port()), timeout=60, env=env)
     assert result.returncode == 1 and fragment in result.stderr and "Traceback" not in result.stderr
+
+
+def test_a_broken_users_file_keeps_the_last_good_users(app_with, users_file):
+    base, _ = app_with(users_file=users_file)
+    client = Browser(base)
+    assert client.login("laoli", EDITOR_PASSWORD).status == 302
+    good = users_file.read_text()
+    users_file.write_text("laoli:boss\n")  # a hand edit gone wrong
+    assert client.send("GET", "/insights").status == 200
+    users_file.unlink()
+    assert client.send("GET", "/insights").status == 200
+    assert client.send("GET", "/insights").status == 200
+    users_file.write_text(good.replace("laoli:editor:", "laoli:agent:"))
+    assert client.send("GET", "/insights").status == 403  # the fixed file counts again
