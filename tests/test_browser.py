@@ -733,6 +733,7 @@ def test_sign_in_work_a_case_and_sign_out(browser, index_root, tmp_path, screens
         page.get_by_label("密码").fill("wrong password")
         page.get_by_role("button", name="登录").click()
         assert page.get_by_role("alert").inner_text() == "用户名或密码不对"
+        assert accessibility_violations(page) == []
         page.get_by_label("密码").fill("agent-secret-1")
         page.screenshot(path=screenshots / "login.png")
         page.get_by_role("button", name="登录").click()
