@@ -9,16 +9,18 @@ from flask import Blueprint, Response, abort, request
 
 from assist_app import render
 from assist_app.assist import assist
+from assist_app.disclosure import without_paths
 from assist_app.engine import article_detail, get_engine, get_settings
 from assist_app.errors import error_body
 from assist_app.recorder import ACTIONS, get_recorder
 from assist_app.settings import DEFAULT_ASSIST_RESULTS, DEFAULT_SEARCH_RESULTS
 from assist_app.validation import (
+    case_ref,
     case_text,
     fact_overrides,
+    feedback_ref,
     json_fields,
     json_type,
-    request_ref,
     result_limit,
 )
 from indexer.layout import last_build_failure
@@ -37,7 +39,7 @@ def assist_case():
     body = json_fields(ASSIST_FIELDS)
     case = case_text(body.get("case"), "case")
     limit = result_limit(body.get("limit"), DEFAULT_ASSIST_RESULTS)
-    case_id = request_ref(body.get("case_id"), "case_id")
+    case_id = case_ref(body.get("case_id"))
     engine = get_engine()
     overrides = fact_overrides(body.get("facts"), engine.current().kb)
     answer = assist(engine, case, limit=limit, overrides=overrides)
@@ -56,7 +58,7 @@ def assist_case():
 def feedback():
     """What the agent did with an answer: opened an article, copied a reply, marked a result."""
     body = json_fields(FEEDBACK_FIELDS)
-    request_id = request_ref(body.get("request_id"), "request_id", required=True)
+    request_id = feedback_ref(body.get("request_id"))
     action = body.get("action")
     if action not in ACTIONS:
         shown = json.dumps(action, ensure_ascii=False)
@@ -157,13 +159,18 @@ def readyz():
     """200 with the serving build when the index is loaded; 503 with the reasons when not."""
     engine = get_engine()
     failure = last_build_failure(get_settings().index_root)
+    if failure is not None:
+        failure["error"] = without_paths(str(failure["error"] or "")) or None
+        if isinstance(failure["problems"], list):
+            failure["problems"] = [without_paths(str(p)) for p in failure["problems"]]
+    # Anyone may ask (load balancers do, without signing in): no paths (assist_app.disclosure).
     try:
         loaded = engine.current()
     except IndexNotReady as e:
         return {
-            **error_body(503, f"索引未就绪：{e}"),
+            **error_body(503, without_paths(f"索引未就绪：{e}")),
             "status": "not_ready",
-            "load_error": engine.load_error,
+            "load_error": without_paths(engine.load_error),
             "last_build_failure": failure,
         }, 503
     manifest = loaded.manifest
@@ -173,7 +180,7 @@ def readyz():
         "build_id": manifest.get("build_id"),
         "built_at": manifest.get("built_at"),
         "articles": len(loaded.kb.articles),
-        "load_error": engine.load_error,
+        "load_error": without_paths(engine.load_error),
         "last_build_failure": failure,
         # This worker's insights writer: a store that is down shows here, never as not ready.
         "insights": get_recorder().stats(),

@@ -387,17 +387,43 @@ def review(ctx: click.Context, days: int) -> None:
     help="gunicorn worker processes (one per core is a good start).",
 )
 @click.option(
-    "--dev", is_flag=True, help="Flask's development server with the reloader; implies --watch."
+    "--dev",
+    is_flag=True,
+    help="Flask's development server with the reloader and debugger (loopback only); implies "
+    "--watch.",
 )
 @click.option(
     "--watch", is_flag=True, help="Rebuild the index when a file under the KB folder changes."
 )
+@click.option(
+    "--allow-anonymous",
+    is_flag=True,
+    help="Serve a non-loopback address without sign-in (anyone who reaches the port sees "
+    "buyers' messages in /insights). Without it, such a start needs KB_USERS_FILE or "
+    "KB_TRUSTED_PROXIES.",
+)
 @click.pass_context
-def serve(ctx: click.Context, host: str, port: int, workers: int, dev: bool, watch: bool) -> None:
+def serve(
+    ctx: click.Context,
+    host: str,
+    port: int,
+    workers: int,
+    dev: bool,
+    watch: bool,
+    allow_anonymous: bool,
+) -> None:
     """Serve the agent console, article pages and JSON API (builds the index if missing)."""
     from assist_app import create_app
+    from assist_app.auth import is_loopback
+    from assist_app.users import UsersFileError, read_users
 
     settings = _settings(ctx)
+    check_bind(host, settings.access_control, dev, allow_anonymous)
+    if settings.users_file is not None:
+        try:  # a missing or malformed users file is a one-line error, not a traceback
+            read_users(settings.users_file)
+        except UsersFileError as e:
+            raise click.ClickException(str(e)) from None
     open_engine(settings)
     # With the reloader, the serving process is its child (WERKZEUG_RUN_MAIN): watch there only.
     if (watch or dev) and (not dev or os.environ.get("WERKZEUG_RUN_MAIN") == "true"):
@@ -407,12 +433,108 @@ def serve(ctx: click.Context, host: str, port: int, workers: int, dev: bool, wat
             settings.kb_dir, settings.index_root, lambda line: click.echo(line, err=True)
         ).start()
         click.echo(f"正在监视 {settings.kb_dir}：文件一改就重建索引", err=True)
+    if not settings.access_control and not is_loopback(host):
+        click.echo(
+            f"警告：{host}:{port} 未启用登录，任何能连到这个端口的人都能看到买家消息", err=True
+        )
     if dev:
         create_app(settings).run(host=host, port=port, debug=True)
         return
     from assist_app.server import run_gunicorn
 
     run_gunicorn(settings, host, port, workers)
+
+
+def check_bind(host: str, access_control: bool, dev: bool, allow_anonymous: bool) -> None:
+    """Refuse to serve beyond this machine without sign-in, or Werkzeug's debugger at all."""
+    from assist_app.auth import is_loopback
+
+    if is_loopback(host):
+        return
+    if dev:
+        raise click.ClickException(
+            f"--dev 只能绑定本机地址（127.0.0.1），不能绑定 {host}："
+            "Werkzeug 的调试器能在服务器上执行任意代码"
+        )
+    if not access_control and not allow_anonymous:
+        raise click.ClickException(
+            f"拒绝在 {host} 上无登录地提供服务：设置 KB_USERS_FILE（用户文件，kb users set 创建）"
+            "或 KB_TRUSTED_PROXIES（反向代理登录），见 README 的“部署”一节；"
+            "确实要开放给所有人，加 --allow-anonymous"
+        )
+
+
+@main.group()
+@click.option(
+    "--file",
+    "users_file",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="Users file (default: $KB_USERS_FILE).",
+)
+@click.pass_context
+def users(ctx: click.Context, users_file: Path | None) -> None:
+    """Add, change, list and remove the users who sign in on /login."""
+    path = users_file or _settings(ctx).users_file
+    if path is None:
+        raise click.ClickException("没有用户文件：设置 KB_USERS_FILE 或加 --file PATH")
+    ctx.meta["users_file"] = path
+
+
+@users.command("set")
+@click.argument("name")
+@click.option("--role", type=click.Choice(["agent", "editor"]), help="agent or editor.")
+@click.option(
+    "--password-stdin",
+    is_flag=True,
+    help="Read the password from the first line of standard input (for scripts).",
+)
+@click.option("--keep-password", is_flag=True, help="Change the role only.")
+@click.pass_context
+def users_set(
+    ctx: click.Context, name: str, role: str | None, password_stdin: bool, keep_password: bool
+) -> None:
+    """Add a user or change one's role or password (asked without echo)."""
+    from assist_app.users import UsersFileError, set_user
+
+    path: Path = ctx.meta["users_file"]
+    password = None
+    if password_stdin:
+        password = sys.stdin.readline().rstrip("\r\n")
+    elif not keep_password:
+        password = click.prompt("密码", hide_input=True, confirmation_prompt="再输入一次")
+    try:
+        user = set_user(path, name, role, password)
+    except UsersFileError as e:
+        raise click.ClickException(str(e)) from None
+    click.echo(f"已保存用户 {user.name}（{user.role}）到 {path}")
+
+
+@users.command("list")
+@click.pass_context
+def users_list(ctx: click.Context) -> None:
+    """Every user and role in the users file (never the hashes)."""
+    from assist_app.users import UsersFileError, read_users
+
+    try:
+        found = read_users(ctx.meta["users_file"])
+    except UsersFileError as e:
+        raise click.ClickException(str(e)) from None
+    for user in found.values():
+        click.echo(f"{user.name}\t{user.role}")
+
+
+@users.command("remove")
+@click.argument("name")
+@click.pass_context
+def users_remove(ctx: click.Context, name: str) -> None:
+    """Remove a user: their sessions end at their next request."""
+    from assist_app.users import UsersFileError, remove_user
+
+    try:
+        remove_user(ctx.meta["users_file"], name)
+    except UsersFileError as e:
+        raise click.ClickException(str(e)) from None
+    click.echo(f"已删除用户 {name}")
 
 
 if __name__ == "__main__":

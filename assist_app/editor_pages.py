@@ -8,6 +8,7 @@ import subprocess
 from flask import Blueprint, abort, current_app, render_template, request
 
 from assist_app import render
+from assist_app.disclosure import without_paths
 from assist_app.engine import get_engine, get_settings
 from assist_app.insights import DEFAULT_DAYS, PERIODS, build_report
 from assist_app.insights_store import StoreUnavailable
@@ -43,7 +44,7 @@ def insights():
         return render_template(
             "insights.html",
             report=None,
-            store_error=str(e),
+            store_error=without_paths(str(e)),
             days=days,
             periods=PERIODS,
             stats=recorder.stats(),

@@ -14,6 +14,7 @@ from flask import Flask, current_app, jsonify, render_template, request
 from gunicorn.http.errors import ParseException as ServerParseError
 from werkzeug.exceptions import HTTPException, MethodNotAllowed, RequestEntityTooLarge
 
+from assist_app.disclosure import without_paths
 from indexer.search import IndexNotReady
 
 JSON_PATHS = ("/healthz", "/readyz")
@@ -43,7 +44,9 @@ def wants_json() -> bool:
 
 def _status_and_message(error: Exception) -> tuple[int, str]:
     if isinstance(error, IndexNotReady):
-        return 503, f"索引未就绪：{error}"
+        # Every visitor sees this page: the index's path stays in the log (disclosure.py).
+        current_app.logger.warning("索引未就绪：%s", error)
+        return 503, without_paths(f"索引未就绪：{error}")
     if isinstance(error, ServerParseError):
         # gunicorn raises these while the app reads a body whose chunked framing is broken: the
         # request is at fault, not the service.

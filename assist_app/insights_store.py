@@ -9,6 +9,7 @@ so it is safe to create before gunicorn forks.
 from __future__ import annotations
 
 import contextlib
+import os
 import re
 import sqlite3
 from collections.abc import Iterator, Sequence
@@ -198,6 +199,7 @@ class SQLiteStore(InsightStore):
 
     def _connect(self):
         self.path.parent.mkdir(parents=True, exist_ok=True)
+        _private_file(self.path)
         # Several gunicorn workers write the same file: wait for each other's locks.
         conn = sqlite3.connect(self.path, timeout=5)
         try:
@@ -213,6 +215,19 @@ class SQLiteStore(InsightStore):
         with _transaction(conn):
             for sql in _TABLES:
                 conn.execute(sql.format(id="INTEGER PRIMARY KEY AUTOINCREMENT"))
+
+
+def _private_file(path: Path) -> None:
+    """Create the file readable by its owner only (0600), or make an older one so.
+
+    It holds buyers' messages; SQLite gives its -wal and -shm files the database's mode.
+    """
+    try:
+        os.close(os.open(path, os.O_CREAT | os.O_WRONLY, 0o600))
+        if os.stat(path).st_mode & 0o077:
+            os.chmod(path, 0o600)
+    except PermissionError:
+        pass  # another user's file: sqlite3 says what it can or cannot do with it
 
 
 _NAMED_PARAM = re.compile(r"(?<![:\w]):([a-z_]+)\b")

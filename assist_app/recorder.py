@@ -16,16 +16,16 @@ import json
 import logging
 import os
 import queue
-import re
 import threading
 import time
 import uuid
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
 from flask import Flask, current_app
 
+from assist_app.disclosure import without_paths
 from assist_app.insights_store import InsightStore, StoreUnavailable, Writes, open_store
 from assist_app.masking import mask_personal_data
 from indexer.search import SearchResult
@@ -33,7 +33,6 @@ from indexer.search import SearchResult
 log = logging.getLogger(__name__)
 
 ACTIONS = ("open", "copy", "helpful", "wrong")
-REQUEST_ID = re.compile(r"^[0-9a-f]{32}$")
 QUEUE_SIZE = 2000
 BATCH_SIZE = 200
 PURGE_EVERY_S = 3600
@@ -86,13 +85,21 @@ class _Flush:
 
 
 _STOP = object()
+STORE_KINDS = {"sqlite": "SQLite", "postgresql": "PostgreSQL"}
 
 
 class InsightRecorder:
     """A per-process recorder over one store; `stats()` says what it wrote, dropped and lost."""
 
-    def __init__(self, store: InsightStore, retention_days: int, queue_size: int = QUEUE_SIZE):
+    def __init__(
+        self,
+        store: InsightStore,
+        retention_days: int,
+        queue_size: int = QUEUE_SIZE,
+        new_request_id: Callable[[], str] = lambda: uuid.uuid4().hex,
+    ):
         self.store = store
+        self.new_request_id = new_request_id
         self.retention_days = retention_days
         self.queue_size = queue_size
         self._pid: int | None = None
@@ -113,7 +120,7 @@ class InsightRecorder:
         case_id: str | None = None,
     ) -> str:
         """Queue a request's record; return its new request id (never raises)."""
-        request_id = uuid.uuid4().hex
+        request_id = self.new_request_id()
         try:
             record = RequestRecord(
                 request_id,
@@ -184,13 +191,22 @@ class InsightRecorder:
         return self._queue
 
     def stats(self) -> dict[str, Any]:
-        """Counts for this process: written, dropped (queue full), failed (store errors), queued."""
+        """Counts for this process: written, dropped (queue full), failed (store errors), queued.
+
+        The store by kind only and the last error without paths: pages and /readyz show these
+        (assist_app.disclosure); the log has the full message.
+        """
         queued = self._queue.qsize() if self._queue is not None and self._pid == os.getpid() else 0
+        error = self.last_error
+        if error is not None:
+            error = without_paths(
+                error.replace(self.store.describe(), STORE_KINDS[self.store.kind])
+            )
         return {
             **self._counts,
             "queued": queued,
-            "store": self.store.describe(),
-            "last_error": self.last_error,
+            "store": STORE_KINDS[self.store.kind],
+            "last_error": error,
         }
 
     def flush(self, timeout: float = 10) -> bool:
@@ -333,9 +349,16 @@ def to_writes(records: Iterable[RequestRecord | ActionRecord]) -> Writes:
     return Writes(requests, shown, actions)
 
 
-def init_recorder(app: Flask, store_url: str, retention_days: int) -> None:
+def init_recorder(
+    app: Flask,
+    store_url: str,
+    retention_days: int,
+    new_request_id: Callable[[], str] | None = None,
+) -> None:
     # Only the store's location here: no connection and no thread before a fork.
-    app.extensions["insights"] = InsightRecorder(open_store(store_url), retention_days)
+    recorder = InsightRecorder(open_store(store_url), retention_days)
+    recorder.new_request_id = new_request_id or recorder.new_request_id
+    app.extensions["insights"] = recorder
 
 
 def get_recorder() -> InsightRecorder:

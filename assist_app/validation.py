@@ -11,12 +11,12 @@ from typing import Any
 from flask import abort, current_app, request
 
 from assist_app.engine import get_settings
-from assist_app.recorder import REQUEST_ID
+from assist_app.request_ids import REQUEST_ID, was_issued
 from indexer.model import KnowledgeBase
 
 
 def json_object() -> dict[str, Any]:
-    """The request body as a JSON object, whatever its Content-Type (curl users forget it)."""
+    """The request body as a JSON object (same_origin has checked its Content-Type)."""
     raw = request.get_data(cache=False)  # raises 413 past MAX_CONTENT_LENGTH
     limit = current_app.config.get("MAX_CONTENT_LENGTH")
     if limit and request.content_length is None and len(raw) >= limit:
@@ -125,7 +125,7 @@ def fact_overrides(value: Any, kb: KnowledgeBase) -> dict[str, str | float]:
 
 
 def request_ref(value: Any, name: str, required: bool = False) -> str | None:
-    """A request id returned by /api/assist (32 hex digits)."""
+    """A request id as /api/assist returns them (32 hex digits), issued here or not."""
     if value is None and not required:
         return None
     if value is None:
@@ -133,3 +133,26 @@ def request_ref(value: Any, name: str, required: bool = False) -> str | None:
     if not isinstance(value, str) or not REQUEST_ID.match(value):
         abort(400, f"{name} 必须是 /api/assist 返回的 request_id（32 位十六进制）")
     return value
+
+
+def issued(request_id: str) -> bool:
+    """Whether this service made the id (assist_app.request_ids): ids cannot be invented."""
+    return was_issued(current_app.secret_key.encode(), request_id)
+
+
+def feedback_ref(value: Any) -> str:
+    """The request_id feedback is about: one this service issued (else a 400)."""
+    request_id = request_ref(value, "request_id", required=True)
+    if not issued(request_id):
+        abort(400, "request_id 不是本服务发出的（服务重启过或 id 有误）：请重新检索后再标记")
+    return request_id
+
+
+def case_ref(value: Any) -> str | None:
+    """The case_id a follow-up names; None when this service did not issue it.
+
+    Made up, or from before a restart with a new key: the console keeps working, and the
+    request starts a case of its own instead of joining one that was never answered.
+    """
+    case_id = request_ref(value, "case_id")
+    return case_id if case_id is not None and issued(case_id) else None

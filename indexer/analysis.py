@@ -5,6 +5,7 @@ Both sides must cut text the same way, so this is the only module that touches j
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
 import re
@@ -147,3 +148,60 @@ def _word_pinyin(word: str) -> tuple[str, str]:
     from pypinyin import Style, lazy_pinyin
 
     return "".join(lazy_pinyin(word)), "".join(lazy_pinyin(word, style=Style.FIRST_LETTER))
+
+
+# Part-of-speech tags jieba's dictionary gives people's names (nr), foreign (nrfg) and
+# transliterated (nrt) ones.
+_NAME_TAGS = frozenset({"nr", "nrfg", "nrt"})
+
+
+@lru_cache(maxsize=4)
+def common_words(min_count: int = 50, max_chars: int = 4) -> frozenset[str]:
+    """Words of jieba's dictionary seen at least `min_count` times that are not people's names.
+
+    What lets personal-data masking tell 马上, 单号 or 颜色 (words) from 马兰 or 单丽 (names):
+    the dictionary's counts come from a large corpus, its tags mark names.
+    """
+    words = set()
+    with jieba.get_dict_file() as lines:
+        for raw in lines:
+            word, count, *tag = raw.decode("utf-8").split()
+            if len(word) <= max_chars and int(count) >= min_count and not _NAME_TAGS & set(tag):
+                words.add(word)
+    return frozenset(words)
+
+
+_tagger = None
+_tagger_lock = threading.Lock()
+
+
+def _name_tagger():
+    """jieba's part-of-speech tagger over the default dictionary, cached where we say.
+
+    Not jieba.posseg's module-level tagger: that one caches in the shared temp directory
+    (fxsjy/jieba#26, see init_segmenter).
+    """
+    global _tagger
+    with _tagger_lock:
+        if _tagger is None:
+            import jieba.posseg
+
+            jieba.setLogLevel(logging.WARNING)
+            tokenizer = jieba.Tokenizer()
+            # The KB segmenter's cache directory (the index's), else ours in the temp directory.
+            # Without either (no writable temp directory) a path nobody can write: jieba then
+            # logs the failed cache dump and works from memory, where with no tmp_dir it would
+            # raise from tempfile.gettempdir().
+            cache_dir = Path(os.sep, "nonexistent", "kb-assist-jieba")
+            with contextlib.suppress(OSError):
+                cache_dir = Path(_segmenter.tmp_dir) if _segmenter else default_cache_dir()
+                cache_dir.mkdir(parents=True, exist_ok=True)
+            tokenizer.tmp_dir = str(cache_dir)
+            tokenizer.cache_file = "jieba.cache"
+            _tagger = jieba.posseg.POSTokenizer(tokenizer)
+        return _tagger
+
+
+def tags_a_name(text: str) -> bool:
+    """Whether jieba's part-of-speech tagger reads a person's name in `text` (张伟, 陈建国)."""
+    return any(pair.flag in _NAME_TAGS for pair in _name_tagger().cut(text, HMM=True))

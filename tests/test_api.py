@@ -185,13 +185,20 @@ def test_query_syntax_is_just_text(live_server, case):
     assert response.status == 200, response.text
 
 
-def test_body_is_read_as_json_whatever_the_content_type(live_server):
+def test_a_write_must_say_it_sends_json(live_server):
+    # text/plain is what a page on another site can post without a CORS preflight
+    # (tests/test_access.py); curl users add the header and are served.
     body = json.dumps({"case": "快递说放门口了 可是门口啥也没有"})
-    response = fetch(
-        f"{live_server}/api/assist", "POST", body=body, headers={"Content-Type": "text/plain"}
-    )
-    assert response.status == 200
-    assert response.json()["results"][0]["id"] == "lost-parcel"
+    for content_type in ("text/plain", "application/x-www-form-urlencoded", None):
+        headers = {"Content-Type": content_type} if content_type else {}
+        response = fetch(f"{live_server}/api/assist", "POST", body=body, headers=headers)
+        assert_json_error(response, 415, "Content-Type: application/json")
+    for content_type in ("application/json", "application/json; charset=utf-8"):
+        response = fetch(
+            f"{live_server}/api/assist", "POST", body=body, headers={"Content-Type": content_type}
+        )
+        assert response.status == 200
+        assert response.json()["results"][0]["id"] == "lost-parcel"
 
 
 # ------------------------------------------------------------------ assist: every error

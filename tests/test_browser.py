@@ -56,17 +56,24 @@ def screenshots(capsys) -> Path:
     return SCREENSHOTS
 
 
-@pytest.fixture
-def page(browser, live_server):
+def watched_page(browser, base: str, console_errors: bool = True):
+    """A new page on `base` and the list its script errors (and console errors) go to."""
     context = browser.new_context(
-        viewport={"width": 1440, "height": 900}, locale="zh-CN", base_url=live_server
+        viewport={"width": 1440, "height": 900}, locale="zh-CN", base_url=base
     )
-    context.grant_permissions(["clipboard-read", "clipboard-write"], origin=live_server)
     page = context.new_page()
     page.set_default_timeout(10_000)
     errors: list[str] = []
     page.on("pageerror", lambda error: errors.append(str(error)))
-    page.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
+    if console_errors:
+        page.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
+    return context, page, errors
+
+
+@pytest.fixture
+def page(browser, live_server):
+    context, page, errors = watched_page(browser, live_server)
+    context.grant_permissions(["clipboard-read", "clipboard-write"], origin=live_server)
     yield page
     context.close()
     assert not errors, f"errors in the page: {errors}"
@@ -639,14 +646,7 @@ def test_mark_a_result_helpful_and_see_it_in_insights(browser, index_root, tmp_p
     )
     with serve_app(app) as base:
         agents_session(base)  # other agents' work this week, through the API
-        context = browser.new_context(
-            viewport={"width": 1440, "height": 900}, locale="zh-CN", base_url=base
-        )
-        page = context.new_page()
-        page.set_default_timeout(10_000)
-        errors: list[str] = []
-        page.on("pageerror", lambda error: errors.append(str(error)))
-        page.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
+        context, page, errors = watched_page(browser, base)
 
         ask(page, "收到的杯子碎了 箱子都压扁了", "运输破损")
         helpful = page.get_by_role("button", name="✓ 有用")
@@ -700,3 +700,59 @@ def test_the_console_with_an_answer_passes_an_automated_accessibility_check(page
     page.locator("#opening").select_option(label="开场问候")
     page.locator("#facts-more").click()
     assert accessibility_violations(page) == []
+
+
+# ------------------------------------------------------------------ signing in
+
+
+def test_sign_in_work_a_case_and_sign_out(browser, index_root, tmp_path, screenshots):
+    from web_helpers import serve_app
+
+    from assist_app import create_app
+    from assist_app.settings import Settings
+    from assist_app.users import set_user
+
+    users = tmp_path / "users"
+    set_user(users, "xiaowang", "agent", "agent-secret-1")
+    app = create_app(
+        Settings(
+            kb_dir=PROJECT_ROOT / "kb",
+            index_root=index_root,
+            insights_url=str(tmp_path / "insights.sqlite"),
+            users_file=users,
+        )
+    )
+    with serve_app(app) as base:
+        # The refused sign-in is a 401, which the console logs as an error: scripts only.
+        context, page, errors = watched_page(browser, base, console_errors=False)
+
+        page.goto("/articles")
+        page.wait_for_url(re.compile(r"/login\?next="))
+        assert page.get_by_role("heading", name="登录售后知识库").is_visible()
+        page.get_by_label("用户名").fill("xiaowang")
+        page.get_by_label("密码").fill("wrong password")
+        page.get_by_role("button", name="登录").click()
+        assert page.get_by_role("alert").inner_text() == "用户名或密码不对"
+        assert accessibility_violations(page) == []
+        page.get_by_label("密码").fill("agent-secret-1")
+        page.screenshot(path=screenshots / "login.png")
+        page.get_by_role("button", name="登录").click()
+        page.wait_for_url("**/articles")
+        assert "xiaowang（坐席）" in page.locator(".signed-in").inner_text()
+        assert page.get_by_role("link", name="检索洞察").count() == 0
+
+        # The console's scripts work signed in: the answer, then feedback (same-origin POSTs).
+        ask(page, "收到的杯子碎了 箱子都压扁了", "运输破损")
+        page.get_by_role("button", name="✓ 有用").click()
+        page.wait_for_function(
+            "() => document.getElementById('verdict-status').textContent.includes('已记录：有用')"
+        )
+        assert app.extensions["insights"].flush()
+        assert app.extensions["insights"].stats()["written"] >= 2
+
+        page.get_by_role("button", name="退出登录").click()
+        page.wait_for_url("**/login")
+        page.goto("/")
+        page.wait_for_url(re.compile(r"/login\?next="))
+        context.close()
+        assert not errors, f"errors in the page: {errors}"

@@ -324,7 +324,10 @@ MEGABYTE = 1 << 20
 )
 def test_a_one_megabyte_body_is_a_413(server, body):
     assert len(body) >= MEGABYTE
-    head = b"POST /api/assist HTTP/1.1\r\nHost: t\r\nContent-Length: %d\r\n\r\n" % len(body)
+    head = (
+        b"POST /api/assist HTTP/1.1\r\nHost: t\r\nContent-Type: application/json\r\nContent-Length: %d\r\n\r\n"
+        % len(body)
+    )
 
     reply = parse_reply(raw_exchange(server.url, head + body))
 
@@ -335,7 +338,7 @@ def test_a_one_megabyte_chunked_body_is_a_413_not_a_truncated_json_error(server)
     # No Content-Length: the limit can only be found by reading, and a body cut at the limit
     # must not be parsed as if it were the whole request.
     body = json.dumps({"case": "退" * (MEGABYTE // 3)}, ensure_ascii=False).encode("utf-8")
-    head = b"POST /api/assist HTTP/1.1\r\nHost: t\r\nTransfer-Encoding: chunked\r\n\r\n"
+    head = b"POST /api/assist HTTP/1.1\r\nHost: t\r\nContent-Type: application/json\r\nTransfer-Encoding: chunked\r\n\r\n"
 
     reply = parse_reply(raw_exchange(server.url, head + chunked(body)))
 
@@ -344,7 +347,13 @@ def test_a_one_megabyte_chunked_body_is_a_413_not_a_truncated_json_error(server)
 
 def test_a_small_chunked_body_is_read(server):
     body = json.dumps({"case": LOST_PARCEL}, ensure_ascii=False).encode("utf-8")
-    reply = request(server.url, "POST", "/api/assist", iter([body[:7], body[7:]]))
+    reply = request(
+        server.url,
+        "POST",
+        "/api/assist",
+        iter([body[:7], body[7:]]),
+        {"Content-Type": "application/json"},
+    )
 
     assert reply.status == 200
     assert reply.json()["results"][0]["id"] == "lost-parcel"
@@ -360,7 +369,7 @@ def test_a_small_chunked_body_is_read(server):
     ids=["bad-size", "no-terminator", "cut-short"],
 )
 def test_a_malformed_chunked_body_is_a_400(server, framing):
-    head = b"POST /api/assist HTTP/1.1\r\nHost: t\r\nTransfer-Encoding: chunked\r\n\r\n"
+    head = b"POST /api/assist HTTP/1.1\r\nHost: t\r\nContent-Type: application/json\r\nTransfer-Encoding: chunked\r\n\r\n"
     reply = parse_reply(raw_exchange(server.url, head + framing))
 
     assert_json_error(reply, 400)
@@ -369,7 +378,7 @@ def test_a_malformed_chunked_body_is_a_400(server, framing):
 def test_a_body_shorter_than_its_content_length_is_a_400(server):
     answer = raw_exchange(
         server.url,
-        b'POST /api/assist HTTP/1.1\r\nHost: t\r\nContent-Length: 100\r\n\r\n{"case"',
+        b'POST /api/assist HTTP/1.1\r\nHost: t\r\nContent-Type: application/json\r\nContent-Length: 100\r\n\r\n{"case"',
     )
 
     assert answer.startswith(b"HTTP/1.1 400"), answer[:300]

@@ -64,6 +64,9 @@ LAYERS: list[tuple[str, set[str]]] = [
             "assist_app.masking",
             "assist_app.insights_store",
             "assist_app.insights",
+            "assist_app.users",
+            "assist_app.request_ids",
+            "assist_app.disclosure",
         },
     ),
     (
@@ -74,6 +77,8 @@ LAYERS: list[tuple[str, set[str]]] = [
             "assist_app.engine",
             "assist_app.validation",
             "assist_app.errors",
+            "assist_app.auth",
+            "assist_app.same_origin",
             "assist_app.api",
             "assist_app.pages",
             "assist_app.editor_pages",
