@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import re
 from dataclasses import dataclass
 
@@ -50,6 +51,8 @@ def chinese_number(text: str) -> float | None:
 
 
 READ = None  # the pattern's first group is the number of days
+# More days than this is not a count of days since receipt (a 310-digit run is not even a float).
+MAX_DAYS = 36500
 
 _DAY_PATTERNS: tuple[tuple[re.Pattern, float | None], ...] = (
     (re.compile(_RECEIVED + r"(?:后)?的?第" + _NUM + r"天"), READ),
@@ -77,7 +80,7 @@ def days_since_receipt(text: str) -> Evidence | None:
             continue
         if how is READ:
             value = chinese_number(match.group(1))
-            if value is None:
+            if value is None or value > MAX_DAYS:
                 continue
         else:
             value = how
@@ -153,9 +156,14 @@ def extract_facts(
                 evidence = None
         else:
             evidence = None
-        if evidence is not None:
+        if evidence is not None and _finite(evidence.value):
             found[name] = evidence
     return found
+
+
+def _finite(value: str | float) -> bool:
+    # A 320-digit amount parses to inf, which JSON cannot carry: it is no amount to act on.
+    return not isinstance(value, float) or math.isfinite(value)
 
 
 def extract_slots(text: str, slots: dict[str, SlotDef]) -> dict[str, Evidence]:

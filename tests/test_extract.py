@@ -281,3 +281,17 @@ def test_traditional_platform_name(facts):
 def test_nothing_is_read_from_chat_noise(facts, slots):
     assert facts("亲 在吗 😭🙏！！！") == {}
     assert slots("亲 在吗 😭🙏！！！") == {}
+
+
+# --- Numbers too big to be a count or an amount ---
+
+
+def test_a_310_digit_day_count_is_no_day_count(facts):
+    assert "days_since_receipt" not in facts("签收" + "9" * 310 + "天了")
+
+
+def test_a_320_digit_amount_is_no_amount_fact(facts, slots):
+    case = "付了" + "9" * 320 + "元"
+
+    assert slots(case)["amount"] == "9" * 320  # the agent still sees what was written
+    assert "amount" not in facts(case)

@@ -9,6 +9,7 @@ Hypothesis with bounded examples; the in-process tests call `assist` on the sess
 from __future__ import annotations
 
 import json
+import math
 import re
 import subprocess
 import urllib.parse
@@ -129,6 +130,35 @@ def test_any_case_text_is_a_good_200_or_a_clean_400(server, case):
     answer = reply.json()
     assert isinstance(answer["results"], list)
     assert_inert(answer)
+
+
+def strict_json(reply) -> dict:
+    """The body parsed as strict JSON: NaN and Infinity are not JSON."""
+
+    def refuse(constant):
+        raise AssertionError(f"{constant} in a JSON answer: {reply.text[:300]}")
+
+    return json.loads(reply.text, parse_constant=refuse)
+
+
+NUMBER_CONTEXTS = ["签收{}天了", "{}天前收到的", "付了{}元", "¥{}", "{}块5", "退款{} 单号 {}", "{}"]
+
+
+@HTTP_EXAMPLES
+@given(
+    digits=st.integers(0, 10**400).map(str) | st.text("0123456789.", min_size=1, max_size=600),
+    context=st.sampled_from(NUMBER_CONTEXTS),
+)
+@example(digits="9" * 310, context="签收{}天了")
+@example(digits="9" * 320, context="付了{}元")
+def test_no_number_in_a_case_fails_the_request_or_the_json(server, digits, context):
+    reply = assist(server.url, context.replace("{}", digits))
+
+    assert reply.status == 200, reply.text[:300]
+    answer = strict_json(reply)
+    for name in ("amount", "days_since_receipt"):
+        if name in answer["facts"]:
+            assert math.isfinite(float(answer["facts"][name]))
 
 
 @HTTP_EXAMPLES
