@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import bisect
 import math
 import re
 from dataclasses import dataclass
@@ -57,8 +58,8 @@ MAX_DAYS = 36500
 _DAY_PATTERNS: tuple[tuple[re.Pattern, float | None], ...] = (
     (re.compile(_RECEIVED + r"(?:后)?的?第" + _NUM + r"天"), READ),
     (re.compile(_RECEIVED + r"(?:了|都|已经|有|快|才)*" + _NUM + r"(?:多)?天"), READ),
-    (re.compile(_NUM + r"(?:多)?天前" + r"(?:就)?(?:已经)?" + _RECEIVED), READ),
-    (re.compile(r"(?:已经|都)?" + _NUM + r"(?:多)?天了?(?:才|都)?(?:签收|收到)"), READ),
+    (re.compile(r"(?<!\d)" + _NUM + r"(?:多)?天前" + r"(?:就)?(?:已经)?" + _RECEIVED), READ),
+    (re.compile(r"(?<!\d)(?:已经|都)?" + _NUM + r"(?:多)?天了?(?:才|都)?(?:签收|收到)"), READ),
     (re.compile(_RECEIVED + r"(?:了|都|已经|有|快)*(?:一|1)(?:个)?(?:周|星期|礼拜)"), 7),
     (re.compile(_RECEIVED + r"(?:了|都|已经|有|快)*(?:两|2)(?:个)?(?:周|星期|礼拜)"), 14),
     (re.compile(_RECEIVED + r"(?:了|都|已经|有|快)*半(?:个)?月"), 15),
@@ -120,9 +121,17 @@ def extract_enum(text: str, spec: FactDef) -> Evidence | None:
         return None
     spans.sort(key=lambda s: (-(s[1] - s[0]), s[0]))
     kept: list[tuple[int, int, str | None, str]] = []
+    # Kept spans never overlap, so sorted by start they are sorted by end too: a new span can
+    # only overlap its neighbours there (checking every kept span was quadratic: "碎" * 2000).
+    starts: list[int] = []
+    ends: list[int] = []
     for span in spans:
-        if all(span[1] <= k[0] or span[0] >= k[1] for k in kept):
-            kept.append(span)
+        at = bisect.bisect_right(starts, span[0])
+        if (at and ends[at - 1] > span[0]) or (at < len(starts) and starts[at] < span[1]):
+            continue
+        starts.insert(at, span[0])
+        ends.insert(at, span[1])
+        kept.append(span)
     totals: dict[str, list] = {}
     for start, end, value, phrase in kept:
         if value is None:  # an ignored phrase: it only hides the shorter ones inside it

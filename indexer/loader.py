@@ -22,6 +22,7 @@ from indexer.model import (
     SlotPattern,
     Step,
 )
+from indexer.regex_safety import linear_time_problem
 
 FRONT_MATTER = "---"
 AUDIENCES = ("buyer", "staff")
@@ -750,6 +751,17 @@ def load_slots(kb_dir: Path, problems: list[Problem]) -> dict[str, SlotDef]:
                         _line_of(node, name, "patterns", number),
                         f"槽位 `{name}` 的正则表达式有误：{e}",
                         "slot-pattern",
+                    )
+                )
+                continue
+            slow = linear_time_problem(pattern.regex, re.IGNORECASE)
+            if slow:
+                problems.append(
+                    Problem(
+                        _shown(path, kb_dir),
+                        _line_of(node, name, "patterns", number),
+                        f"槽位 `{name}` 的正则表达式在长串输入上会很慢：{slow}",
+                        "slot-pattern-linear",
                     )
                 )
                 continue

@@ -456,6 +456,21 @@ def test_a_fact_pattern_must_compile_and_name_a_declared_value(kb_copy):
     assert any("`淘特`" in p.message for p in found)
 
 
+def test_a_slot_pattern_that_is_not_linear_safe_is_an_error_naming_the_fix(kb):
+    (kb / "slots.yaml").write_text(
+        "amount:\n  label: 金额\n  patterns:\n    - '(?<!\\d)(\\d+)元'\n    - '(\\d+)元'\n",
+        encoding="utf-8",
+    )
+    write_article(kb, ARTICLE, CANCEL_ORDER)
+
+    kb_loaded, problems = lint_kb(kb, TODAY)
+
+    [problem] = [p for p in problems if p.rule == "slot-pattern-linear"]
+    assert (problem.path, problem.line, problem.level) == ("kb/slots.yaml", 5, "error")
+    assert "(?<!\\d)" in problem.message
+    assert [p.regex for p in kb_loaded.slots["amount"].patterns] == [r"(?<!\d)(\d+)元"]
+
+
 def rules_in_code() -> set[str]:
     """Rule ids of every Problem(path, line, message, rule, ...) built anywhere in the code."""
     found = set()
