@@ -1,15 +1,36 @@
-"""Serve the app with gunicorn: a pre-fork server, one search engine per worker process."""
+"""Serve the app with gunicorn: a pre-fork server, one search engine per worker process, and
+in each worker a pool of threads, so that a client that sends slowly holds a thread for a
+bounded time and never the worker.
+
+Threads are safe on the search path (tests/test_threads.py): a loaded build is immutable (numpy
+views of read-only memory maps, frozen dataclasses, lru_caches, which lock themselves), the
+engine swaps builds under its lock and a request keeps the build it started with, jieba's
+tokenizer is built whole under analysis._lock and swapped in one assignment, and Whoosh, whose
+searcher is not thread-safe (MEASURED.md), is not used to serve: only to build.
+"""
 
 from __future__ import annotations
 
 import re
+import socket
+import time
 from typing import Any
 
 from flask import Flask
 from gunicorn.app.base import BaseApplication
 from gunicorn.glogging import Logger
+from gunicorn.workers.gthread import ThreadWorker
 
 from assist_app.settings import Settings
+
+# Threads per worker: each request is a few ms of CPU under the GIL, so they add no speed; they
+# are there so that clients that stall (a half-sent body) hold a thread each, not the worker.
+THREADS = 32
+# A request must arrive whole within this many seconds of the worker taking it up (gunicorn
+# waits up to 5 s of it for a first byte); after it, reads end as if the client had hung up.
+REQUEST_READ_S = 10.0
+# Writing an answer to a client that does not read gives up after this.
+SEND_TIMEOUT_S = 30.0
 
 # Settings older gunicorn releases (pyproject allows >= 22) do not have: skipped there.
 NEWER_SETTINGS = {"control_socket_disable"}  # gunicorn 25.1
@@ -49,6 +70,63 @@ class AccessLogger(Logger):
         return atoms
 
 
+class DeadlineSocket(socket.socket):
+    """A client connection whose reads end at a deadline, as if the client had closed.
+
+    gunicorn's threads read with blocking calls and no timeout: two clients that send half a
+    body held both sync workers for the whole 60 s worker timeout. A read past the deadline
+    returns b"" instead, which gunicorn and Werkzeug already handle as a client that went away
+    (a 400 for a body cut short, the connection closed for a request line cut short).
+    """
+
+    read_deadline = float("inf")
+
+    @classmethod
+    def adopt(cls, sock: socket.socket) -> DeadlineSocket:
+        return cls(sock.family, sock.type, sock.proto, fileno=sock.detach())
+
+    def _arm_read(self) -> bool:
+        remaining = self.read_deadline - time.monotonic()
+        if remaining <= 0:
+            return False
+        super().settimeout(remaining)
+        return True
+
+    def recv(self, bufsize: int, flags: int = 0) -> bytes:
+        if not self._arm_read():
+            return b""
+        try:
+            return super().recv(bufsize, flags)
+        except TimeoutError:
+            return b""
+
+    def recv_into(self, buffer, nbytes: int = 0, flags: int = 0) -> int:
+        if not self._arm_read():
+            return 0
+        try:
+            return super().recv_into(buffer, nbytes, flags)
+        except TimeoutError:
+            return 0
+
+    def send(self, data, flags: int = 0) -> int:
+        super().settimeout(SEND_TIMEOUT_S)
+        return super().send(data, flags)
+
+    def sendall(self, data, flags: int = 0) -> None:
+        super().settimeout(SEND_TIMEOUT_S)
+        return super().sendall(data, flags)
+
+
+class AssistWorker(ThreadWorker):
+    """gunicorn's threaded worker with a read deadline per request."""
+
+    def handle(self, conn):
+        if not isinstance(conn.sock, DeadlineSocket):
+            conn.sock = DeadlineSocket.adopt(conn.sock)
+        conn.sock.read_deadline = time.monotonic() + REQUEST_READ_S
+        return super().handle(conn)
+
+
 def warm_segmenter(settings: Settings) -> None:
     """Load jieba with the current build's dictionary before forking, so workers share it.
 
@@ -67,7 +145,7 @@ def warm_segmenter(settings: Settings) -> None:
 
 
 def run_gunicorn(settings: Settings, host: str, port: int, workers: int) -> None:
-    """Serve create_app(settings) on host:port with `workers` sync worker processes."""
+    """Serve create_app(settings) on host:port with `workers` processes of THREADS threads."""
     from assist_app import create_app
 
     app = create_app(settings)
@@ -77,7 +155,8 @@ def run_gunicorn(settings: Settings, host: str, port: int, workers: int) -> None
         {
             "bind": f"{host}:{port}",
             "workers": workers,
-            "worker_class": "sync",
+            "worker_class": "assist_app.server.AssistWorker",
+            "threads": THREADS,
             "accesslog": "-",
             "logger_class": AccessLogger,
             # Path without the query string: /api/search?q=… carries the buyer's message, which
