@@ -11,6 +11,7 @@ searcher is not thread-safe (MEASURED.md), is not used to serve: only to build.
 
 from __future__ import annotations
 
+import json
 import re
 import socket
 import time
@@ -21,6 +22,7 @@ from gunicorn.app.base import BaseApplication
 from gunicorn.glogging import Logger
 from gunicorn.workers.gthread import ThreadWorker
 
+from assist_app.errors import DEFAULT_MESSAGES, JSON_PATHS, error_body
 from assist_app.settings import Settings
 
 # Threads per worker: each request is a few ms of CPU under the GIL, so they add no speed; they
@@ -118,13 +120,90 @@ class DeadlineSocket(socket.socket):
 
 
 class AssistWorker(ThreadWorker):
-    """gunicorn's threaded worker with a read deadline per request."""
+    """gunicorn's threaded worker with a read deadline per request and JSON for its own errors."""
 
     def handle(self, conn):
         if not isinstance(conn.sock, DeadlineSocket):
             conn.sock = DeadlineSocket.adopt(conn.sock)
         conn.sock.read_deadline = time.monotonic() + REQUEST_READ_S
         return super().handle(conn)
+
+    def handle_error(self, req, client, addr, exc):
+        """gunicorn's answer to a request it could not parse (414, 431, bad framing …), as the
+        app's JSON error under /api/ and for the health checks; its own HTML page elsewhere."""
+        path = request_path(req, exc)
+        if path is None or not (path.startswith("/api/") or path in JSON_PATHS):
+            return super().handle_error(req, client, addr, exc)
+        captured = _CapturedAnswer()
+        super().handle_error(req, captured, addr, exc)  # its status, its log lines
+        status_line = bytes(captured.data).split(b"\r\n", 1)[0].decode("latin-1")
+        _, status, reason = (status_line.split(" ", 2) + ["", ""])[:3]
+        status_code = int(status) if status.isdigit() else 400
+        body = json.dumps(
+            error_body(status_code, SERVER_MESSAGES.get(status_code, DEFAULT_MESSAGES[400])),
+            ensure_ascii=False,
+        ).encode("utf-8")
+        head = (
+            f"HTTP/1.1 {status_code} {reason}\r\nConnection: close\r\n"
+            "Content-Type: application/json\r\nCache-Control: no-store\r\n"
+            f"X-Content-Type-Options: nosniff\r\nContent-Length: {len(body)}\r\n\r\n"
+        )
+        try:
+            client.sendall(head.encode("latin-1") + body)
+        except OSError:
+            self.log.debug("Failed to send error message.")
+
+
+# What gunicorn's own refusals mean, for the agent's console and API clients.
+SERVER_MESSAGES = {
+    400: "请求格式有误：请求行、请求头或分块传输编码无效",
+    414: "请求地址太长（查询请放在 POST /api/assist 的请求体里）",
+    417: "不支持该 Expect 请求头",
+    431: "请求头太大",
+    500: DEFAULT_MESSAGES[500],
+    501: "不支持该传输编码（Transfer-Encoding）",
+}
+
+
+class _CapturedAnswer:
+    """Stands in for the client socket while gunicorn writes its HTML error: keeps the bytes."""
+
+    def __init__(self):
+        self.data = bytearray()
+
+    def gettimeout(self):
+        return None
+
+    def setblocking(self, flag):
+        pass
+
+    def sendall(self, data):
+        self.data += data
+
+    def send(self, data):
+        self.data += data
+        return len(data)
+
+
+def request_path(req, exc: Exception) -> str | None:
+    """The path of a request gunicorn failed to parse: from the request when it got that far,
+    else from the bytes its parser had read (the request line)."""
+    if req is not None and getattr(req, "path", None):
+        return req.path
+    traceback = exc.__traceback__
+    while traceback is not None:
+        parsed = getattr(traceback.tb_frame.f_locals.get("self"), "path", None)
+        if isinstance(parsed, str) and parsed.startswith("/"):
+            return parsed  # the request line was read; its headers or framing were not right
+        for name in ("buf", "data"):
+            value = traceback.tb_frame.f_locals.get(name)
+            if isinstance(value, bytes | bytearray) and value:
+                line = bytes(value).lstrip(b"\r\n").split(b"\r\n", 1)[0]
+                parts = line.split(b" ")
+                if len(parts) >= 2 and parts[1].startswith(b"/"):
+                    return parts[1].split(b"?", 1)[0].decode("latin-1")
+        traceback = traceback.tb_next
+    return None
 
 
 def warm_segmenter(settings: Settings) -> None:

@@ -6,7 +6,7 @@ import contextlib
 import socket
 
 import pytest
-from live_helpers import kb_server, parse_reply, post_json, request
+from live_helpers import kb_server, parse_reply, post_json, raw_exchange, request
 from web_helpers import assert_json_error, fetch
 
 from assist_app.server import REQUEST_READ_S
@@ -78,3 +78,34 @@ def test_twenty_stalled_clients_hold_no_worker(server):
         answer = parse_reply(received)
     assert_json_error(answer, 400, "请求体")
     assert "Traceback" not in server.log()
+
+
+@pytest.mark.parametrize(
+    ("head", "status"),
+    [
+        (b"GET /api/search?q=" + b"%E9%80%80" * 5000 + b" HTTP/1.1\r\nHost: t\r\n", 414),
+        (b"GET /api/search?q=a HTTP/1.1\r\nHost: t\r\nX-Big: " + b"a" * 9000 + b"\r\n", 431),
+        (b"GET /readyz HTTP/1.1\r\nHost: t\r\nX-Big: " + b"a" * 9000 + b"\r\n", 431),
+        (
+            b"POST /api/assist HTTP/1.1\r\nHost: t\r\nContent-Length: 5\r\n"
+            b"Transfer-Encoding: chunked\r\n",
+            400,
+        ),
+        (b"GET /api/articles/a\x00b HTTP/1.1\r\nHost: t\r\n", 400),
+    ],
+    ids=["uri-too-long", "headers-too-large", "readyz-headers", "length-and-chunked", "nul"],
+)
+def test_errors_raised_by_the_http_server_are_json_under_api(server, head, status):
+    reply = parse_reply(raw_exchange(server.url, head + b"\r\n"))
+
+    assert_json_error(reply, status)
+    assert request(server.url, "GET", "/healthz").status == 200
+
+
+def test_a_page_request_the_http_server_refuses_stays_html(server):
+    reply = parse_reply(
+        raw_exchange(server.url, b"GET /articles?q=" + b"a" * 9000 + b" HTTP/1.1\r\n\r\n")
+    )
+
+    assert reply.status == 414
+    assert reply.headers["content-type"].startswith("text/html")
