@@ -11,6 +11,7 @@ searcher is not thread-safe (MEASURED.md), is not used to serve: only to build.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import re
 import socket
@@ -206,21 +207,18 @@ def request_path(req, exc: Exception) -> str | None:
     return None
 
 
-def warm_segmenter(settings: Settings) -> None:
-    """Load jieba with the current build's dictionary before forking, so workers share it.
+def load_before_fork(app: Flask) -> None:
+    """Load the current build in the master, so every worker forked from it starts with it.
 
-    Only jieba (initialise it before forking, fxsjy/jieba#399): each worker loads the index
-    itself on its first request, and reloads it when a new build is switched in.
+    Workers share it copy-on-write (jieba must be initialised before forking anyway,
+    fxsjy/jieba#399), and a worker that restarts after the index folder was deleted starts with
+    the build its siblings still serve from memory instead of none: their /readyz agree. Called
+    again before each fork, so a restarted worker gets the newest build there is.
     """
-    from indexer import analysis
-    from indexer.layout import JIEBA_DIR, SNAPSHOT_FILE, current_build
-    from indexer.snapshot import read_dictionary
+    from indexer.search import IndexNotReady
 
-    build = current_build(settings.index_root)
-    if build is None:
-        return
-    dict_words = read_dictionary(build / SNAPSHOT_FILE)
-    analysis.init_segmenter(dict_words, settings.index_root / JIEBA_DIR)
+    with contextlib.suppress(IndexNotReady):  # no index yet: workers say so on /readyz
+        app.extensions["search_engine"].current()
 
 
 def run_gunicorn(settings: Settings, host: str, port: int, workers: int) -> None:
@@ -228,7 +226,7 @@ def run_gunicorn(settings: Settings, host: str, port: int, workers: int) -> None
     from assist_app import create_app
 
     app = create_app(settings)
-    warm_segmenter(settings)
+    load_before_fork(app)
     AssistServer(
         app,
         {
@@ -242,11 +240,12 @@ def run_gunicorn(settings: Settings, host: str, port: int, workers: int) -> None
             # holds phone numbers and names; access logs must not keep it (README, Privacy).
             "access_log_format": '%(h)s %(t)s "%(m)s %(U)s" %(s)s %(b)s %(M)sms',
             "errorlog": "-",
-            # The first request in a worker loads the index (about a second; 8 s at 50,000 articles).
+            # A worker that loads a new build takes about a second (8 s at 50,000 articles).
             "timeout": 60,
             # gunicorn >= 25.1 opens a control socket at one path per user ($XDG_RUNTIME_DIR or
             # ~/.gunicorn/gunicorn.ctl): a second server on the host takes it over and either
             # one's exit deletes it. We do not use gunicornc.
             "control_socket_disable": True,
+            "pre_fork": lambda server, worker: load_before_fork(app),
         },
     ).run()

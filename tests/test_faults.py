@@ -444,6 +444,36 @@ def test_deleting_the_index_under_a_running_server(root, kb_copy, tmp_path):
         assert server.worker_pids() == workers  # the same processes: no restart
 
 
+def test_a_worker_restarted_after_the_index_was_deleted_agrees_with_its_sibling(
+    root, kb_copy, tmp_path
+):
+    with kb_server(kb_copy, root, tmp_path / "serve.log") as server:
+        survivor, doomed = server.worker_pids()
+        with server.only_worker(survivor):
+            before = answer_of(assist(server.url, LOST_PARCEL))
+
+        shutil.rmtree(root)
+        os.kill(doomed, signal.SIGKILL)  # gunicorn forks a new worker in its place
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:
+            pids = server.worker_pids()
+            if len(pids) == 2 and doomed not in pids:
+                break
+            time.sleep(0.2)
+        [restarted] = [pid for pid in server.worker_pids() if pid != survivor]
+
+        readiness = {}
+        for pid in (survivor, restarted):
+            with server.only_worker(pid):
+                ready = request(server.url, "GET", "/readyz")
+                body = ready.json()
+                readiness[pid] = (ready.status, body["status"], body.get("build_id"))
+                assert body["load_error"] == "索引目录中没有当前构建"
+                assert answer_of(assist(server.url, LOST_PARCEL)) == before
+        assert readiness[survivor] == readiness[restarted], readiness
+        assert readiness[survivor][:2] == (200, "ready")
+
+
 # --- e) an index root this user cannot write ---
 
 
