@@ -37,10 +37,11 @@ REQUEST_ID = re.compile(r"^[0-9a-f]{32}$")
 QUEUE_SIZE = 2000
 BATCH_SIZE = 200
 PURGE_EVERY_S = 3600
-# After a failed write the writer waits before trying the store again (doubling up to a minute);
-# records arriving meanwhile are counted as failed instead of piling up.
+# After a failed write the writer waits before trying the store again (doubling, up to 4 s, so
+# that records are written again within 5 s of the store coming back, and stats clear the
+# error); records arriving meanwhile are counted as failed instead of piling up.
 RETRY_FIRST_S = 1.0
-RETRY_MAX_S = 60.0
+RETRY_MAX_S = 4.0
 DAY_S = 86400
 
 # A lock for starting writers, new in each child after a fork (the parent's may be held).
@@ -247,6 +248,10 @@ class InsightRecorder:
                         self.store.write(conn, to_writes(records))
                         self._count("written", len(records))
                     retry_wait = RETRY_FIRST_S
+                    if self.last_error and records:
+                        # The store is back: stats (and /readyz) stop reporting the old error.
+                        log.info("检索洞察：存储已恢复（%s）", self.store.describe())
+                        self.last_error = None
                 except Exception as e:  # every store error: the agent's request is long done
                     self._count("failed", len(records))
                     self._note_failure(e)

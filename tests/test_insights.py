@@ -370,6 +370,33 @@ def test_a_store_that_is_down_never_fails_or_slows_a_request(down, tmp_path, app
     assert result.exit_code == 1 and "无法打开检索洞察存储" in result.output
 
 
+def test_records_are_written_again_within_five_seconds_of_the_store_coming_back(tmp_path, app_over):
+    blocker = tmp_path / "store"
+    blocker.write_text("a file where the store's folder should be: a store that is down")
+    base, app = app_over(str(blocker / "insights.sqlite"))
+    recorder = app.extensions["insights"]
+    # A long outage: the writer backs off further after each failed attempt.
+    outage_ends = time.monotonic() + 9
+    while time.monotonic() < outage_ends:
+        assist(base, "快递说放门口了")
+        time.sleep(0.3)
+    assert recorder.flush()
+    assert recorder.stats()["written"] == 0 and recorder.stats()["last_error"]
+
+    blocker.unlink()
+    blocker.mkdir()  # the store is back (the disk was freed)
+    back = time.monotonic()
+    while recorder.stats()["written"] == 0 and time.monotonic() - back < 5:
+        assist(base, "快递说放门口了 可是门口啥也没有")
+        recorder.flush()
+        time.sleep(0.2)
+
+    assert recorder.stats()["written"] >= 1, "no record written within 5 s of the store's return"
+    ready = fetch(f"{base}/readyz").json()
+    assert ready["insights"]["last_error"] is None
+    assert ready["insights"]["written"] >= 1
+
+
 class HangingStore(SQLiteStore):
     """A real SQLite store whose connections hang until a gate opens."""
 
