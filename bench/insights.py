@@ -9,7 +9,7 @@ followed by an action (open, copy, helpful, wrong), a fifth re-asked within the 
 texts come from a pool of phrasings with order numbers varied, so some repeat and most do not.
 The store is filled once (reused when it already holds the records); then it prints the time
 to roll up the complete days (once, what the insights writer does hourly) and the median and
-max of `build_report` for 7, 30 and 90 days, and of GET /insights?days=90 over HTTP.
+max of `build_report` for 7, 30 and 90 days, and (--http) of GET /insights?days=90 from `kb serve`.
 """
 
 from __future__ import annotations
@@ -126,6 +126,7 @@ def main() -> None:
     parser.add_argument("--store", help="SQLite path or postgresql:// URL")
     parser.add_argument("--index", type=Path, default=PROJECT_ROOT / "var" / "index")
     parser.add_argument("--repeat", type=int, default=5)
+    parser.add_argument("--http", action="store_true", help="also time GET /insights?days=90")
     args = parser.parse_args()
     from assist_app.insights import build_report, roll_up
     from indexer.search import SearchEngine
@@ -152,6 +153,47 @@ def main() -> None:
         build_report(store, kb, days)  # rolls up the hours at this period's start edge, once
         median, most = timed(lambda days=days: build_report(store, kb, days), args.repeat)
         print(f"| build_report, {days} days | {median:.3f} | {most:.3f} |")
+    if args.http:
+        median, most = time_http(url, args.index, args.repeat)
+        print(f"| GET /insights?days=90 (kb serve) | {median:.3f} | {most:.3f} |")
+
+
+def time_http(url: str, index: Path, repeat: int) -> tuple[float, float]:
+    """Median and max seconds of GET /insights?days=90 from a `kb serve` over this store."""
+    import os
+    import socket
+    import subprocess
+    import urllib.request
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    kb = Path(sys.executable).parent / "kb"
+    server = subprocess.Popen(
+        [str(kb), "--index", str(index), "serve", "--port", str(port)],
+        env={**os.environ, "KB_INSIGHTS_URL": url},
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    base = f"http://127.0.0.1:{port}"
+    try:
+        for _ in range(300):
+            try:
+                urllib.request.urlopen(f"{base}/readyz", timeout=5).read()
+                break
+            except OSError:
+                time.sleep(0.2)
+
+        def get():
+            with urllib.request.urlopen(f"{base}/insights?days=90", timeout=60) as answer:
+                assert answer.status == 200
+                answer.read()
+
+        get()
+        return timed(get, repeat)
+    finally:
+        server.terminate()
+        server.wait(30)
 
 
 if __name__ == "__main__":

@@ -1,7 +1,7 @@
 """Hostile input against the running service: whatever a client sends, the answer is a good 200
 or a clean 4xx, never a 500 or a hang, and nothing from a case comes back as markup.
 
-The server is the real one (`kb serve`: gunicorn, 2 sync workers) over the session's index, on a
+The server is the real one (`kb serve`: gunicorn, 2 threaded workers) over the session's index, on a
 free loopback port; every request has a timeout (live_helpers.request). Property tests use
 Hypothesis with bounded examples; the in-process tests call `assist` on the session's engine.
 """
@@ -415,10 +415,11 @@ def test_a_body_shorter_than_its_content_length_is_a_400(server):
     ids=["nul", "control", "overlong"],
 )
 def test_a_malformed_request_line_is_refused_by_gunicorn(server, request_line, status):
-    # gunicorn answers these itself (its own small HTML page) before the app sees them.
+    # gunicorn answers these itself before the app sees them, in the API's JSON error shape.
     answer = raw_exchange(server.url, request_line + b"\r\nHost: t\r\n\r\n")
 
     assert answer.split(b" ", 2)[1] == status, answer[:300]
+    assert_json_error(parse_reply(answer), int(status))
     assert request(server.url, "GET", "/healthz").status == 200
 
 
