@@ -310,6 +310,7 @@ _CODE = re.compile(r"^(```|~~~).*?^\1[^\n]*$|`[^`\n]*`", re.DOTALL | re.MULTILIN
 _TAG = re.compile(r"<(/?)(" + "|".join(SWALLOWING_TAGS) + r")(?=[\s/>])[^>]*>", re.IGNORECASE)
 
 
+@reports("raw-html-unclosed")
 def rule_raw_html_closed(article: Article, kb: KnowledgeBase, src: SourceLines, today: dt.date):
     """正文里手写的 `<style>`、`<math>`、`<div>` 等 HTML 标签必须闭合：没闭合时其后的内容在页面上消失或不再排版。"""
     # Code spans and fences show tags as text: blank them, keeping offsets (and so lines).

@@ -42,9 +42,10 @@ def test_linear_shapes_pass(pattern):
     assert linear_time_problem(pattern) is None
 
 
-def test_every_slot_and_day_pattern_is_linear_safe():
+def test_every_slot_fact_and_day_pattern_is_linear_safe():
     kb, _ = load_kb(KB_DIR)
     patterns = [p.regex for slot in kb.slots.values() for p in slot.patterns]
     patterns += [pattern.pattern for pattern, _ in _DAY_PATTERNS]
+    patterns += [r for fact in kb.facts.values() for rs in fact.patterns.values() for r in rs]
 
     assert {p: linear_time_problem(p, re.IGNORECASE) for p in patterns} == dict.fromkeys(patterns)

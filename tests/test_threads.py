@@ -14,8 +14,9 @@ from concurrent.futures import ThreadPoolExecutor
 from conftest import KB_DIR
 
 from assist_app.assist import assist
-from indexer.build import build_index, current_build
+from indexer.build import build_index
 from indexer.evaluate import load_cases
+from indexer.layout import current_build
 from indexer.search import SearchEngine
 
 THREADS = 8
