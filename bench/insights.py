@@ -145,7 +145,7 @@ def main() -> None:
     started = time.perf_counter()
     rolled = roll_up(store, retention_days=90)
     print(
-        f"roll-up of complete days (once; then hourly by the writer): {rolled} days, "
+        f"roll-up of the settled hours and days (once; then by the writer): {rolled} buckets, "
         f"{time.perf_counter() - started:.1f} s"
     )
     print("| report | median s | max s |\n| --- | --- | --- |")
