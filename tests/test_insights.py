@@ -373,6 +373,7 @@ def test_a_store_that_is_down_never_fails_or_slows_a_request(down, tmp_path, app
     assert result.exit_code == 1 and "无法打开检索洞察存储" in result.output
 
 
+@pytest.mark.slow
 def test_records_are_written_again_within_five_seconds_of_the_store_coming_back(tmp_path, app_over):
     blocker = tmp_path / "store"
     blocker.write_text("a file where the store's folder should be: a store that is down")

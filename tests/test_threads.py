@@ -11,6 +11,7 @@ from __future__ import annotations
 import shutil
 from concurrent.futures import ThreadPoolExecutor
 
+import pytest
 from conftest import KB_DIR
 
 from assist_app.assist import assist
@@ -41,6 +42,7 @@ def test_concurrent_answers_are_the_answers_alone(engine):
     assert together == [alone[case] for case in cases * 4]
 
 
+@pytest.mark.slow
 def test_threads_searching_through_a_rebuild_get_one_build_or_the_other(tmp_path):
     kb = tmp_path / "kb"
     shutil.copytree(KB_DIR, kb)
