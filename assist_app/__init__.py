@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from flask import Flask
+from flask.json.provider import DefaultJSONProvider
 
 from assist_app.settings import Settings
 
@@ -20,6 +21,7 @@ def create_app(settings: Settings | None = None) -> Flask:
     app = Flask(__name__, template_folder=str(Path(__file__).parent / "templates"))
     app.config["SETTINGS"] = settings
     app.config["MAX_CONTENT_LENGTH"] = settings.max_body_bytes
+    app.json = StrictJSONProvider(app)
     app.json.ensure_ascii = False
     app.json.sort_keys = False
     # /api/articles/%2F0 is an unknown id (404), not a redirect to another URL.
@@ -39,3 +41,12 @@ def create_app(settings: Settings | None = None) -> Flask:
     app.register_blueprint(pages.bp)
     app.register_blueprint(editor_pages.bp)
     return app
+
+
+class StrictJSONProvider(DefaultJSONProvider):
+    """Flask's JSON, never with NaN or Infinity: they are not JSON, and the console's parser
+    fails on them as if the server could not be reached."""
+
+    def dumps(self, obj, **kwargs) -> str:
+        kwargs.setdefault("allow_nan", False)
+        return super().dumps(obj, **kwargs)

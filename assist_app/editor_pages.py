@@ -76,6 +76,22 @@ def since_date(value: str | None, today: dt.date) -> dt.date:
         )
 
 
+CHANGES_CACHED = 16
+
+
+def cached_changes(kb_version: str | None, since: dt.date, changes_since) -> list:
+    """changes_since for the KB folder, kept per (KB version, date) in this app: reading the
+    git history of a big KB takes a second or more, and it only changes with the KB."""
+    cache = current_app.extensions.setdefault("changes_cache", {})
+    key = (kb_version, since)
+    if key not in cache:
+        found = changes_since(get_settings().kb_dir, since)
+        if len(cache) >= CHANGES_CACHED:
+            cache.clear()
+        cache[key] = found
+    return cache[key]
+
+
 @bp.get("/changes")
 def changes():
     """Articles changed since a date (from git history), in a few words each."""
@@ -87,7 +103,7 @@ def changes():
     since = since_date(request.args.get("since"), today)
     found, problem = [], None
     try:
-        found = changes_since(get_settings().kb_dir, since)
+        found = cached_changes(loaded.manifest.get("kb_version"), since, changes_since)
     except FileNotFoundError:
         problem = "这台服务器上没有安装 git，无法读取知识库的修改记录。"
     except subprocess.CalledProcessError:

@@ -12,7 +12,12 @@ from typing import Any
 
 from flask import Flask, current_app, jsonify, render_template, request
 from gunicorn.http.errors import ParseException as ServerParseError
-from werkzeug.exceptions import HTTPException, MethodNotAllowed, RequestEntityTooLarge
+from werkzeug.exceptions import (
+    ClientDisconnected,
+    HTTPException,
+    MethodNotAllowed,
+    RequestEntityTooLarge,
+)
 
 from assist_app.disclosure import without_paths
 from indexer.search import IndexNotReady
@@ -51,6 +56,9 @@ def _status_and_message(error: Exception) -> tuple[int, str]:
         # gunicorn raises these while the app reads a body whose chunked framing is broken: the
         # request is at fault, not the service.
         return 400, "请求体无法读取：分块传输编码（chunked）有误"
+    if isinstance(error, ClientDisconnected):
+        # The body ended early: the client hung up, or stalled past the server's read deadline.
+        return 400, "请求体不完整：客户端断开，或没有在规定时间内发完"
     if isinstance(error, HTTPException):
         status = error.code or 500
         # A view's own description is Chinese and names the problem; Werkzeug's default is not.

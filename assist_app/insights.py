@@ -2,8 +2,9 @@
 articles never shown, the most copied replies, helpful/wrong marks per article.
 
 `build_report` reads a store over a period and names articles and replies from a KB; the
-insights page and `kb insights` show the same report. Aggregation happens in SQL, so a period of
-many thousands of requests comes back as a few dozen rows.
+insights page and `kb insights` show the same report. Aggregation happens in SQL, over hours and
+days rolled up once (`insights_rollup`) and the raw records of the last hour or so, so a 90-day
+report costs the same at a million records as at a thousand.
 
 A case is what one agent handled: the console re-asks while the agent types or corrects a fact,
 and sends the first answer's request id as `case_id`; a case counts once, as its last request,
@@ -12,10 +13,20 @@ and everything the agent did in it counts for it.
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import time
 from typing import Any
 
+from assist_app.insights_rollup import (
+    BUCKET_COPIED,
+    buckets,
+    missing_buckets,
+    plain,
+    report_sections,
+    roll_up_buckets,
+    settled_until,
+)
 from assist_app.insights_store import InsightStore
 from indexer.model import KnowledgeBase
 
@@ -35,44 +46,46 @@ _CASES = """
 WITH req AS (
     SELECT request_id, case_id, at, kind, case_text, top_id, top_score,
            ROW_NUMBER() OVER (PARTITION BY case_id ORDER BY at DESC, request_id DESC) AS rn
-    FROM insight_requests WHERE at >= :since
+    FROM insight_requests WHERE at >= :since AND at < :until
+),
+acts AS (
+    SELECT r.case_id, a.article_id, a.action, a.at, a.id
+    FROM insight_actions a JOIN req r ON r.request_id = a.request_id
 ),
 did AS (
-    SELECT r.case_id,
-           SUM(CASE WHEN a.action IN ('open', 'copy', 'helpful') THEN 1 ELSE 0 END) AS used,
-           SUM(CASE WHEN a.action = 'copy' THEN 1 ELSE 0 END) AS copies
-    FROM insight_actions a JOIN insight_requests r ON r.request_id = a.request_id
-    WHERE r.at >= :since
-    GROUP BY r.case_id
+    SELECT case_id,
+           SUM(CASE WHEN action IN ('open', 'copy', 'helpful') THEN 1 ELSE 0 END) AS used,
+           SUM(CASE WHEN action = 'copy' THEN 1 ELSE 0 END) AS copies
+    FROM acts GROUP BY case_id
 ),
-marks AS (
-    SELECT case_id, article_id, action FROM (
-        SELECT r.case_id, a.article_id, a.action,
-               ROW_NUMBER() OVER (PARTITION BY r.case_id, a.article_id
-                                  ORDER BY a.at DESC, a.id DESC) AS rn
-        FROM insight_actions a JOIN insight_requests r ON r.request_id = a.request_id
-        WHERE r.at >= :since AND a.action IN ('helpful', 'wrong')
+marked AS (
+    SELECT case_id,
+           MAX(CASE WHEN action = 'wrong' THEN 1 ELSE 0 END) AS wrong,
+           MAX(CASE WHEN action = 'helpful' THEN 1 ELSE 0 END) AS helpful
+    FROM (
+        SELECT case_id, action,
+               ROW_NUMBER() OVER (PARTITION BY case_id, article_id ORDER BY at DESC, id DESC) AS rn
+        FROM acts WHERE action IN ('helpful', 'wrong')
     ) latest WHERE rn = 1
+    GROUP BY case_id
 ),
 chosen AS (
     SELECT case_id, article_id FROM (
-        SELECT r.case_id, a.article_id,
-               ROW_NUMBER() OVER (PARTITION BY r.case_id ORDER BY a.at DESC, a.id DESC) AS rn
-        FROM insight_actions a JOIN insight_requests r ON r.request_id = a.request_id
-        WHERE r.at >= :since AND a.action IN ('copy', 'helpful')
+        SELECT case_id, article_id,
+               ROW_NUMBER() OVER (PARTITION BY case_id ORDER BY at DESC, id DESC) AS rn
+        FROM acts WHERE action IN ('copy', 'helpful')
     ) latest WHERE rn = 1
 ),
 cases AS (
     SELECT req.case_id, req.at, req.kind, req.case_text, req.top_id, req.top_score,
            COALESCE(did.used, 0) AS used, COALESCE(did.copies, 0) AS copies,
            COALESCE(chosen.article_id, req.top_id) AS article_id,
-           CASE WHEN EXISTS (SELECT 1 FROM marks m WHERE m.case_id = req.case_id
-                             AND m.action = 'wrong') THEN 1 ELSE 0 END AS marked_wrong,
-           CASE WHEN EXISTS (SELECT 1 FROM marks m WHERE m.case_id = req.case_id
-                             AND m.action = 'helpful') THEN 1 ELSE 0 END AS marked_helpful
+           COALESCE(marked.wrong, 0) AS marked_wrong,
+           COALESCE(marked.helpful, 0) AS marked_helpful
     FROM req
     LEFT JOIN did ON did.case_id = req.case_id
     LEFT JOIN chosen ON chosen.case_id = req.case_id
+    LEFT JOIN marked ON marked.case_id = req.case_id
     WHERE req.rn = 1
 )
 """
@@ -81,7 +94,7 @@ TOTALS = (
     _CASES
     + """
 SELECT
-    (SELECT COUNT(*) FROM insight_requests WHERE at >= :since),
+    (SELECT COUNT(*) FROM insight_requests WHERE at >= :since AND at < :until),
     COUNT(*),
     COALESCE(SUM(CASE WHEN used > 0 THEN 1 ELSE 0 END), 0),
     COALESCE(SUM(copies), 0),
@@ -132,17 +145,17 @@ ORDER BY total DESC, article_id, n DESC, case_text
 SHOWN = """
 SELECT s.article_id, COUNT(*) FROM insight_shown s
 JOIN insight_requests r ON r.request_id = s.request_id
-WHERE r.at >= :since
+WHERE r.at >= :since AND r.at < :until
 GROUP BY s.article_id
 """
 
 MOST_COPIED = """
 SELECT a.article_id, a.reply_id, COUNT(*) AS n FROM insight_actions a
 JOIN insight_requests r ON r.request_id = a.request_id
-WHERE r.at >= :since AND a.action = 'copy'
+WHERE r.at >= :since AND r.at < :until AND a.action = 'copy'
 GROUP BY a.article_id, a.reply_id
 ORDER BY n DESC, a.article_id, a.reply_id
-LIMIT :limit
+LIMIT :copied_limit
 """
 
 # The latest mark an agent gave an article within a case (a second click corrects the first).
@@ -155,7 +168,7 @@ FROM (
            ROW_NUMBER() OVER (PARTITION BY r.case_id, a.article_id
                               ORDER BY a.at DESC, a.id DESC) AS rn
     FROM insight_actions a JOIN insight_requests r ON r.request_id = a.request_id
-    WHERE r.at >= :since AND a.action IN ('helpful', 'wrong')
+    WHERE r.at >= :since AND r.at < :until AND a.action IN ('helpful', 'wrong')
 ) latest
 WHERE rn = 1
 GROUP BY article_id
@@ -203,19 +216,20 @@ def build_report(
     now = time.time() if now is None else now
     today = today or dt.date.today()
     since = now - days * DAY_S
-    params = {
-        "since": since,
-        "low": LOW_SCORE,
-        "limit": LIST_LIMIT,
-        "per_article": CASES_PER_ARTICLE,
-    }
     with store.connection() as conn:
-        totals = store.query(conn, TOTALS, params)[0]
-        no_match = store.query(conn, NO_GOOD_MATCH, params)
-        by_article = store.query(conn, CASES_BY_ARTICLE, params)
-        shown = dict(store.query(conn, SHOWN, params))
-        copied = store.query(conn, MOST_COPIED, params)
-        marks = store.query(conn, MARKS_BY_ARTICLE, params)
+        sections = report_sections(
+            store, conn, since, now, lambda *bounds: raw_sections(store, conn, *bounds)
+        )
+    totals = sections["totals"]
+    no_match = sections["no_good_match"][:LIST_LIMIT]
+    by_article = [
+        row
+        for n, row in _numbered_per_article(sections["cases_by_article"])
+        if n < CASES_PER_ARTICLE
+    ]
+    shown = dict(sections["shown"])
+    copied = sections["most_copied"][:LIST_LIMIT]
+    marks = sections["marks"]
 
     requests, cases, used, copies, helpful, wrong = (int(v or 0) for v in totals)
     articles: dict[str, dict[str, Any]] = {}
@@ -307,6 +321,63 @@ def build_report(
         ],
         "store": store.describe(),
     }
+
+
+def _numbered_per_article(rows):
+    """Each (article_id, …) row with its position among its article's rows."""
+    seen: dict[str, int] = {}
+    for row in rows:
+        n = seen.get(row[0], 0)
+        seen[row[0]] = n + 1
+        yield n, row
+
+
+def raw_sections(
+    store: InsightStore, conn, since: float, until: float, limit: int, per_article: int
+) -> dict[str, list]:
+    """The report's sections straight from the records of [since, until)."""
+    params = {
+        "since": since,
+        "until": until,
+        "low": LOW_SCORE,
+        "limit": limit,
+        "per_article": per_article,
+        "copied_limit": BUCKET_COPIED,
+    }
+    return {
+        "totals": plain(store.query(conn, TOTALS, params)[0]),
+        "no_good_match": [plain(row) for row in store.query(conn, NO_GOOD_MATCH, params)],
+        "cases_by_article": [plain(row) for row in store.query(conn, CASES_BY_ARTICLE, params)],
+        "shown": [plain(row) for row in store.query(conn, SHOWN, params)],
+        "most_copied": [plain(row) for row in store.query(conn, MOST_COPIED, params)],
+        "marks": [plain(row) for row in store.query(conn, MARKS_BY_ARTICLE, params)],
+    }
+
+
+def roll_up(
+    store: InsightStore,
+    conn=None,
+    retention_days: int = 90,
+    now: float | None = None,
+    limit: int | None = None,
+) -> int:
+    """Roll up the settled hours and days of the retention period not rolled up yet (at most
+    `limit` that hold records); return how many were."""
+    now = time.time() if now is None else now
+    cover = buckets(now - retention_days * DAY_S, settled_until(now))
+    if not cover:
+        return 0
+    with contextlib.ExitStack() as stack:
+        if conn is None:
+            conn = stack.enter_context(store.connection())
+        done = roll_up_buckets(
+            store,
+            conn,
+            missing_buckets(store, conn, cover),
+            lambda *bounds: raw_sections(store, conn, *bounds),
+            limit,
+        )
+        return len(done)
 
 
 def purge_older_than(store: InsightStore, days: int, now: float | None = None) -> int:

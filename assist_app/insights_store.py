@@ -54,6 +54,13 @@ _TABLES = (
         article_id TEXT NOT NULL,
         reply_id TEXT
     )""",
+    # The report's sections over one hour or one day, computed once (assist_app.insights_rollup).
+    """CREATE TABLE IF NOT EXISTS insight_rollups (
+        bucket_start DOUBLE PRECISION NOT NULL,
+        bucket_seconds INTEGER NOT NULL,
+        sections TEXT NOT NULL,
+        PRIMARY KEY (bucket_start, bucket_seconds)
+    )""",
     "CREATE INDEX IF NOT EXISTS insight_requests_at ON insight_requests (at)",
     "CREATE INDEX IF NOT EXISTS insight_requests_case ON insight_requests (case_id)",
     "CREATE INDEX IF NOT EXISTS insight_actions_request ON insight_actions (request_id)",
@@ -79,8 +86,13 @@ PURGE = (
         (SELECT request_id FROM insight_requests WHERE at < :cutoff)""",
     """DELETE FROM insight_actions WHERE at < :cutoff OR request_id IN
         (SELECT request_id FROM insight_requests WHERE at < :cutoff)""",
+    "DELETE FROM insight_rollups WHERE bucket_start < :cutoff",
     "DELETE FROM insight_requests WHERE at < :cutoff",
 )
+INSERT_ROLLUP = """
+    INSERT INTO insight_rollups (bucket_start, bucket_seconds, sections)
+    VALUES (:bucket_start, :bucket_seconds, :sections)
+    ON CONFLICT (bucket_start, bucket_seconds) DO NOTHING"""
 
 
 class StoreUnavailable(Exception):
@@ -149,6 +161,11 @@ class InsightStore:
             ):
                 if rows:
                     cur.executemany(self._sql(sql), rows)
+
+    def add_rollups(self, conn, rows: Sequence[dict[str, Any]]) -> None:
+        """Store roll-ups (a bucket already rolled up by another process is kept as it is)."""
+        with _transaction(conn):
+            conn.cursor().executemany(self._sql(INSERT_ROLLUP), rows)
 
     def purge(self, conn, cutoff: float) -> int:
         """Delete requests (with what was shown and done) recorded before `cutoff` (epoch s).

@@ -36,10 +36,14 @@ ACTIONS = ("open", "copy", "helpful", "wrong")
 QUEUE_SIZE = 2000
 BATCH_SIZE = 200
 PURGE_EVERY_S = 3600
-# After a failed write the writer waits before trying the store again (doubling up to a minute);
-# records arriving meanwhile are counted as failed instead of piling up.
+# The writer rolls up settled hours and days for the insights report when it has nothing to
+# write: one bucket at a time (a day is ~0.3 s of SQL at 30,000 records), checked every minute.
+ROLL_UP_EVERY_S = 60
+# After a failed write the writer waits before trying the store again (doubling, up to 4 s, so
+# that records are written again within 5 s of the store coming back, and stats clear the
+# error); records arriving meanwhile are counted as failed instead of piling up.
 RETRY_FIRST_S = 1.0
-RETRY_MAX_S = 60.0
+RETRY_MAX_S = 4.0
 DAY_S = 86400
 
 # A lock for starting writers, new in each child after a fork (the parent's may be held).
@@ -238,10 +242,12 @@ class InsightRecorder:
         next_purge = 0.0  # purge as soon as the writer starts
         retry_at = 0.0
         retry_wait = RETRY_FIRST_S
+        next_roll_up = 0.0
         while True:
             try:
-                # Wake up for the hourly purge even when no agent is working.
-                batch = [q.get(timeout=max(0.1, next_purge - time.monotonic()))]
+                # Wake up for the hourly purge and the roll-ups even when no agent is working.
+                wake_at = min(next_purge, next_roll_up)
+                batch = [q.get(timeout=max(0.1, wake_at - time.monotonic()))]
             except queue.Empty:
                 batch = []
             while len(batch) < BATCH_SIZE:
@@ -263,12 +269,19 @@ class InsightRecorder:
                         self.store.write(conn, to_writes(records))
                         self._count("written", len(records))
                     retry_wait = RETRY_FIRST_S
+                    if self.last_error and records:
+                        # The store is back: stats (and /readyz) stop reporting the old error.
+                        log.info("检索洞察：存储已恢复（%s）", self.store.describe())
+                        self.last_error = None
                 except Exception as e:  # every store error: the agent's request is long done
                     self._count("failed", len(records))
                     self._note_failure(e)
                     conn = _close_quietly(conn)
                     retry_at = time.monotonic() + retry_wait
                     retry_wait = min(retry_wait * 2, RETRY_MAX_S)
+            if conn is not None and q.empty() and time.monotonic() >= max(next_roll_up, retry_at):
+                busy = self._roll_up(conn) > 0  # more may be missing: go on when idle again
+                next_roll_up = time.monotonic() + (0 if busy else ROLL_UP_EVERY_S)
             for item in batch:
                 if isinstance(item, _Flush):
                     item.done.set()
@@ -283,6 +296,16 @@ class InsightRecorder:
         if deleted:
             log.info("检索洞察：删除了 %d 条超过 %d 天的记录", deleted, self.retention_days)
 
+    def _roll_up(self, conn) -> int:
+        """Roll up one settled bucket the report will need; how many were (0: none missing)."""
+        from assist_app.insights import roll_up
+
+        try:
+            return roll_up(self.store, conn, self.retention_days, limit=1)
+        except Exception as e:  # the report rolls up what is missing itself
+            log.warning("检索洞察：汇总失败：%s", _first_line_of(e))
+            return 0
+
     def _note_failure(self, error: Exception) -> None:
         # Only the error: the records hold buyers' messages and stay out of the logs.
         if isinstance(error, StoreUnavailable):
@@ -293,6 +316,11 @@ class InsightRecorder:
         if message != self.last_error:
             log.warning("检索洞察：%s（这些记录已丢弃，坐席的请求不受影响）", message)
         self.last_error = message
+
+
+def _first_line_of(error: Exception) -> str:
+    text = str(error).strip()
+    return text.splitlines()[0] if text else type(error).__name__
 
 
 def _close_quietly(conn) -> None:

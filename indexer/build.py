@@ -7,11 +7,13 @@ from __future__ import annotations
 
 import contextlib
 import datetime as dt
+import errno
 import fcntl
 import hashlib
 import json
 import math
 import os
+import pwd
 import shutil
 import sqlite3
 import sys
@@ -146,10 +148,59 @@ def kb_version(kb: KnowledgeBase, snapshot: str | None = None) -> str:
     return hashlib.sha256(snapshot.encode()).hexdigest()[:12]
 
 
+def _unwritable(path: Path, error: OSError, what: str) -> BuildError:
+    """A one-line BuildError naming the path that cannot be written and what to do about it."""
+    why = error.strerror or type(error).__name__
+    if error.errno == errno.EROFS:
+        fix = "它在只读文件系统上：用 --index 或 KB_INDEX_DIR 指向可写的目录"
+    elif (owner_id := _owner(path)) is not None and owner_id != os.geteuid():
+        owner = _user_name(owner_id)
+        fix = (
+            f"它属于用户 {owner}：以 {owner} 身份运行 kb index，或在没有构建进行时"
+            f"删除它（rm {path}）"
+            if path.is_file()
+            else f"它属于用户 {owner}：以 {owner} 身份运行，或用 --index 指向可写的目录"
+        )
+    else:
+        fix = "给运行 kb index 的用户写权限，或用 --index 或 KB_INDEX_DIR 指向可写的目录"
+    return BuildError(f"无法{what} {path}（{why}）：{fix}（当前索引未改变）")
+
+
+def _owner(path: Path) -> int | None:
+    try:
+        return path.stat().st_uid
+    except OSError:
+        return None
+
+
+def _user_name(uid: int) -> str:
+    try:
+        return pwd.getpwuid(uid).pw_name
+    except KeyError:
+        return str(uid)
+
+
 @contextlib.contextmanager
 def _build_lock(index_root: Path):
-    index_root.mkdir(parents=True, exist_ok=True)
-    with open(index_root / layout.LOCK_FILE, "w") as lock:
+    """Hold the index root's build lock; a BuildError naming the path when it cannot be taken."""
+    lock_path = index_root / layout.LOCK_FILE
+    try:
+        index_root.mkdir(parents=True, exist_ok=True)
+    except OSError as e:
+        failure = _unwritable(index_root, e, "创建索引目录")
+        _record_failure(index_root, failure)
+        raise failure from None
+    try:
+        # "a", not "w": opening never truncates a lock another build holds.
+        lock = open(lock_path, "a")  # noqa: SIM115 (closed by the with below)
+    except OSError as e:
+        if lock_path.exists():
+            failure = _unwritable(lock_path, e, "打开构建锁")
+        else:
+            failure = _unwritable(index_root, e, "在索引目录中写入")
+        _record_failure(index_root, failure)  # where it can: the folder may be writable
+        raise failure from None
+    with lock:
         try:
             fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
@@ -179,7 +230,6 @@ def build_index(
         )
         _record_failure(index_root, failure)
         raise failure
-    index_root.mkdir(parents=True, exist_ok=True)
     with _build_lock(index_root):
         try:
             return _build_locked(kb, index_root, progress, started, linted)

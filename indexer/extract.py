@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import bisect
+import math
 import re
 from dataclasses import dataclass
 
@@ -50,12 +52,14 @@ def chinese_number(text: str) -> float | None:
 
 
 READ = None  # the pattern's first group is the number of days
+# More days than this is not a count of days since receipt (a 310-digit run is not even a float).
+MAX_DAYS = 36500
 
 _DAY_PATTERNS: tuple[tuple[re.Pattern, float | None], ...] = (
     (re.compile(_RECEIVED + r"(?:后)?的?第" + _NUM + r"天"), READ),
     (re.compile(_RECEIVED + r"(?:了|都|已经|有|快|才)*" + _NUM + r"(?:多)?天"), READ),
-    (re.compile(_NUM + r"(?:多)?天前" + r"(?:就)?(?:已经)?" + _RECEIVED), READ),
-    (re.compile(r"(?:已经|都)?" + _NUM + r"(?:多)?天了?(?:才|都)?(?:签收|收到)"), READ),
+    (re.compile(r"(?<!\d)" + _NUM + r"(?:多)?天前" + r"(?:就)?(?:已经)?" + _RECEIVED), READ),
+    (re.compile(r"(?<!\d)(?:已经|都)?" + _NUM + r"(?:多)?天了?(?:才|都)?(?:签收|收到)"), READ),
     (re.compile(_RECEIVED + r"(?:了|都|已经|有|快)*(?:一|1)(?:个)?(?:周|星期|礼拜)"), 7),
     (re.compile(_RECEIVED + r"(?:了|都|已经|有|快)*(?:两|2)(?:个)?(?:周|星期|礼拜)"), 14),
     (re.compile(_RECEIVED + r"(?:了|都|已经|有|快)*半(?:个)?月"), 15),
@@ -77,7 +81,7 @@ def days_since_receipt(text: str) -> Evidence | None:
             continue
         if how is READ:
             value = chinese_number(match.group(1))
-            if value is None:
+            if value is None or value > MAX_DAYS:
                 continue
         else:
             value = how
@@ -117,9 +121,17 @@ def extract_enum(text: str, spec: FactDef) -> Evidence | None:
         return None
     spans.sort(key=lambda s: (-(s[1] - s[0]), s[0]))
     kept: list[tuple[int, int, str | None, str]] = []
+    # Kept spans never overlap, so sorted by start they are sorted by end too: a new span can
+    # only overlap its neighbours there (checking every kept span was quadratic: "碎" * 2000).
+    starts: list[int] = []
+    ends: list[int] = []
     for span in spans:
-        if all(span[1] <= k[0] or span[0] >= k[1] for k in kept):
-            kept.append(span)
+        at = bisect.bisect_right(starts, span[0])
+        if (at and ends[at - 1] > span[0]) or (at < len(starts) and starts[at] < span[1]):
+            continue
+        starts.insert(at, span[0])
+        ends.insert(at, span[1])
+        kept.append(span)
     totals: dict[str, list] = {}
     for start, end, value, phrase in kept:
         if value is None:  # an ignored phrase: it only hides the shorter ones inside it
@@ -153,9 +165,14 @@ def extract_facts(
                 evidence = None
         else:
             evidence = None
-        if evidence is not None:
+        if evidence is not None and _finite(evidence.value):
             found[name] = evidence
     return found
+
+
+def _finite(value: str | float) -> bool:
+    # A 320-digit amount parses to inf, which JSON cannot carry: it is no amount to act on.
+    return not isinstance(value, float) or math.isfinite(value)
 
 
 def extract_slots(text: str, slots: dict[str, SlotDef]) -> dict[str, Evidence]:

@@ -297,6 +297,49 @@ def rule_effective_dates(article: Article, kb: KnowledgeBase, src: SourceLines, 
         )
 
 
+# Raw HTML that swallows what follows when left open: the sanitizer drops the content of
+# style/script/template, and Markdown stops formatting after an open block-level tag (math,
+# svg, div …), so a `<style>` typed in the middle of a body silently hides the rest of it.
+# fmt: off
+SWALLOWING_TAGS = (
+    "style", "script", "template", "math", "svg", "textarea", "title", "xmp", "noscript",
+    "noembed", "noframes", "iframe", "object", "div", "table", "pre", "details",
+)
+# fmt: on
+_CODE = re.compile(r"^(```|~~~).*?^\1[^\n]*$|`[^`\n]*`", re.DOTALL | re.MULTILINE)
+_TAG = re.compile(r"<(/?)(" + "|".join(SWALLOWING_TAGS) + r")(?=[\s/>])[^>]*>", re.IGNORECASE)
+
+
+@reports("raw-html-unclosed")
+def rule_raw_html_closed(article: Article, kb: KnowledgeBase, src: SourceLines, today: dt.date):
+    """正文里手写的 `<style>`、`<math>`、`<div>` 等 HTML 标签必须闭合：没闭合时其后的内容在页面上消失或不再排版。"""
+    # Code spans and fences show tags as text: blank them, keeping offsets (and so lines).
+    body = _CODE.sub(lambda m: re.sub(r"[^\n]", " ", m.group()), article.body)
+    open_at: dict[str, list[int]] = {}
+    for match in _TAG.finditer(body):
+        tag = match.group(2).lower()
+        if match.group(0).endswith("/>"):
+            continue
+        stack = open_at.setdefault(tag, [])
+        if match.group(1):
+            if stack:
+                stack.pop()
+        else:
+            stack.append(match.start())
+    start = article.lines.get("body", 2)
+    for tag, offsets in sorted(open_at.items()):
+        for offset in offsets[:1]:
+            line = start + body.count("\n", 0, offset)
+            yield Problem(
+                article.path,
+                line,
+                f"`<{tag}>` 没有对应的 `</{tag}>`：从这里起文章其余部分在页面上会消失或不再排版。"
+                f"补上 `</{tag}>`；要显示标签本身就写成 `&lt;{tag}&gt;` 或放进代码块",
+                "raw-html-unclosed",
+                "warning",
+            )
+
+
 RULES: tuple[Rule, ...] = (
     rule_id_matches_file,
     rule_category_known,
@@ -308,6 +351,7 @@ RULES: tuple[Rule, ...] = (
     rule_banned_phrases,
     rule_review_dates,
     rule_effective_dates,
+    rule_raw_html_closed,
 )
 
 

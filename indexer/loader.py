@@ -22,6 +22,7 @@ from indexer.model import (
     SlotPattern,
     Step,
 )
+from indexer.regex_safety import linear_time_problem
 
 FRONT_MATTER = "---"
 AUDIENCES = ("buyer", "staff")
@@ -165,6 +166,10 @@ PROBLEM_CODES = {
     "file-shape": "categories.yaml、facts.yaml、slots.yaml 等文件的每一项要按文件开头注释的格式写。",
     "slot-pattern": "slots.yaml 里槽位的 `patterns` 必须是有效的正则表达式。",
     "fact-pattern": "facts.yaml 里事实的 `patterns` 必须是有效的正则表达式，且只用 `values` 里的取值。",
+    "slot-pattern-linear": (
+        "slots.yaml 和 facts.yaml 里的正则表达式在长串输入上要线性时间：以 `\\d+` 这类无上限重复"
+        "开头的，要加否定后顾 `(?<!\\d)`；不要嵌套重复，也不要让两个无上限重复取同一串字符。"
+    ),
 }
 
 
@@ -713,7 +718,6 @@ def _fact_patterns(raw, name, values, path, kb_dir, node, problems) -> dict[str,
         for regex in regexes if isinstance(regexes, list) else [regexes]:
             try:
                 re.compile(str(regex))
-                kept.append(str(regex))
             except re.error as e:
                 problems.append(
                     Problem(
@@ -723,6 +727,19 @@ def _fact_patterns(raw, name, values, path, kb_dir, node, problems) -> dict[str,
                         "fact-pattern",
                     )
                 )
+                continue
+            slow = linear_time_problem(str(regex))
+            if slow:
+                problems.append(
+                    Problem(
+                        shown,
+                        line,
+                        f"事实 `{name}` 的正则表达式 `{regex}` 在长串输入上会很慢：{slow}",
+                        "slot-pattern-linear",
+                    )
+                )
+                continue
+            kept.append(str(regex))
         out[str(value)] = tuple(kept)
     return out
 
@@ -750,6 +767,17 @@ def load_slots(kb_dir: Path, problems: list[Problem]) -> dict[str, SlotDef]:
                         _line_of(node, name, "patterns", number),
                         f"槽位 `{name}` 的正则表达式有误：{e}",
                         "slot-pattern",
+                    )
+                )
+                continue
+            slow = linear_time_problem(pattern.regex, re.IGNORECASE)
+            if slow:
+                problems.append(
+                    Problem(
+                        _shown(path, kb_dir),
+                        _line_of(node, name, "patterns", number),
+                        f"槽位 `{name}` 的正则表达式在长串输入上会很慢：{slow}",
+                        "slot-pattern-linear",
                     )
                 )
                 continue

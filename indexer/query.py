@@ -125,6 +125,7 @@ def analyse_text(text: str, kb: KnowledgeBase, synonyms) -> tuple[tuple[str, ...
 
     `synonyms` are (variant, the canonical word's tokens) pairs (LoadedIndex.synonyms).
     """
+    text = analysis.squeeze_runs(text)
     tokens = [
         t for t in dict.fromkeys(analysis.cut(text, kb.stopwords)) if not _LONG_NUMBER.fullmatch(t)
     ]

@@ -119,7 +119,7 @@ def run_kb(*args: str | Path, timeout: float = 180, env: dict | None = None):
 
 
 class KbServer:
-    """A running `kb serve` (gunicorn master and sync workers) with its output in a log file."""
+    """A running `kb serve` (gunicorn master and threaded workers) with its output in a log file."""
 
     def __init__(
         self,
@@ -187,7 +187,7 @@ class KbServer:
     def only_worker(self, pid: int) -> Iterator[None]:
         """Stop every other worker (SIGSTOP) for the block, so `pid` accepts every connection.
 
-        Sync workers each accept from the shared listening socket; a stopped one accepts
+        Workers each accept from the shared listening socket; a stopped one accepts
         nothing, so this is how a test talks to one chosen worker. They resume afterwards
         (well within gunicorn's 60 s worker timeout).
         """

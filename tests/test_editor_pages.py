@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import datetime as dt
+import shutil
 import subprocess
 
 import pytest
@@ -82,3 +83,23 @@ def test_both_pages_are_in_the_nav(serve):
         text = fetch(f"{base}{path}").text
         assert 'href="/changes"' in text and ">最近更新</a>" in text, path
         assert 'href="/insights"' in text and ">检索洞察</a>" in text, path
+
+
+def test_changes_are_read_from_git_once_per_kb_version(serve, tmp_path):
+    kb = tmp_path / "repo" / "kb"
+    shutil.copytree(KB_DIR, kb)
+    repo = kb.parent
+    git = ["git", "-C", str(repo), "-c", "user.name=e", "-c", "user.email=e@example.com"]
+    subprocess.run([*git, "init", "-q"], check=True)
+    subprocess.run([*git, "add", "-A"], check=True)
+    subprocess.run([*git, "commit", "-qm", "KB"], check=True)
+    base = serve(kb)
+    first = fetch(f"{base}/changes")
+    assert first.status == 200 and "篇文章有变化" in first.text
+
+    shutil.rmtree(repo / ".git")  # the history is gone: only a cached answer can list changes
+    again = fetch(f"{base}/changes")
+
+    assert again.status == 200 and again.text == first.text
+    other_date = fetch(f"{base}/changes?since=2020-01-01")  # another key: read again, and fails
+    assert "不在 git 仓库中" in other_date.text

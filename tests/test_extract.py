@@ -6,11 +6,20 @@ become an amount, a bare run of digits is nobody's until the words around it say
 
 from __future__ import annotations
 
+import dataclasses
+import math
+import re
+
 import pytest
 from conftest import KB_DIR
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from indexer.analysis import fold, normalize
 from indexer.extract import (
+    _DAY_PATTERNS,
+    MAX_DAYS,
+    Evidence,
     chinese_number,
     days_since_receipt,
     extract_enum,
@@ -281,3 +290,135 @@ def test_traditional_platform_name(facts):
 def test_nothing_is_read_from_chat_noise(facts, slots):
     assert facts("亲 在吗 😭🙏！！！") == {}
     assert slots("亲 在吗 😭🙏！！！") == {}
+
+
+# --- Numbers too big to be a count or an amount ---
+
+
+def test_a_310_digit_day_count_is_no_day_count(facts):
+    assert "days_since_receipt" not in facts("签收" + "9" * 310 + "天了")
+
+
+def test_a_320_digit_amount_is_no_amount_fact(facts, slots):
+    case = "付了" + "9" * 320 + "元"
+
+    assert slots(case)["amount"] == "9" * 320  # the agent still sees what was written
+    assert "amount" not in facts(case)
+
+
+# --- Adversarial input: long runs of digits and repeated characters ---
+
+
+# The patterns as they were before every leading repeat got a lookbehind: the same matches,
+# in quadratic time. On short texts they are the reference the rewritten ones must agree with.
+_UNGUARDED = {
+    r"(?<!\d)(\d+)块(\d)(?![\d.])": r"(\d+)块(\d)(?![\d.])",
+    r"(?<!\d)(\d+(?:\.\d{1,2})?)\s*(?:元|块钱|块|rmb|RMB)": (
+        r"(\d+(?:\.\d{1,2})?)\s*(?:元|块钱|块|rmb|RMB)"
+    ),
+}
+_RUN_PIECES = [
+    "1",
+    "9",
+    "0",
+    ".",
+    "-",
+    " ",
+    "块",
+    "元",
+    "天",
+    "收到",
+    "签收",
+    "了",
+    "前",
+    "碎",
+    "多",
+]
+
+
+@settings(max_examples=300, deadline=None, database=None)
+@given(
+    pieces=st.lists(
+        st.tuples(st.sampled_from(_RUN_PIECES), st.integers(1, 12)), min_size=1, max_size=8
+    )
+)
+def test_guarded_patterns_read_what_the_unguarded_ones_read(kb, pieces):
+    text = "".join(piece * times for piece, times in pieces)
+    unguarded = {
+        name: dataclasses.replace(
+            spec,
+            patterns=tuple(
+                dataclasses.replace(p, regex=_UNGUARDED.get(p.regex, p.regex))
+                for p in spec.patterns
+            ),
+        )
+        for name, spec in kb.slots.items()
+    }
+
+    assert extract_slots(text, kb.slots) == extract_slots(text, unguarded)
+    assert days_since_receipt(text) == _days_unguarded(text)
+
+
+def _days_unguarded(text: str):
+    for pattern, how in _DAY_PATTERNS:
+        match = re.search(pattern.pattern.replace(r"(?<!\d)", ""), text)
+        if not match:
+            continue
+        if how is None:
+            value = chinese_number(match.group(1))
+            if value is None or value > MAX_DAYS:
+                continue
+        else:
+            value = how
+        return Evidence(float(value), match.group(0))
+    return None
+
+
+def _longest_first_quadratic(spans):
+    kept = []
+    for span in sorted(spans, key=lambda s: (-(s[1] - s[0]), s[0])):
+        if all(span[1] <= k[0] or span[0] >= k[1] for k in kept):
+            kept.append(span)
+    return kept
+
+
+@settings(max_examples=300, deadline=None, database=None)
+@given(text=st.text(st.sampled_from("碎裂了收到没收到破损摔碎"), max_size=60))
+def test_overlap_check_keeps_what_checking_every_span_kept(kb, text):
+    spec = kb.facts["reason"]
+    phrases = {p: v for v, ps in spec.values.items() for p in ps}
+    spans = [
+        (m.start(), m.start() + len(p), phrases[p], p)
+        for p in phrases
+        for m in re.finditer(f"(?={re.escape(p)})", text)
+    ]
+    kept = _longest_first_quadratic(spans)
+    if not kept:
+        assert extract_enum(text, spec) is None
+        return
+    totals = {}
+    for start, end, value, phrase in kept:
+        total = totals.setdefault(value, [0, -1, phrase])
+        total[0] += end - start
+        if start > total[1]:
+            total[1], total[2] = start, phrase
+    value, (_, _, phrase) = max(totals.items(), key=lambda kv: (kv[1][0], kv[1][1]))
+
+    assert extract_enum(text, spec) == Evidence(value, phrase)
+
+
+@settings(max_examples=200, deadline=None, database=None)
+@given(
+    run=st.sampled_from(["9", "1", "碎", "收到", "了", "1.", "我是", " "]),
+    times=st.integers(200, 2500),
+    tail=st.sampled_from(["", "元", "天了", "块5", "天前收到"]),
+)
+def test_long_runs_read_sensible_numbers(kb, run, times, tail):
+    text = "签收" + run * times + tail
+    found = extract_facts(text, kb.facts, extract_slots(text, kb.slots))
+
+    for evidence in found.values():
+        if isinstance(evidence.value, float):
+            assert math.isfinite(evidence.value)
+    if "days_since_receipt" in found:
+        assert 0 <= found["days_since_receipt"].value <= MAX_DAYS

@@ -38,6 +38,7 @@ from whoosh.filedb.filestore import FileStorage
 
 from indexer import build, impacts
 from indexer.build import BuildError, build_index
+from indexer.layout import current_build
 from indexer.search import SearchEngine
 
 # Killed builds, full disks, vanished indexes: slow (`make test-fast` skips them).
@@ -441,3 +442,90 @@ def test_deleting_the_index_under_a_running_server(root, kb_copy, tmp_path):
                 assert found["results"][0]["id"] == "lost-parcel"
                 assert found["kb_version"] == ready["kb_version"] != before[pid]["kb_version"]
         assert server.worker_pids() == workers  # the same processes: no restart
+
+
+def test_a_worker_restarted_after_the_index_was_deleted_agrees_with_its_sibling(
+    root, kb_copy, tmp_path
+):
+    with kb_server(kb_copy, root, tmp_path / "serve.log") as server:
+        survivor, doomed = server.worker_pids()
+        with server.only_worker(survivor):
+            before = answer_of(assist(server.url, LOST_PARCEL))
+
+        shutil.rmtree(root)
+        os.kill(doomed, signal.SIGKILL)  # gunicorn forks a new worker in its place
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:
+            pids = server.worker_pids()
+            if len(pids) == 2 and doomed not in pids:
+                break
+            time.sleep(0.2)
+        [restarted] = [pid for pid in server.worker_pids() if pid != survivor]
+
+        readiness = {}
+        for pid in (survivor, restarted):
+            with server.only_worker(pid):
+                ready = request(server.url, "GET", "/readyz")
+                body = ready.json()
+                readiness[pid] = (ready.status, body["status"], body.get("build_id"))
+                assert body["load_error"] == "索引目录中没有当前构建"
+                assert answer_of(assist(server.url, LOST_PARCEL)) == before
+        assert readiness[survivor] == readiness[restarted], readiness
+        assert readiness[survivor][:2] == (200, "ready")
+
+
+# --- e) an index root this user cannot write ---
+
+
+def run_kb_without_override(*args: str | Path) -> subprocess.CompletedProcess:
+    """`kb` as this user but with file permissions enforced: root ignores them otherwise, so
+    it runs without CAP_DAC_OVERRIDE (setpriv drops it from the bounding set)."""
+    command = [str(KB_COMMAND), *map(str, args)]
+    if os.geteuid() == 0:
+        if shutil.which("setpriv") is None:
+            pytest.skip("root without setpriv: cannot make permissions apply to this test")
+        command = ["setpriv", "--bounding-set", "-dac_override,-dac_read_search", "--", *command]
+    return subprocess.run(command, capture_output=True, text=True, timeout=120)
+
+
+def assert_one_line_error(result: subprocess.CompletedProcess, *fragments: str) -> str:
+    assert result.returncode == 1, result.stderr
+    assert "Traceback" not in result.stderr, result.stderr
+    lines = [line for line in result.stderr.splitlines() if line.strip()]
+    assert len(lines) == 1, result.stderr
+    for fragment in fragments:
+        assert fragment in lines[0], (fragment, lines[0])
+    return lines[0]
+
+
+def test_a_build_lock_owned_by_another_user_is_a_one_line_error_recorded(kb_copy, tmp_path):
+    root = tmp_path / "index"
+    root.mkdir()
+    lock = root / ".build.lock"
+    lock.touch(mode=0o644)
+    if os.geteuid() == 0:
+        os.chown(lock, 65534, 65534)  # nobody
+    else:
+        lock.chmod(0o444)
+
+    result = run_kb_without_override("--kb", kb_copy, "--index", root, "index")
+
+    line = assert_one_line_error(result, str(lock), "删除它" if os.geteuid() == 0 else "写权限")
+    outcome = json.loads((root / "last-build.json").read_text(encoding="utf-8"))
+    assert outcome["ok"] is False and outcome["error"] in line
+    assert current_build(root) is None
+
+
+@pytest.mark.parametrize("where", ["root", "below"])
+def test_a_read_only_index_root_is_a_one_line_error(kb_copy, tmp_path, where):
+    root = tmp_path / "index"
+    root.mkdir()
+    root.chmod(0o555)
+    target = root if where == "root" else root / "sub"
+    try:
+        result = run_kb_without_override("--kb", kb_copy, "--index", target, "index")
+    finally:
+        root.chmod(0o755)
+
+    assert_one_line_error(result, str(target), "--index")
+    assert list(root.iterdir()) == []

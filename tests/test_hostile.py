@@ -1,7 +1,7 @@
 """Hostile input against the running service: whatever a client sends, the answer is a good 200
 or a clean 4xx, never a 500 or a hang, and nothing from a case comes back as markup.
 
-The server is the real one (`kb serve`: gunicorn, 2 sync workers) over the session's index, on a
+The server is the real one (`kb serve`: gunicorn, 2 threaded workers) over the session's index, on a
 free loopback port; every request has a timeout (live_helpers.request). Property tests use
 Hypothesis with bounded examples; the in-process tests call `assist` on the session's engine.
 """
@@ -9,6 +9,7 @@ Hypothesis with bounded examples; the in-process tests call `assist` on the sess
 from __future__ import annotations
 
 import json
+import math
 import re
 import subprocess
 import urllib.parse
@@ -129,6 +130,35 @@ def test_any_case_text_is_a_good_200_or_a_clean_400(server, case):
     answer = reply.json()
     assert isinstance(answer["results"], list)
     assert_inert(answer)
+
+
+def strict_json(reply) -> dict:
+    """The body parsed as strict JSON: NaN and Infinity are not JSON."""
+
+    def refuse(constant):
+        raise AssertionError(f"{constant} in a JSON answer: {reply.text[:300]}")
+
+    return json.loads(reply.text, parse_constant=refuse)
+
+
+NUMBER_CONTEXTS = ["签收{}天了", "{}天前收到的", "付了{}元", "¥{}", "{}块5", "退款{} 单号 {}", "{}"]
+
+
+@HTTP_EXAMPLES
+@given(
+    digits=st.integers(0, 10**400).map(str) | st.text("0123456789.", min_size=1, max_size=600),
+    context=st.sampled_from(NUMBER_CONTEXTS),
+)
+@example(digits="9" * 310, context="签收{}天了")
+@example(digits="9" * 320, context="付了{}元")
+def test_no_number_in_a_case_fails_the_request_or_the_json(server, digits, context):
+    reply = assist(server.url, context.replace("{}", digits))
+
+    assert reply.status == 200, reply.text[:300]
+    answer = strict_json(reply)
+    for name in ("amount", "days_since_receipt"):
+        if name in answer["facts"]:
+            assert math.isfinite(float(answer["facts"][name]))
 
 
 @HTTP_EXAMPLES
@@ -394,10 +424,11 @@ def test_a_body_shorter_than_its_content_length_is_a_400(server):
     ids=["nul", "control", "overlong"],
 )
 def test_a_malformed_request_line_is_refused_by_gunicorn(server, request_line, status):
-    # gunicorn answers these itself (its own small HTML page) before the app sees them.
+    # gunicorn answers these itself before the app sees them, in the API's JSON error shape.
     answer = raw_exchange(server.url, request_line + b"\r\nHost: t\r\n\r\n")
 
     assert answer.split(b" ", 2)[1] == status, answer[:300]
+    assert_json_error(parse_reply(answer), int(status))
     assert request(server.url, "GET", "/healthz").status == 200
 
 

@@ -10,7 +10,9 @@ from __future__ import annotations
 
 import contextlib
 import json
+import math
 import os
+import random
 import re
 import threading
 import time
@@ -32,7 +34,8 @@ from web_helpers import (
 
 from assist_app import create_app
 from assist_app.cli import main
-from assist_app.insights import DAY_S, build_report, purge_older_than
+from assist_app.insights import DAY_S, build_report, purge_older_than, raw_sections
+from assist_app.insights_rollup import merge
 from assist_app.insights_store import SQLiteStore, StoreUnavailable, Writes, open_store
 from assist_app.masking import mask_personal_data
 from assist_app.recorder import InsightRecorder
@@ -370,6 +373,34 @@ def test_a_store_that_is_down_never_fails_or_slows_a_request(down, tmp_path, app
     assert result.exit_code == 1 and "无法打开检索洞察存储" in result.output
 
 
+@pytest.mark.slow
+def test_records_are_written_again_within_five_seconds_of_the_store_coming_back(tmp_path, app_over):
+    blocker = tmp_path / "store"
+    blocker.write_text("a file where the store's folder should be: a store that is down")
+    base, app = app_over(str(blocker / "insights.sqlite"))
+    recorder = app.extensions["insights"]
+    # A long outage: the writer backs off further after each failed attempt.
+    outage_ends = time.monotonic() + 9
+    while time.monotonic() < outage_ends:
+        assist(base, "快递说放门口了")
+        time.sleep(0.3)
+    assert recorder.flush()
+    assert recorder.stats()["written"] == 0 and recorder.stats()["last_error"]
+
+    blocker.unlink()
+    blocker.mkdir()  # the store is back (the disk was freed)
+    back = time.monotonic()
+    while recorder.stats()["written"] == 0 and time.monotonic() - back < 5:
+        assist(base, "快递说放门口了 可是门口啥也没有")
+        recorder.flush()
+        time.sleep(0.2)
+
+    assert recorder.stats()["written"] >= 1, "no record written within 5 s of the store's return"
+    ready = fetch(f"{base}/readyz").json()
+    assert ready["insights"]["last_error"] is None
+    assert ready["insights"]["written"] >= 1
+
+
 class HangingStore(SQLiteStore):
     """A real SQLite store whose connections hang until a gate opens."""
 
@@ -552,3 +583,118 @@ def test_each_gunicorn_worker_records_after_the_fork(index_root, tmp_path, monke
                 found = {row[0] for row in rows}
             time.sleep(0.1)
         assert len(ids) == 6 and found == ids
+
+
+# ------------------------------------------------------------------ roll-ups
+
+
+def generated_writes(now: float, seed: int, requests: int = 400) -> Writes:
+    """Records over the last three days; each case's requests and actions within one hour."""
+    rng = random.Random(seed)
+    texts = [f"案例措辞{n}" for n in range(12)]
+    articles = ["lost-parcel", "damaged-on-arrival", "wrong-item", "cancel-before-shipment"]
+    rows, shown, actions = [], [], []
+    for n in range(requests):
+        hour = math.floor((now - rng.random() * 3 * DAY_S) / 3600) * 3600
+        case_id = f"{n:032x}" if n == 0 or rng.random() > 0.3 else rows[-1]["case_id"]
+        if rows and case_id == rows[-1]["case_id"]:
+            hour = math.floor(rows[-1]["at"] / 3600) * 3600
+        at = hour + rng.uniform(0, 3000)
+        if at > now - 120:
+            at = now - 120
+        results = rng.sample(articles, rng.randint(0, 3))
+        request_id = f"{n + 10**6:032x}"
+        rows.append(
+            {
+                "request_id": request_id,
+                "case_id": case_id,
+                "at": at,
+                "kind": rng.choice(["assist", "assist", "search"]),
+                "case_text": rng.choice(texts),
+                "facts": "{}",
+                "top_id": results[0] if results else None,
+                "top_score": round(rng.uniform(0.5, 2.0), 3) if results else None,
+                "result_count": len(results),
+                "kb_version": "v1",
+            }
+        )
+        shown += [
+            {"request_id": request_id, "rank": r, "article_id": a, "score": 1.0}
+            for r, a in enumerate(results, start=1)
+        ]
+        if results and rng.random() < 0.5:
+            action = rng.choice(["open", "copy", "helpful", "wrong"])
+            actions.append(
+                {
+                    "request_id": request_id,
+                    "at": min(at + 60, now - 60),
+                    "action": action,
+                    "article_id": rng.choice(results),
+                    "reply_id": "check-first" if action == "copy" else None,
+                }
+            )
+    return Writes(rows, shown, actions)
+
+
+@pytest.mark.parametrize("seed", [1, 2, 3])
+def test_a_report_from_roll_ups_is_the_report_from_the_records(store_url, engine, seed):
+    store = open_store(store_url)
+    now = 1_800_000_000.0 + seed * 4321.5  # mid-hour: raw edges at both ends of the period
+    with store.connection() as conn:
+        store.write(conn, generated_writes(now, seed))
+        whole = merge([raw_sections(store, conn, now - 2 * DAY_S, now, 10**6, 10**6)])
+        kept_before = store.query(conn, "SELECT COUNT(*) FROM insight_rollups", {})[0][0]
+
+    first = build_report(store, engine.current().kb, 2, now=now)
+    again = build_report(store, engine.current().kb, 2, now=now)  # now read from roll-ups
+    with store.connection() as conn:
+        days = store.query(
+            conn, "SELECT COUNT(*) FROM insight_rollups WHERE bucket_seconds = 86400", {}
+        )[0][0]
+
+    assert kept_before == 0 and days == 1  # hours at the edges, a whole day between
+    assert first == again
+    requests, cases, used, copies, helpful, wrong = whole["totals"]
+    assert first["totals"] == {
+        "requests": requests,
+        "cases": cases,
+        "cases_used": used,
+        "copies": copies,
+        "helpful": helpful,
+        "wrong": wrong,
+    }
+    assert first["shown"] == dict(whole["shown"])
+    assert {(m["article_id"], m["helpful"], m["wrong"]) for m in first["marks"]} == {
+        tuple(row) for row in whole["marks"]
+    }
+    assert {(c["article_id"], c["reply_id"], c["copies"]) for c in first["most_copied"]} == {
+        tuple(row) for row in whole["most_copied"]
+    }
+    assert {(r["case"], r["count"]) for r in first["no_good_match"]} == {
+        (row[0], row[1]) for row in whole["no_good_match"]
+    }
+    assert {(a["article_id"], a["cases"]) for a in first["cases_by_article"]} == {
+        (row[0], row[3]) for row in whole["cases_by_article"]
+    }
+
+
+def test_the_writer_rolls_up_settled_days_in_the_background(store_url):
+    store = open_store(store_url)
+    now = time.time()
+    with store.connection() as conn:
+        store.write(conn, generated_writes(now, seed=4, requests=100))
+    recorder = InsightRecorder(store, retention_days=7)
+    recorder.record_request("assist", "快递没收到", {}, [("lost-parcel", 1.2)], "v1")
+
+    deadline = time.monotonic() + 30
+    days = 0
+    while time.monotonic() < deadline and days < 2:
+        with store.connection() as conn:
+            rows = store.query(
+                conn, "SELECT sections FROM insight_rollups WHERE bucket_seconds = 86400", {}
+            )
+        days = sum(1 for (sections,) in rows if json.loads(sections)["totals"][0] > 0)
+        time.sleep(0.2)
+    recorder.close()
+
+    assert days >= 2  # at least the two whole days inside the three the records span

@@ -456,6 +456,53 @@ def test_a_fact_pattern_must_compile_and_name_a_declared_value(kb_copy):
     assert any("`淘特`" in p.message for p in found)
 
 
+def test_a_slot_pattern_that_is_not_linear_safe_is_an_error_naming_the_fix(kb):
+    (kb / "slots.yaml").write_text(
+        "amount:\n  label: 金额\n  patterns:\n    - '(?<!\\d)(\\d+)元'\n    - '(\\d+)元'\n",
+        encoding="utf-8",
+    )
+    write_article(kb, ARTICLE, CANCEL_ORDER)
+
+    kb_loaded, problems = lint_kb(kb, TODAY)
+
+    [problem] = [p for p in problems if p.rule == "slot-pattern-linear"]
+    assert (problem.path, problem.line, problem.level) == ("kb/slots.yaml", 5, "error")
+    assert "(?<!\\d)" in problem.message
+    assert [p.regex for p in kb_loaded.slots["amount"].patterns] == [r"(?<!\d)(\d+)元"]
+
+
+BODY = "买家已付款、仓库未发货时取消订单。已经收到货的见 [[seven-day-return]]。\n"
+
+
+@pytest.mark.parametrize("tag", ["style", "math", "STYLE", "svg", "div"])
+def test_an_unclosed_raw_tag_in_the_body_is_a_warning_on_its_line(kb, tag):
+    body = f"{BODY}\n第二段。\n\n<{tag}>\n\n## 后面的内容\n\n会从页面上消失。\n"
+    [problem] = check(kb, change(BODY, body), (25, "raw-html-unclosed"))
+
+    assert problem.level == "warning"
+    assert f"</{tag.lower()}>" in problem.message and "&lt;" in problem.message
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        "<style>.x{}</style> 后面照常。\n",
+        "写成代码：`<style>` 不算。\n",
+        "```html\n<math>\n```\n后面照常。\n",
+        "<div>\n<div>内层</div>\n</div>\n",
+        "<svg/> 自闭合。\n",
+    ],
+    ids=["closed", "code-span", "fence", "nested", "self-closing"],
+)
+def test_closed_or_quoted_raw_tags_are_fine(kb, body):
+    check(kb, change(BODY, BODY + body))
+
+
+def test_a_tag_closed_in_a_code_span_is_still_open(kb):
+    body = f"{BODY}<math>\n\n说明：`</math>` 是结束标签。\n"
+    check(kb, change(BODY, body), (22, "raw-html-unclosed"))
+
+
 def rules_in_code() -> set[str]:
     """Rule ids of every Problem(path, line, message, rule, ...) built anywhere in the code."""
     found = set()
