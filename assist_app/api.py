@@ -50,6 +50,7 @@ def assist_case():
         [(r["id"], r["score"]) for r in answer["results"]],
         answer["kb_version"],
         case_id=case_id,
+        match_strength=answer["match_strength"],
     )
     return {"request_id": request_id, **answer}
 

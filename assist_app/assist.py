@@ -164,6 +164,9 @@ def assist(
         # candidates (可能相关) and the agent should not follow them as the procedure.
         "no_good_match": result.no_good_match,
         "evidence": result.evidence,
+        # The evidence as a share of the KB's calibrated line (under 1.0: no good match); null
+        # when the KB has no line. Insights record it as the answer's match strength.
+        "match_strength": result.match_strength,
         # How the case was read: the turns of a pasted chat, and whose they were. The text is
         # HTML-escaped like snippets: a buyer's <script> comes back inert.
         "turns": [{"speaker": t.speaker, "text": html.escape(t.text)} for t in result.query.turns],

@@ -29,15 +29,14 @@ from assist_app.insights_rollup import (
 )
 from assist_app.insights_store import InsightStore
 from indexer.model import KnowledgeBase
+from indexer.weights import NO_GOOD_MATCH_STRENGTH
 
 DAY_S = 86400
 PERIODS = (7, 30, 90)
 DEFAULT_DAYS = 30
-# The top result's score: the best BM25 match counts 1.0, the closest example phrasing adds up
-# to 0.5 and agreeing facts add more. On kb/eval/cases.yaml 90 % of correct first results score
-# 1.09 or more, and small talk that still matches a word (今天天气不错, 你们几点下班) scores
-# 1.09-1.12; below 1.1 the match rests on a word or two.
-LOW_SCORE = 1.1
+# The recorded top score is the answer's match strength (indexer.search.SearchResult): under the
+# line the answer said 未找到合适流程, a content gap for editors.
+LOW_SCORE = NO_GOOD_MATCH_STRENGTH
 LIST_LIMIT = 30
 CASES_PER_ARTICLE = 3
 
@@ -267,7 +266,7 @@ def build_report(
                     reason
                     for reason, count in (
                         ("没有结果", no_result),
-                        ("相关度低", low),
+                        ("未找到合适流程", low),
                         ("未打开或复制", unused),
                         ("标为不对", marked_wrong),
                     )
@@ -411,7 +410,7 @@ def format_insights(report: dict) -> str:
         f"{t['cases']} 个案例（{t['requests']} 次检索），用上结果 {used}，复制回复 {t['copies']} 次，"
         f"有用 {t['helpful']} / 不对 {t['wrong']}",
         "",
-        f"没有找到好结果的检索（没有结果、相关度低于 {report['low_score']}、未打开或复制、标为不对）：",
+        "没有找到好结果的检索（没有结果、未找到合适流程、未打开或复制、标为不对）：",
     ]
     lines += _rows(_no_match_line(row) for row in report["no_good_match"])
     lines += ["", "有用 / 不对（按文章）："]

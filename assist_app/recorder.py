@@ -70,6 +70,9 @@ class RequestRecord:
     facts: dict[str, Any]
     shown: tuple[tuple[str, float], ...]
     kb_version: str | None
+    # The first result's evidence as a share of the KB's no-good-match line (under 1.0 the
+    # answer said 未找到合适流程); None when the KB has no line. Stored as the top score.
+    match_strength: float | None = None
 
 
 @dataclass(frozen=True)
@@ -122,6 +125,7 @@ class InsightRecorder:
         shown: Iterable[tuple[str, float]],
         kb_version: str | None,
         case_id: str | None = None,
+        match_strength: float | None = None,
     ) -> str:
         """Queue a request's record; return its new request id (never raises)."""
         request_id = self.new_request_id()
@@ -135,6 +139,7 @@ class InsightRecorder:
                 dict(facts),
                 tuple(shown),
                 kb_version,
+                match_strength,
             )
         except Exception:  # a record that cannot be built is lost, the answer is not
             log.exception("检索洞察：无法记录请求")
@@ -151,6 +156,7 @@ class InsightRecorder:
             {name: ev.value for name, ev in result.query.facts.items()},
             [(hit.article.id, hit.score) for hit in result.hits],
             result.build.get("kb_version"),
+            match_strength=result.match_strength,
         )
 
     def record_action(
@@ -350,7 +356,8 @@ def to_writes(records: Iterable[RequestRecord | ActionRecord]) -> Writes:
                 }
             )
             continue
-        top_id, top_score = record.shown[0] if record.shown else (None, None)
+        top_id = record.shown[0][0] if record.shown else None
+        top_score = record.match_strength if record.shown else None
         requests.append(
             {
                 "request_id": record.request_id,

@@ -38,6 +38,13 @@ class SearchResult:
     evidence: float = 0.0
     no_good_match: bool = True
 
+    @property
+    def match_strength(self) -> float | None:
+        """The first hit's evidence as a share of the KB's line: under 1.0 is no good match.
+        None when the KB has no calibrated line."""
+        line = self.kb.no_good_match_below
+        return round(self.evidence / line, 3) if line else None
+
 
 class SearchEngine:
     """Searches the current build of an index root, switching to a new build when one appears."""

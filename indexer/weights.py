@@ -77,6 +77,9 @@ PHRASING_EVIDENCE = 60.0
 # …) keeps this share of its evidence unless a fact of the case agrees with the procedure:
 # 优惠券怎么领 shares words with the coupon-refund article without being about it.
 OUT_OF_SCOPE_EVIDENCE = 0.3
+# Insights record an answer's match strength (evidence ÷ the KB's line); under this it was no
+# good match, which the insights report lists as a content gap (未找到合适流程).
+NO_GOOD_MATCH_STRENGTH = 1.0
 # `kb eval --calibrate` puts the line where at most this share of the evaluation sets'
 # positive cases would be flagged.
 CALIBRATION_FALSE_FLAGS = 0.025

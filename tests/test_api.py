@@ -90,6 +90,7 @@ def test_assist_document_has_facts_slots_checklist_and_filled_replies(live_serve
         "request_id",
         "no_good_match",
         "evidence",
+        "match_strength",
         "turns",
         "facts",
         "fact_details",

@@ -189,7 +189,7 @@ def check_report(report: dict, shown: set[str], active: set[str]) -> None:
     no_match = {row["case"]: row for row in report["no_good_match"]}
     assert set(no_match) == {"衣服颜色发错了 订单号***************2345", "今天天气不错", "asdfgh"}
     assert "标为不对" in no_match["衣服颜色发错了 订单号***************2345"]["reasons"]
-    assert set(no_match["今天天气不错"]["reasons"]) == {"相关度低", "未打开或复制"}
+    assert set(no_match["今天天气不错"]["reasons"]) == {"未找到合适流程", "未打开或复制"}
     assert no_match["asdfgh"]["reasons"][0] == "没有结果"
     assert no_match["asdfgh"]["top_id"] is None
 
