@@ -122,6 +122,7 @@ def detail(article: Article, kb: KnowledgeBase, today: dt.date, href: Href) -> d
     return {
         **summary(article, kb, today),
         "keywords": list(article.keywords),
+        "sources": list(article.sources),
         "applies_when": condition(article.applies_when),
         "checklist": [
             {"text": step.text, "when": step.when, "when_text": condition(step.when)}

@@ -340,6 +340,20 @@ def rule_raw_html_closed(article: Article, kb: KnowledgeBase, src: SourceLines, 
             )
 
 
+@reports("sources-missing")
+def rule_sources_named(article: Article, kb: KnowledgeBase, src: SourceLines, today: dt.date):
+    """文章要用 `sources` 写明所依据的法律法规或平台规则（例如 `sources: [消费者权益保护法 第二十五条]`），规则修订时编辑才知道要复核哪些文章；缺少时给出警告。"""
+    if not article.sources:
+        yield Problem(
+            article.path,
+            article.lines.get("sources", article.lines.get("review_every_days", 2)),
+            "没有写依据：加上 `sources: [法律条文或平台规则名称, …]`，"
+            "例如 `sources: [消费者权益保护法 第二十四条, 淘宝平台争议处理规则]`",
+            "sources-missing",
+            "warning",
+        )
+
+
 RULES: tuple[Rule, ...] = (
     rule_id_matches_file,
     rule_category_known,
@@ -352,6 +366,7 @@ RULES: tuple[Rule, ...] = (
     rule_review_dates,
     rule_effective_dates,
     rule_raw_html_closed,
+    rule_sources_named,
 )
 
 

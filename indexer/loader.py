@@ -42,6 +42,7 @@ ARTICLE_FIELDS: dict[str, tuple[bool, str]] = {
     "effective_until": (False, "date"),
     "applies_when": (False, "conditions"),
     "audience": (False, "audience"),
+    "sources": (False, "str_list"),
     "checklist": (True, "checklist"),
     "replies": (True, "replies"),
 }
@@ -72,6 +73,7 @@ FIELD_EXAMPLES = {
     "effective_until": "effective_until: 2027-03-31",
     "applies_when": "applies_when: {order_status: 未发货}",
     "audience": "audience: staff",
+    "sources": "sources: [消费者权益保护法 第二十五条, 淘宝平台争议处理规则]",
     "checklist": "checklist: [核对订单状态, 告知处理结果]",
     "replies": "replies: [{id: confirm, title: 确认处理, text: 亲，已为您处理好了～}]",
 }
@@ -440,6 +442,7 @@ def _article(
         effective_from=data.get("effective_from"),
         effective_until=data.get("effective_until"),
         audience=data.get("audience", "buyer"),
+        sources=tuple(s.strip() for s in data.get("sources") or ()),
         lines=key_lines,
     )
 

@@ -64,6 +64,9 @@ class Article:
     # Who the procedure is for: "buyer" (a buyer's case, the default) or "staff" (back office:
     # wholesale, warehouse, finance, agent training), which a buyer's message must not lead to.
     audience: str = "buyer"
+    # The law or platform rule the procedure rests on, so an editor knows what to re-check
+    # when it changes (消费者权益保护法 第二十五条, 淘宝平台争议处理规则 …).
+    sources: tuple[str, ...] = ()
     # Line of each front-matter key and of the body's first line, for problems found later.
     lines: dict[str, int] = field(default_factory=dict, compare=False)
 

@@ -96,6 +96,7 @@ def _article(data: dict) -> Article:
         effective_from=_date(data["effective_from"]),
         effective_until=_date(data["effective_until"]),
         audience=sys.intern(data.get("audience", "buyer")),
+        sources=tuple(sys.intern(s) for s in data.get("sources", ())),
         lines=data["lines"],
     )
 

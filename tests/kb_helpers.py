@@ -39,12 +39,13 @@ replies:
   - id: confirm-cancel
     title: 同意取消
     text: 亲，订单 {{order_id}} 已拦截，款项 {{amount}} 原路退回。
+sources: [淘宝平台争议处理规则]
 ---
 买家已付款、仓库未发货时取消订单。已经收到货的见 [[seven-day-return]]。
 """
 # 1 ---  2 id  3 title  4 category  5 tags  6 platforms  7 owner  8 reviewed
 # 9 review_every_days  10 applies_when  11 order_status  12 checklist  13 step  14 when-step
-# 15 when  16 replies  17 reply id  18 title  19 text  20 ---  21 body
+# 15 when  16 replies  17 reply id  18 title  19 text  20 sources  21 ---  22 body
 
 
 def copy_mini_kb(tmp_path: Path, name: str = "kb") -> Path:

@@ -417,6 +417,7 @@ def test_article_detail(live_server):
     assert "[[" not in article["body_html"]
     assert "logistics-delay" in [link["id"] for link in article["links"]["to"]]
     assert article["links"]["from"], "other articles link to lost-parcel"
+    assert "电子商务法 第二十条" in article["sources"]
 
 
 # ------------------------------------------------------------------ health

@@ -163,7 +163,7 @@ def test_index_of_a_broken_kb_exits_1_with_the_problems_on_stderr(tmp_path):
     lines = result.stderr.splitlines()
     assert lines[0].startswith("kb/articles/before-shipment/cancel-order.md:6: [error] ")
     assert lines[0].endswith("(platform-unknown)")
-    assert lines[1].startswith("kb/articles/product-issues/damaged-item.md:19: [error] ")
+    assert lines[1].startswith("kb/articles/product-issues/damaged-item.md:20: [error] ")
     assert lines[1].endswith("(placeholder-unknown)")
     assert lines[2] == "Error: 知识库有 2 个错误，未构建索引（先运行 kb lint 修正）"
     assert current_build(root) is None

@@ -174,8 +174,8 @@ def test_placeholder_syntax(kb):
 
 def test_reply_id_duplicate(kb):
     source = change(
-        "---\n买家",
-        "  - id: confirm-cancel\n    title: 再次确认\n    text: 亲，已为您取消。\n---\n买家",
+        "sources:",
+        "  - id: confirm-cancel\n    title: 再次确认\n    text: 亲，已为您取消。\nsources:",
     )
     [problem] = check(kb, source, (20, "reply-id-duplicate"))
     assert "`confirm-cancel-2`" in problem.message
@@ -183,7 +183,7 @@ def test_reply_id_duplicate(kb):
 
 def test_link_broken_with_a_close_match(kb):
     [problem] = check(
-        kb, change("[[seven-day-return]]", "[[seven-day-retrun]]"), (21, "link-broken")
+        kb, change("[[seven-day-return]]", "[[seven-day-retrun]]"), (22, "link-broken")
     )
     assert "是不是 [[seven-day-return]]" in problem.message
 
@@ -229,6 +229,25 @@ def test_review_due_today_is_not_overdue(kb):
     check(kb, change("review_every_days: 3650", "review_every_days: 25"))
 
 
+def test_sources_missing_is_a_warning_on_the_review_line(kb):
+    source = change("sources: [淘宝平台争议处理规则]\n", "")
+    [problem] = check(kb, source, (9, "sources-missing"))
+    assert problem.level == "warning"
+    assert "sources: [" in problem.message  # what to write
+
+
+def test_sources_of_the_wrong_shape_are_a_field_type_error(kb):
+    # The article is still linted as a draft without the bad field, so its sources are missing.
+    missing, problem = check(
+        kb,
+        change("sources: [淘宝平台争议处理规则]", "sources: 淘宝规则"),
+        (20, "field-type"),
+        (9, "sources-missing"),
+    )
+    assert problem.rule == "field-type" and "sources: [" in problem.message
+    assert missing.level == "warning"
+
+
 def test_policy_expired_is_a_warning(kb):
     source = change(
         "applies_when:", "effective_from: 2026-10-01\neffective_until: 2026-11-11\napplies_when:"
@@ -264,7 +283,7 @@ def test_every_problem_of_an_article_in_one_run(kb):
         .replace("{{order_id}}", "{{ordr_id}}")
         .replace("[[seven-day-return]]", "[[seven-day-retrun]]")
     )
-    check(kb, source, (6, "platform-unknown"), (19, "placeholder-unknown"), (21, "link-broken"))
+    check(kb, source, (6, "platform-unknown"), (19, "placeholder-unknown"), (22, "link-broken"))
 
 
 # --- problems found while loading
@@ -283,7 +302,7 @@ def test_an_article_that_fails_to_load_still_gets_all_its_problems(kb):
         .replace("{{order_id}}", "{{ordr_id}}")
         .replace("[[seven-day-return]]", "[[seven-day-retrun]]")
     )
-    check(kb, source, (2, "missing-field"), (18, "placeholder-unknown"), (20, "link-broken"))
+    check(kb, source, (2, "missing-field"), (18, "placeholder-unknown"), (21, "link-broken"))
 
 
 def test_links_to_an_article_that_fails_to_load_are_no_errors_elsewhere(kb):
@@ -477,7 +496,7 @@ BODY = "买家已付款、仓库未发货时取消订单。已经收到货的见
 @pytest.mark.parametrize("tag", ["style", "math", "STYLE", "svg", "div"])
 def test_an_unclosed_raw_tag_in_the_body_is_a_warning_on_its_line(kb, tag):
     body = f"{BODY}\n第二段。\n\n<{tag}>\n\n## 后面的内容\n\n会从页面上消失。\n"
-    [problem] = check(kb, change(BODY, body), (25, "raw-html-unclosed"))
+    [problem] = check(kb, change(BODY, body), (26, "raw-html-unclosed"))
 
     assert problem.level == "warning"
     assert f"</{tag.lower()}>" in problem.message and "&lt;" in problem.message
@@ -500,7 +519,7 @@ def test_closed_or_quoted_raw_tags_are_fine(kb, body):
 
 def test_a_tag_closed_in_a_code_span_is_still_open(kb):
     body = f"{BODY}<math>\n\n说明：`</math>` 是结束标签。\n"
-    check(kb, change(BODY, body), (22, "raw-html-unclosed"))
+    check(kb, change(BODY, body), (23, "raw-html-unclosed"))
 
 
 def rules_in_code() -> set[str]:

@@ -46,10 +46,19 @@ def test_lines_of_keys_steps_replies_and_body_are_file_lines():
     for key, line in article.lines.items():
         if key != "body":
             assert file_lines[line - 1].startswith(f"{key}:"), (key, line)
-    assert article.lines["body"] == 21
+    assert article.lines["body"] == 22
     assert file_lines[article.lines["body"] - 1].startswith("买家已付款")
     assert [s.line for s in article.checklist] == [13, 14]
     assert [r.line for r in article.replies] == [17]
+
+
+def test_sources_are_read_in_order():
+    article, _ = parse(CANCEL_ORDER)
+    assert article.sources == ("淘宝平台争议处理规则",)
+    assert article.lines["sources"] == 20
+
+    bare, problems = parse(CANCEL_ORDER.replace("sources: [淘宝平台争议处理规则]\n", ""))
+    assert bare.sources == () and problems == []
 
 
 def test_steps_with_when_keep_their_conditions():

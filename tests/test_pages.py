@@ -207,6 +207,8 @@ def test_article_page(live_server):
     assert 'class="slot"' in html and "【订单号】" in html, "placeholders shown as gaps"
     assert "仅当平台为" in html, "conditional steps say when they apply"
     assert "data-print" in html
+    sources = html[html.index('id="sources-heading"') : html.index('id="related-heading"')]
+    assert "<li>电子商务法 第二十条</li>" in sources, "the rules the procedure rests on"
 
 
 def test_article_links_resolve_both_ways(live_server):
