@@ -12,7 +12,7 @@ from typing import Any
 from assist_app.settings import DEFAULT_ASSIST_RESULTS
 from indexer.conditions import condition_holds, describe
 from indexer.extract import Evidence
-from indexer.markup import PLACEHOLDER, plain_value, show_value
+from indexer.markup import PLACEHOLDER, plain_value, shop_key, show_value
 from indexer.model import Article, KnowledgeBase, Reply, Step
 from indexer.ranking import Hit
 from indexer.search import SearchEngine, SearchResult
@@ -21,6 +21,41 @@ from indexer.search import SearchEngine, SearchResult
 def gap(label: str) -> str:
     """How an unfilled slot shows in a reply: a marked gap the agent must fill."""
     return f"【{label}】"
+
+
+def placeholder_label(name: str, kb: KnowledgeBase) -> str:
+    """What the agent sees for a placeholder left unfilled: its slot's or shop entry's label."""
+    key = shop_key(name)
+    if key is not None:
+        entry = kb.shop.get(key)
+        return entry.label if entry else name
+    spec = kb.slots.get(name)
+    return spec.label if spec else name
+
+
+def fill_shop(text: str, kb: KnowledgeBase) -> tuple[str, list[str], list[str]]:
+    """Fill {{shop.…}} references from the shop profile (kb/shop.yaml).
+
+    Returns the text, the labels of entries left as 【gaps】 (unset or unknown) and the labels
+    filled with a starter example value the shop has not replaced yet."""
+    gaps: list[str] = []
+    examples: list[str] = []
+
+    def replace(match: re.Match) -> str:
+        key = shop_key(match.group(1))
+        if key is None:
+            return match.group(0)
+        entry = kb.shop.get(key)
+        if entry is None or not entry.value:
+            label = entry.label if entry else match.group(1)
+            if label not in gaps:
+                gaps.append(label)
+            return gap(label)
+        if entry.example and entry.label not in examples:
+            examples.append(entry.label)
+        return entry.value
+
+    return PLACEHOLDER.sub(replace, text), gaps, examples
 
 
 def slot_values(
@@ -40,17 +75,25 @@ def fill_reply(
     kb: KnowledgeBase,
     facts: dict[str, Evidence] | None = None,
 ) -> dict[str, Any]:
-    """Fill a reply template; slots we could not read become gaps and are listed as missing."""
+    """Fill a reply template; slots we could not read and shop entries not set become gaps and
+    are listed as missing; shop entries still at their example value are listed as examples."""
     missing: list[str] = []
+    examples: list[str] = []
 
     def replace(match: re.Match) -> str:
         name = match.group(1)
-        if name in values:
+        key = shop_key(name)
+        if key is not None:
+            entry = kb.shop.get(key)
+            if entry is not None and entry.value:
+                if entry.example and entry.label not in examples:
+                    examples.append(entry.label)
+                return entry.value
+        elif name in values:
             return values[name]
         if name not in missing:
             missing.append(name)
-        spec = kb.slots.get(name)
-        return gap(spec.label if spec else name)
+        return gap(placeholder_label(name, kb))
 
     text = PLACEHOLDER.sub(replace, reply.text)
     return {
@@ -58,7 +101,9 @@ def fill_reply(
         "title": reply.title,
         "text": text,
         "missing": missing,
-        "missing_labels": [kb.slots[n].label if n in kb.slots else n for n in missing],
+        "missing_labels": [placeholder_label(n, kb) for n in missing],
+        # Shop settings filled with the starter profile's example values: the console says so.
+        "examples": examples,
         "warnings": banned_phrases_in(text, kb),
         **when_status(reply.when, facts or {}, kb),
     }
@@ -103,8 +148,10 @@ def when_status(when: dict[str, list[str]], facts: dict[str, Evidence], kb: Know
 
 
 def tailor_step(step: Step, facts: dict[str, Evidence], kb: KnowledgeBase) -> dict[str, Any]:
-    """A checklist step for this case: its text and whether it applies (see when_status)."""
-    return {"text": step.text, **when_status(step.when, facts, kb)}
+    """A checklist step for this case: its text with the shop's settings filled in, the shop
+    settings left as gaps or at example values, and whether it applies (see when_status)."""
+    text, gaps, examples = fill_shop(step.text, kb)
+    return {"text": text, "gaps": gaps, "examples": examples, **when_status(step.when, facts, kb)}
 
 
 def tailor_checklist(article: Article, facts: dict[str, Evidence], kb: KnowledgeBase) -> list[dict]:

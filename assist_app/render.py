@@ -15,8 +15,8 @@ from typing import Any
 import markdown
 import nh3
 
-from assist_app.assist import gap, when_status
-from indexer.markup import LINK, PLACEHOLDER
+from assist_app.assist import gap, placeholder_label, when_status
+from indexer.markup import LINK, PLACEHOLDER, shop_key
 from indexer.model import Article, KnowledgeBase
 
 Href = Callable[[str], str]
@@ -48,8 +48,27 @@ def _link(target: str, kb: KnowledgeBase, href: Href) -> str:
 
 
 def linked_text(text: str, kb: KnowledgeBase, href: Href) -> str:
-    """Plain text (a checklist step) as HTML: escaped, with its [[id]] links resolved."""
-    return LINK.sub(lambda m: _link(m.group(1), kb, href), html.escape(text))
+    """Plain text (a checklist step) as HTML: escaped, with its [[id]] links resolved and its
+    {{shop.…}} references shown with the shop's settings."""
+    linked = LINK.sub(lambda m: _link(m.group(1), kb, href), html.escape(text))
+    return PLACEHOLDER.sub(lambda m: _shop_html(m.group(1), kb) or m.group(0), linked)
+
+
+def _shop_html(name: str, kb: KnowledgeBase) -> str | None:
+    """A {{shop.…}} reference as HTML: the shop's setting (marked when still an example), or a
+    gap when it is not set; None for any other placeholder."""
+    key = shop_key(name)
+    if key is None:
+        return None
+    entry = kb.shop.get(key)
+    label = html.escape(placeholder_label(name, kb))
+    if entry is None or not entry.value:
+        return f'<span class="slot" title="店铺资料未设置：kb/shop.yaml">{gap(label)}</span>'
+    note = "（示例值，店铺还没有改成自己的）" if entry.example else ""
+    return (
+        f'<span class="shop-value{" shop-example" if entry.example else ""}" '
+        f'title="店铺资料：{label}{note}">{html.escape(entry.value)}</span>'
+    )
 
 
 def body_html(article: Article, kb: KnowledgeBase, href: Href) -> str:
@@ -70,6 +89,9 @@ def template_html(text: str, kb: KnowledgeBase) -> str:
         name = match.group(1)
         if name is None:
             return f'<span class="slot" title="坐席补充">{match.group(0)}</span>'
+        shop = _shop_html(name, kb)
+        if shop is not None:
+            return shop
         spec = kb.slots.get(name)
         return (
             f'<span class="slot" title="{{{{{name}}}}}">{gap(spec.label if spec else name)}</span>'

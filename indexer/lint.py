@@ -18,7 +18,7 @@ from pathlib import Path
 
 from indexer.conditions import COMPARISON
 from indexer.loader import PROBLEM_CODES, load_kb_and_drafts
-from indexer.markup import LINK, PLACEHOLDER
+from indexer.markup import LINK, PLACEHOLDER, shop_key
 from indexer.model import Article, KnowledgeBase, Problem
 
 ID_PATTERN = re.compile(r"^[a-z0-9]+(?:-[a-z0-9]+)*$")
@@ -163,10 +163,10 @@ def rule_facts_known(article: Article, kb: KnowledgeBase, src: SourceLines, toda
 
 @reports("placeholder-unknown", "placeholder-syntax")
 def rule_placeholders_known(article: Article, kb: KnowledgeBase, src: SourceLines, today: dt.date):
-    """回复模板只能用 slots.yaml 里定义的 `{{占位符}}`，且花括号成对。"""
+    """回复模板只能用 slots.yaml 里定义的 `{{占位符}}`（店铺资料的 `{{shop.…}}` 另见 shop-unknown），且花括号成对。"""
     for reply in article.replies:
         for name in PLACEHOLDER.findall(reply.text):
-            if name not in kb.slots:
+            if name not in kb.slots and shop_key(name) is None:
                 yield Problem(
                     article.path,
                     src.find("{{" + name, reply.line),
@@ -190,6 +190,63 @@ def _nearest_slot(name: str, kb: KnowledgeBase) -> str:
     if close:
         return f"，是不是 `{{{{{close[0]}}}}}`？"
     return f"，可用：{', '.join('{{' + s + '}}' for s in kb.slots)}"
+
+
+@reports("shop-unknown")
+def rule_shop_references_resolve(
+    article: Article, kb: KnowledgeBase, src: SourceLines, today: dt.date
+):
+    """回复和清单步骤里的 `{{shop.键}}` 必须是 shop.yaml（店铺资料）里有的键。"""
+    texts = [(f"回复 `{r.id}`", r.text, r.line) for r in article.replies] + [
+        ("步骤", s.text, s.line) for s in article.checklist
+    ]
+    for where, text, line in texts:
+        for name in PLACEHOLDER.findall(text):
+            key = shop_key(name)
+            if key is None or key in kb.shop:
+                continue
+            close = difflib.get_close_matches(key, kb.shop, n=1)
+            hint = (
+                f"，是不是 `{{{{shop.{close[0]}}}}}`？"
+                if close
+                else f"：在 kb/shop.yaml 里加上 `{key}`，或改用已有的键"
+            )
+            yield Problem(
+                article.path,
+                src.find("{{" + name, line),
+                f"{where}引用的店铺资料 `{{{{{name}}}}}` 在 shop.yaml 里没有{hint}"
+                f"（已有：{', '.join(kb.shop) or '无'}）",
+                "shop-unknown",
+            )
+
+
+# Promises a shop makes in its own numbers: a clock time (18 点前, 16:00), a span to act
+# within (2 小时内), an amount of money (20 元). Written into a reply they are sent at 23:00
+# and on Sundays, and differ from shop to shop: they belong in shop.yaml.
+LITERAL_PROMISES = (
+    (re.compile(r"\d{1,2}\s*[:：]\s*\d{2}|\d{1,2}\s*点(?:半|前|之前|以前|钟)"), "时间"),
+    (re.compile(r"\d+(?:\.\d+)?\s*个?\s*(?:小时|分钟)(?:内|之内|以内)"), "时限"),
+    (re.compile(r"[¥￥]\s*\d|\d+(?:\.\d+)?\s*(?:元|块)"), "金额"),
+)
+
+
+@reports("promise-literal")
+def rule_no_literal_promises(article: Article, kb: KnowledgeBase, src: SourceLines, today: dt.date):
+    """回复模板里不写死时间、时限和金额的承诺（“今天 18 点前”“2 小时内”“补偿 20 元”）：店铺自己的数字用 `{{shop.键}}` 引用 shop.yaml，订单金额用 `{{amount}}`，具体时间留【】让坐席填；警告。"""
+    for reply in article.replies:
+        text = PLACEHOLDER.sub(" ", reply.text)
+        for pattern, kind in LITERAL_PROMISES:
+            found = pattern.search(text)
+            if found:
+                yield Problem(
+                    article.path,
+                    src.find(found.group(0), reply.line),
+                    f"回复 `{reply.id}` 写死了{kind}「{found.group(0)}」：店铺的截单时间、"
+                    "回复时限、补偿上限写成 `{{shop.键}}`（kb/shop.yaml），订单金额写 "
+                    "`{{amount}}`，因单而异的留【具体时间】让坐席填",
+                    "promise-literal",
+                    "warning",
+                )
 
 
 @reports("reply-id-duplicate")
@@ -360,6 +417,8 @@ RULES: tuple[Rule, ...] = (
     rule_platforms_known,
     rule_facts_known,
     rule_placeholders_known,
+    rule_shop_references_resolve,
+    rule_no_literal_promises,
     rule_reply_ids_unique,
     rule_links_resolve,
     rule_banned_phrases,

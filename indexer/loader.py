@@ -18,6 +18,7 @@ from indexer.model import (
     KnowledgeBase,
     Problem,
     Reply,
+    ShopEntry,
     SlotDef,
     SlotPattern,
     Step,
@@ -167,6 +168,7 @@ PROBLEM_CODES = {
     "missing-file": "知识库需要的文件（categories.yaml、facts.yaml、slots.yaml 等）必须存在。",
     "file-shape": "categories.yaml、facts.yaml、slots.yaml 等文件的每一项要按文件开头注释的格式写。",
     "slot-pattern": "slots.yaml 里槽位的 `patterns` 必须是有效的正则表达式。",
+    "shop-entry": "shop.yaml 的每一项写成 `键: {label: 中文名, value: 值}`，可加 `example: true` 标明示例值；值留空表示未设置。",
     "fact-pattern": "facts.yaml 里事实的 `patterns` 必须是有效的正则表达式，且只用 `values` 里的取值。",
     "slot-pattern-linear": (
         "slots.yaml 和 facts.yaml 里的正则表达式在长串输入上要线性时间：以 `\\d+` 这类无上限重复"
@@ -795,6 +797,39 @@ def load_slots(kb_dir: Path, problems: list[Problem]) -> dict[str, SlotDef]:
     return out
 
 
+def load_shop(kb_dir: Path, problems: list[Problem]) -> dict[str, ShopEntry]:
+    """The shop profile, kb/shop.yaml (optional: without it every {{shop.…}} is unknown)."""
+    path = kb_dir / "shop.yaml"
+    if not path.exists():
+        return {}
+    data, node = _load_yaml_lines(path, kb_dir, problems)
+    data = _mapping(data, path, kb_dir, problems)
+    out = {}
+    for key, spec in data.items():
+        line = _line_of(node, key)
+        label = spec.get("label") if isinstance(spec, dict) else None
+        value = spec.get("value") if isinstance(spec, dict) else None
+        if (
+            not isinstance(label, str)
+            or not label.strip()
+            or not (value is None or isinstance(value, str | int | float))
+            or isinstance(value, bool)
+        ):
+            problems.append(
+                Problem(
+                    _shown(path, kb_dir),
+                    line,
+                    f"店铺资料 `{key}` 应写成 `{key}: {{label: 中文名, value: 值}}`"
+                    "（值是一段文字，留空表示未设置）",
+                    "shop-entry",
+                )
+            )
+            continue
+        text = "" if value is None else str(value).strip()
+        out[str(key)] = ShopEntry(str(key), label.strip(), text, spec.get("example") is True, line)
+    return out
+
+
 def load_kb(kb_dir: Path) -> tuple[KnowledgeBase, list[Problem]]:
     """Load the whole knowledge base; problems cover every file, not just the first bad one."""
     kb, problems, _ = load_kb_and_drafts(kb_dir)
@@ -822,6 +857,7 @@ def load_kb_and_drafts(kb_dir: Path) -> tuple[KnowledgeBase, list[Problem], list
         dict_words=tuple(_word_lines(kb_dir / "dict.txt", kb_dir, problems)),
         banned_phrases={str(k): str(v) for k, v in banned.items()},
         no_good_match_below=load_matching(kb_dir, problems),
+        shop=load_shop(kb_dir, problems),
     )
     return kb, problems, drafts
 

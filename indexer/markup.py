@@ -13,6 +13,15 @@ LINK = re.compile(r"\[\[([^\[\]]*)\]\]")
 PLACEHOLDER = re.compile(r"\{\{\s*([^{}]*?)\s*\}\}")
 
 
+# A placeholder naming an entry of the shop profile (kb/shop.yaml): {{shop.dispatch_cutoff}}.
+SHOP_PREFIX = "shop."
+
+
+def shop_key(name: str) -> str | None:
+    """The shop-profile key a placeholder names ({{shop.return_address}} -> return_address)."""
+    return name[len(SHOP_PREFIX) :] if name.startswith(SHOP_PREFIX) else None
+
+
 def plain_value(value: str | float) -> str | float | int:
     """A number read from a case as people write it: 7.0 days is 7 days, 29.9 stays 29.9."""
     if isinstance(value, float) and value.is_integer():

@@ -127,6 +127,19 @@ class Category:
 
 
 @dataclass(frozen=True)
+class ShopEntry:
+    """One number or name that belongs to the shop, not to an article (kb/shop.yaml):
+    replies and steps cite it as {{shop.<key>}}. An empty value is unset; `example` marks a
+    starter value the shop has not yet replaced with its own."""
+
+    key: str
+    label: str
+    value: str = ""
+    example: bool = False
+    line: int = 0
+
+
+@dataclass(frozen=True)
 class KnowledgeBase:
     """Everything under kb/: articles and the vocabularies that matching and linting use."""
 
@@ -142,6 +155,9 @@ class KnowledgeBase:
     # calibrated on the KB's evaluation sets by `kb eval --calibrate` (kb/matching.yaml).
     # 0 never flags.
     no_good_match_below: float = 0.0
+    # The shop profile (kb/shop.yaml) by key: cut-off times, promised response times, what an
+    # agent may grant alone, addresses, the shop's name.
+    shop: dict[str, ShopEntry] = field(default_factory=dict)
 
     @functools.cached_property
     def by_id(self) -> dict[str, Article]:

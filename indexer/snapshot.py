@@ -22,6 +22,7 @@ from indexer.model import (
     FactDef,
     KnowledgeBase,
     Reply,
+    ShopEntry,
     SlotDef,
     SlotPattern,
     Step,
@@ -155,4 +156,5 @@ def kb_from_lines(lines: Iterable[str]) -> KnowledgeBase:
         dict_words=tuple(data["dict_words"]),
         banned_phrases=data["banned_phrases"],
         no_good_match_below=data.get("no_good_match_below", 0.0),
+        shop={k: ShopEntry(**v) for k, v in data.get("shop", {}).items()},
     )

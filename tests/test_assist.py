@@ -38,6 +38,45 @@ def applies(checklist: list[dict]) -> list[bool | None]:
     return [step["applies"] for step in checklist]
 
 
+# --- the shop profile (mini KB's shop.yaml: shop_name set, dispatch_cutoff an example,
+# supervisor_response unset)
+
+
+def test_a_reply_is_filled_from_the_shop_profile_and_an_unset_entry_is_a_gap(kb):
+    reply = Reply(
+        "r",
+        "t",
+        "{{shop.shop_name}}：{{shop.dispatch_cutoff}} 前付款当天发，主管{{shop.supervisor_response}}回复您。",
+    )
+
+    filled = fill_reply(reply, {}, kb)
+
+    assert filled["text"] == "小店：16:00 前付款当天发，主管【主管回复时限】回复您。"
+    assert filled["missing"] == ["shop.supervisor_response"]
+    assert filled["missing_labels"] == ["主管回复时限"]
+    assert filled["examples"] == ["当天发货截单时间"], "a starter value is flagged, a real one not"
+
+
+def test_a_shop_key_the_profile_lacks_is_a_gap_named_by_the_reference(kb):
+    filled = fill_reply(Reply("r", "t", "地址：{{shop.return_address}}"), {}, kb)
+
+    assert filled["text"] == "地址：【shop.return_address】"
+    assert filled["missing"] == ["shop.return_address"]
+
+
+def test_a_step_is_filled_from_the_shop_profile_too(kb):
+    step = tailor_step(
+        Step("仓库每天 {{shop.dispatch_cutoff}} 截单；主管{{shop.supervisor_response}}答复。"),
+        {},
+        kb,
+    )
+
+    assert step["text"] == "仓库每天 16:00 截单；主管【主管回复时限】答复。"
+    assert step["gaps"] == ["主管回复时限"]
+    assert step["examples"] == ["当天发货截单时间"]
+    assert step["applies"] is True
+
+
 # --- tailor_checklist
 
 

@@ -198,7 +198,13 @@ def test_link_broken_in_a_step(kb):
 
 
 def test_banned_phrase(kb):
-    [problem] = check(kb, change("原路退回。", "原路退回，好评返现5元。"), (19, "banned-phrase"))
+    # The 5 元 is also an amount written into the reply (promise-literal).
+    problem, _ = check(
+        kb,
+        change("原路退回。", "原路退回，好评返现5元。"),
+        (19, "banned-phrase"),
+        (19, "promise-literal"),
+    )
     assert "「好评返现」" in problem.message
     assert "请删去或改写" in problem.message
 
@@ -227,6 +233,52 @@ def test_review_overdue_is_a_warning(kb):
 
 def test_review_due_today_is_not_overdue(kb):
     check(kb, change("review_every_days: 3650", "review_every_days: 25"))
+
+
+def test_shop_unknown_names_the_closest_key(kb):
+    source = change("款项 {{amount}} 原路退回。", "{{shop.dispatch_cutof}} 前发出。")
+    [problem] = check(kb, source, (19, "shop-unknown"))
+    assert "{{shop.dispatch_cutoff}}" in problem.message
+    assert problem.level == "error"
+
+
+def test_a_shop_reference_in_a_step_must_resolve_too(kb):
+    source = change("通知仓库拦截订单。", "截单（{{shop.cutoff}}）前通知仓库拦截订单。")
+    check(kb, source, (13, "shop-unknown"))
+
+
+def test_known_shop_references_are_clean_even_unset(kb):
+    check(kb, change("款项 {{amount}} 原路退回。", "{{shop.supervisor_response}} 内回复您。"))
+
+
+@pytest.mark.parametrize(
+    "promise", ["今天 18 点前发出", "16:00 前付款当天发", "主管 2 小时内回复您", "补偿您 20 元"]
+)
+def test_promise_literal_is_a_warning(kb, promise):
+    [problem] = check(
+        kb, change("款项 {{amount}} 原路退回。", promise + "。"), (19, "promise-literal")
+    )
+    assert problem.level == "warning"
+    assert "{{shop." in problem.message  # where the number belongs
+
+
+def test_amounts_and_times_from_placeholders_are_not_promise_literals(kb):
+    check(
+        kb,
+        change(
+            "款项 {{amount}} 原路退回。", "款项 {{amount}} 元，{{shop.dispatch_cutoff}} 前发出。"
+        ),
+    )
+
+
+def test_shop_entry_problems_name_the_line_and_the_shape(kb):
+    write_article(kb, ARTICLE, CANCEL_ORDER)
+    (kb / "shop.yaml").write_text(
+        "shop_name: {label: 店铺名称, value: 小店}\ndispatch_cutoff: 16点\n", encoding="utf-8"
+    )
+    _, problems = lint_kb(kb, TODAY)
+    assert [(p.path, p.line, p.rule) for p in problems] == [("kb/shop.yaml", 2, "shop-entry")]
+    assert "{label: 中文名, value: 值}" in problems[0].message
 
 
 def test_sources_missing_is_a_warning_on_the_review_line(kb):

@@ -211,6 +211,16 @@ def test_article_page(live_server):
     assert "<li>电子商务法 第二十条</li>" in sources, "the rules the procedure rests on"
 
 
+def test_article_page_shows_the_shop_settings_a_reply_cites(live_server):
+    html = page(f"{live_server}/articles/complaint-escalation")
+    replies = html[html.index('id="replies-heading"') : html.index('id="body-heading"')]
+    # kb/shop.yaml's starter value, marked as an example the shop has yet to replace.
+    assert re.search(
+        r'<span class="shop-value shop-example" title="店铺资料：主管回复时限[^"]*示例值', replies
+    )
+    assert "{{shop." not in html
+
+
 def test_article_links_resolve_both_ways(live_server):
     html = page(f"{live_server}/articles/lost-parcel")
     body = html[html.index('id="body-heading"') : html.index('id="related-heading"')]
