@@ -17,7 +17,6 @@ from indexer.loaded import LoadedIndex
 bp = Blueprint("pages", __name__)
 
 # Replies every case can use (greetings, closings, holding messages) come from this category.
-COMMON_CATEGORY = "service-skills"
 # The console's scripts and styles are ours; nothing inline, nothing from elsewhere, so a buyer's
 # text that slipped into markup by mistake still could not run.
 CONTENT_SECURITY_POLICY = (
@@ -39,11 +38,13 @@ def console_data(loaded: LoadedIndex, settings: Settings) -> dict[str, Any]:
             for name, spec in kb.facts.items()
         ],
         "titles": {a.id: a.title for a in kb.articles},
+        # Greetings and goodbyes the compose box may put around the replies, from any article
+        # that marks a reply `use: opening` or `use: closing`.
         "common_replies": [
-            {"key": f"{a.id}/{r.id}", "title": r.title, "text": r.text}
+            {"key": f"{a.id}/{r.id}", "title": r.title, "text": r.text, "use": r.use}
             for a in kb.articles
-            if a.category == COMMON_CATEGORY
             for r in a.replies
+            if r.use
         ],
     }
 

@@ -27,6 +27,8 @@ from indexer.regex_safety import linear_time_problem
 
 FRONT_MATTER = "---"
 AUDIENCES = ("buyer", "staff")
+# Where a reply may go in a composed message besides the body: a greeting or a goodbye.
+REPLY_USES = ("", "opening", "closing")
 
 # Front-matter fields: name -> (required, kind). Kinds are checked by _check_kind.
 ARTICLE_FIELDS: dict[str, tuple[bool, str]] = {
@@ -511,18 +513,27 @@ def _parse_replies(raw: Any, lines: _Lines, shown: str, problems: list[Problem])
             isinstance(item.get(k), str) and item[k].strip() for k in ("id", "title", "text")
         )
         when = _conditions(item.get("when", {})) if ok else None
-        if not ok or when is None or set(item) - {"id", "title", "text", "when"}:
+        use = item.get("use", "") if ok else None
+        if (
+            not ok
+            or when is None
+            or use not in REPLY_USES
+            or set(item) - {"id", "title", "text", "when", "use"}
+        ):
             problems.append(
                 Problem(
                     shown,
                     line,
-                    "回复应有 `id`、`title`、`text` 三个文字字段（可选 `when` 条件），例如 "
+                    "回复应有 `id`、`title`、`text` 三个文字字段（可选 `when` 条件；开场或结尾"
+                    "语加 `use: opening` 或 `use: closing`），例如 "
                     "`- id: confirm-cancel` / `title: 同意取消` / `text: 亲，您好……`",
                     "reply-shape",
                 )
             )
             continue
-        replies.append(Reply(item["id"], item["title"].strip(), item["text"].strip(), line, when))
+        replies.append(
+            Reply(item["id"], item["title"].strip(), item["text"].strip(), line, when, use)
+        )
     return replies
 
 

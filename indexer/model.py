@@ -39,6 +39,9 @@ class Reply:
     text: str
     line: int = 0
     when: dict[str, list[str]] = field(default_factory=dict)
+    # Where a reply goes in a composed message: "opening" (a greeting), "closing" (a goodbye),
+    # or "" (a reply to the case itself, the default).
+    use: str = ""
 
 
 @dataclass(frozen=True, slots=True)

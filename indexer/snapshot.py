@@ -89,7 +89,9 @@ def _article(data: dict) -> Article:
             Step(s["text"], _conditions(s["when"]), s["line"]) for s in data["checklist"]
         ),
         replies=tuple(
-            Reply(r["id"], r["title"], r["text"], r["line"], _conditions(r["when"]))
+            Reply(
+                r["id"], r["title"], r["text"], r["line"], _conditions(r["when"]), r.get("use", "")
+            )
             for r in data["replies"]
         ),
         body=data["body"],

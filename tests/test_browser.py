@@ -756,3 +756,13 @@ def test_sign_in_work_a_case_and_sign_out(browser, index_root, tmp_path, screens
         page.wait_for_url(re.compile(r"/login\?next="))
         context.close()
         assert not errors, f"errors in the page: {errors}"
+
+
+def test_openings_and_closings_are_offered_where_they_belong(page):
+    ask(page, LOST_PARCEL, "没收到货")
+    openings = page.locator("#opening option").all_inner_texts()
+    closings = page.locator("#closing option").all_inner_texts()
+    assert "开场问候" in openings and "结束道别" not in openings
+    assert "结束道别" in closings and "开场问候" not in closings
+    # An off-hours auto-reply is a message of its own, neither an opening nor a closing.
+    assert "非工作时间自动回复" not in openings + closings

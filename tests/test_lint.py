@@ -448,11 +448,17 @@ REPLY = "    title: 同意取消\n    text: 亲，订单 {{order_id}} 已拦截�
         "    title: 同意取消\n    text: 亲，已为您取消。\n    lang: zh\n",  # unknown key
         "    title: 同意取消\n    text: 亲，已为您取消。\n    when: 拼多多\n",  # when not a mapping
         "    title: 同意取消\n    text: [亲, 已为您取消]\n",  # text not text
+        "    title: 同意取消\n    text: 亲，已为您取消。\n    use: greeting\n",  # not a place
     ],
 )
 def test_reply_shape(kb, reply):
     [problem] = check(kb, change(REPLY, reply), (17, "reply-shape"))
     assert "`id`、`title`、`text`" in problem.message
+
+
+def test_a_reply_may_say_it_opens_or_closes_a_message(kb):
+    for use in ("opening", "closing"):
+        check(kb, change(REPLY, f"    title: 您好\n    text: 亲，您好！\n    use: {use}\n"))
 
 
 def test_reply_that_is_only_a_sentence(kb):

@@ -724,14 +724,17 @@
   const composeEditor = editor(composeBox, document.querySelector(".compose-editor .backdrop"));
 
   function fillCommonSelects() {
+    // Each list offers only what the KB marks for that place: greetings open, goodbyes close.
     for (const [id, hint] of [["opening", "（不加开场）"], ["closing", "（不加结尾）"]]) {
       $(id).replaceChildren(el("option", { value: "", text: hint }),
-        ...data.common_replies.map((r) => el("option", { value: r.key, text: r.title })));
+        ...data.common_replies.filter((r) => r.use === id)
+          .map((r) => el("option", { value: r.key, text: r.title })));
     }
     // Sensible defaults when the KB has them: its greeting opens, its closing ends.
     const saved = state.profile;
-    $("opening").value = commonReplies.has(saved.opening) ? saved.opening : "";
-    $("closing").value = commonReplies.has(saved.closing) ? saved.closing : "";
+    for (const id of ["opening", "closing"]) {
+      $(id).value = commonReplies.get(saved[id])?.use === id ? saved[id] : "";
+    }
   }
 
   function toggleInCompose(key, include) {
