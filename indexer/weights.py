@@ -47,7 +47,10 @@ FACT_MATCH_BONUS = 0.3
 FACT_CONFLICT_PENALTY = 0.45
 # Where the buyer's return parcel is (on its way back, back at our warehouse) settles that the
 # case is past starting a return: refund progress or inspection, not the return procedure.
-FACT_WEIGHTS = {"return_parcel": 2.0}
+# The order status counts half: buyers mention 收到/到了 in passing (能收到吗, 收到短信), and on
+# real messages a half weight put the right procedure first more often (check half: singles
+# 0.718 -> 0.732, top-3 0.845 -> 0.873; pastes top-3 0.825 -> 0.875).
+FACT_WEIGHTS = {"return_parcel": 2.0, "order_status": 0.5}
 DEFAULT_FACT_WEIGHT = 1.0
 # An article for one context (a platform, wholesale customers, a season: facts marked `gate`
 # in facts.yaml) is lowered this much when the case does not show that context: 天猫超市换货
