@@ -185,29 +185,43 @@ _tagger_lock = threading.Lock()
 
 
 def _name_tagger():
-    """jieba's part-of-speech tagger over the default dictionary, cached where we say.
+    """jieba's part-of-speech tagger, over the KB's segmenter when one is loaded, knowing only
+    the dictionary's name tags.
 
-    Not jieba.posseg's module-level tagger: that one caches in the shared temp directory
-    (fxsjy/jieba#26, see init_segmenter).
+    Not jieba.posseg's module-level tagger: that one loads a second dictionary and caches in
+    the shared temp directory (fxsjy/jieba#26, see init_segmenter). And only the name tags are
+    kept: the full tag table held every word of the dictionary and cost a serving process
+    ~100 MB more, for a question (is this a name?) that needs only the names.
     """
     global _tagger
     with _tagger_lock:
         if _tagger is None:
             import jieba.posseg
 
+            class NameTagger(jieba.posseg.POSTokenizer):
+                def load_word_tag(self, f):
+                    self.word_tag_tab = {}
+                    for raw in f:
+                        word, _, tag = raw.decode("utf-8").strip().partition(" ")
+                        tag = tag.rpartition(" ")[2]
+                        if tag in _NAME_TAGS:
+                            self.word_tag_tab[word] = tag
+                    f.close()
+
             jieba.setLogLevel(logging.WARNING)
-            tokenizer = jieba.Tokenizer()
-            # The KB segmenter's cache directory (the index's), else ours in the temp directory.
-            # Without either (no writable temp directory) a path nobody can write: jieba then
-            # logs the failed cache dump and works from memory, where with no tmp_dir it would
-            # raise from tempfile.gettempdir().
-            cache_dir = Path(os.sep, "nonexistent", "kb-assist-jieba")
-            with contextlib.suppress(OSError):
-                cache_dir = Path(_segmenter.tmp_dir) if _segmenter else default_cache_dir()
-                cache_dir.mkdir(parents=True, exist_ok=True)
-            tokenizer.tmp_dir = str(cache_dir)
-            tokenizer.cache_file = "jieba.cache"
-            _tagger = jieba.posseg.POSTokenizer(tokenizer)
+            tokenizer = _segmenter
+            if tokenizer is None:
+                tokenizer = jieba.Tokenizer()
+                # Our cache directory in the temp directory; without one (no writable temp
+                # directory) a path nobody can write: jieba then logs the failed cache dump and
+                # works from memory, where with no tmp_dir it would raise.
+                cache_dir = Path(os.sep, "nonexistent", "kb-assist-jieba")
+                with contextlib.suppress(OSError):
+                    cache_dir = default_cache_dir()
+                    cache_dir.mkdir(parents=True, exist_ok=True)
+                tokenizer.tmp_dir = str(cache_dir)
+                tokenizer.cache_file = "jieba.cache"
+            _tagger = NameTagger(tokenizer)
         return _tagger
 
 
