@@ -92,6 +92,11 @@ def days_since_receipt(text: str) -> Evidence | None:
 NUMBER_EXTRACTORS = {"days_since_receipt": days_since_receipt}
 
 
+def _after_any(text: str, start: int, words: tuple[str, ...]) -> bool:
+    """Whether the text just before `start` ends with one of the words."""
+    return any(text.endswith(word, 0, start) for word in words)
+
+
 def extract_enum(text: str, spec: FactDef) -> Evidence | None:
     """Find the value whose phrases match; overlapping matches go to the longest phrase.
 
@@ -105,7 +110,8 @@ def extract_enum(text: str, spec: FactDef) -> Evidence | None:
             needle = phrase.lower()
             start = text.find(needle)
             while start != -1:
-                spans.append((start, start + len(needle), value, phrase))
+                if not _after_any(text, start, spec.not_after):
+                    spans.append((start, start + len(needle), value, phrase))
                 start = text.find(needle, start + 1)
     for value, regexes in spec.patterns.items():
         for regex in regexes:

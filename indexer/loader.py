@@ -688,6 +688,7 @@ def load_facts(kb_dir: Path, problems: list[Problem]) -> dict[str, FactDef]:
                     spec.get("patterns"), name, values, path, kb_dir, node, problems
                 ),
                 ignore=tuple(str(p) for p in spec.get("ignore") or ()),
+                not_after=tuple(str(p) for p in spec.get("not_after") or ()),
             )
         elif kind == "number" and spec.get("extractor"):
             out[name] = FactDef(name, str(spec.get("label", name)), "number", {}, spec["extractor"])

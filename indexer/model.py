@@ -103,6 +103,9 @@ class FactDef:
     # Phrases that signal no value although a value's phrase is inside them: 收到一条短信
     # holds 收到, 地址不用了 holds 用了. They take their span, so the shorter phrase is not read.
     ignore: tuple[str, ...] = ()
+    # Words after which a value's phrase says nothing: 能/必须/希望 收到 is a wish, not a
+    # receipt (明天能收到吗, 必须今天收到).
+    not_after: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)

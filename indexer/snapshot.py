@@ -140,6 +140,7 @@ def kb_from_lines(lines: Iterable[str]) -> KnowledgeBase:
                 v.get("gate", False),
                 {value: tuple(r) for value, r in v.get("patterns", {}).items()},
                 tuple(v.get("ignore", ())),
+                tuple(v.get("not_after", ())),
             )
             for k, v in data["facts"].items()
         },

@@ -422,3 +422,19 @@ def test_long_runs_read_sensible_numbers(kb, run, times, tail):
             assert math.isfinite(evidence.value)
     if "days_since_receipt" in found:
         assert 0 <= found["days_since_receipt"].value <= MAX_DAYS
+
+
+def test_a_phrase_after_a_not_after_word_says_nothing_and_ignored_phrases_hide_theirs():
+    spec = FactDef(
+        "status",
+        "状态",
+        "enum",
+        {"已签收": ("收到",), "运输中": ("还没到",)},
+        not_after=("能", "必须"),
+        ignore=("收到短信",),
+    )
+    assert extract_enum("明天能收到吗", spec) is None
+    assert extract_enum("周五前必须收到", spec) is None
+    assert extract_enum("刚收到短信", spec) is None
+    assert extract_enum("昨天收到了", spec).value == "已签收"
+    assert extract_enum("能收到吗 还没到", spec).value == "运输中"

@@ -339,6 +339,8 @@ def test_the_platform_is_read_from_an_order_id_or_the_chat_clients_stub(engine, 
         ("刚收到一条短信说退款了 是哪一单", "order_status", None),
         ("更改下手机号 原来那个号不用了", "unpacked", None),
         ("快递明天能收到吗", "order_status", "运输中"),
+        ("这个礼物周五之前必须收到 来得及吗", "order_status", None),
+        ("希望到的时候包装完好", "order_status", None),
     ],
 )
 def test_facts_hold_up_on_real_wording(engine, case, fact, value):
