@@ -77,7 +77,9 @@ def top_documents(scores: np.ndarray, k: int) -> np.ndarray:
 
 
 def fact_notes(article: Article, facts: dict[str, Evidence], kb: KnowledgeBase) -> list[FactNote]:
-    """Facts of the case that agree (+1) or disagree (-1) with the article's applies_when."""
+    """How the case's facts bear on the article: applies_when facts that agree (+1) or
+    disagree (-1), a platform outside its list, a context it needs that the case does not show,
+    and a back-office article for a buyer's case (each -1)."""
     notes = []
     for fact, wanted in article.applies_when.items():
         if fact not in facts:
@@ -98,8 +100,8 @@ def fact_notes(article: Article, facts: dict[str, Evidence], kb: KnowledgeBase) 
                 )
             )
         elif condition_holds(wanted, value):
-            # A context (platform, season) that agrees lets the article lead; it is no
-            # evidence that the case is about this procedure, so it adds nothing.
+            # A context (platform, season) that agrees lets the article lead; it says little
+            # about what the case is about, so it adds CONTEXT_MATCH_BONUS, not a fact's bonus.
             context = fact in kb.facts and kb.facts[fact].gate
             notes.append(
                 FactNote(
