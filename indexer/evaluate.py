@@ -258,14 +258,13 @@ def copied_cases(cases: list[dict[str, Any]], kb: KnowledgeBase) -> list[dict[st
         (a.path, _squash("\n".join([a.title, a.body, *(s.text for s in a.checklist)])))
         for a in kb.articles
     ]
+    long_phrases = [(p, w) for p, w in phrases.items() if len(p) >= COPIED_PHRASE_CHARS]
     found = []
     for case in cases:
         text = _squash(case["case"])
-        where = next((w for p, w in phrases.items() if p == text), None)
+        where = phrases.get(text)
         where = where or next((f"{path}（正文）" for path, t in texts if text and text in t), None)
-        where = where or next(
-            (w for p, w in phrases.items() if len(p) >= COPIED_PHRASE_CHARS and p in text), None
-        )
+        where = where or next((w for p, w in long_phrases if p in text), None)
         if where:
             found.append({"case": case["case"], "where": where})
     return found
