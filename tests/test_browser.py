@@ -766,3 +766,11 @@ def test_openings_and_closings_are_offered_where_they_belong(page):
     assert "结束道别" in closings and "开场问候" not in closings
     # An off-hours auto-reply is a message of its own, neither an opening nor a closing.
     assert "非工作时间自动回复" not in openings + closings
+
+
+def test_a_reply_with_the_shops_starter_values_is_marked_for_checking(page):
+    ask(page, "客服态度太差了 我要投诉 一直没人处理", "投诉")
+    marked = page.locator("#replies .reply", has_text="给出具体方案和完成时间")
+    assert "含示例值：当天发货截单时间" in marked.locator(".reply-example").inner_text()
+    plain = page.locator("#replies .reply", has_text="先安抚、表明会负责到底")
+    assert plain.locator(".reply-example").count() == 0

@@ -695,6 +695,11 @@
       el("header", { class: "reply-head" },
         el("h3", { text: reply.title }),
         kind !== "ok" ? el("span", { class: `reply-reason reason-${kind}`, text: reply.reason }) : null,
+        // Shop settings still at kb/shop.yaml's starter values: the agent checks before sending.
+        reply.examples && reply.examples.length
+          ? el("span", { class: "reply-example", text: `含示例值：${reply.examples.join("、")}`,
+                         title: "店铺资料（kb/shop.yaml）里这些还是示例值，发送前请核对" })
+          : null,
         el("label", { class: "add-label" }, add, "加入组合")),
       el("div", { class: "editor" }, backdrop, textarea),
       el("footer", { class: "reply-foot" }, check, revert,
