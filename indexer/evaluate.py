@@ -134,6 +134,8 @@ def run_eval(engine: SearchEngine, path: Path, baseline: bool = True) -> dict[st
         latencies.append((time.perf_counter() - started) * 1000)
         ids = [h.article.id for h in result.hits]
         evidence.append((result.evidence, bool(case["expected"])))
+        rank = first_rank(ids, case["expected"]) if case["expected"] else None
+        outcomes.append((case, rank, result.no_good_match))
         if not case["expected"]:
             negatives += 1
             flagged_negative += result.no_good_match
@@ -142,7 +144,6 @@ def run_eval(engine: SearchEngine, path: Path, baseline: bool = True) -> dict[st
                     {"case": case["case"], "expected": [], "got": ids[:3], "rank": None}
                 )
         else:
-            rank = first_rank(ids, case["expected"])
             ranks.append(rank)
             flagged_positive += result.no_good_match
             if rank != 1:
@@ -154,13 +155,6 @@ def run_eval(engine: SearchEngine, path: Path, baseline: bool = True) -> dict[st
                         "rank": rank,
                     }
                 )
-        outcomes.append(
-            (
-                case,
-                first_rank(ids, case["expected"]) if case["expected"] else None,
-                result.no_good_match,
-            )
-        )
         fact_total += _check_read(case, "fact", case.get("facts"), result.query.facts, fact_misses)
         slot_total += _check_read(case, "slot", case.get("slots"), result.query.slots, slot_misses)
     n = len(cases)
