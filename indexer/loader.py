@@ -687,8 +687,8 @@ def load_facts(kb_dir: Path, problems: list[Problem]) -> dict[str, FactDef]:
                 patterns=_fact_patterns(
                     spec.get("patterns"), name, values, path, kb_dir, node, problems
                 ),
-                ignore=tuple(str(p) for p in spec.get("ignore") or ()),
-                not_after=tuple(str(p) for p in spec.get("not_after") or ()),
+                ignore=_phrase_list(spec, "ignore", name, path, kb_dir, node, problems),
+                not_after=_phrase_list(spec, "not_after", name, path, kb_dir, node, problems),
             )
         elif kind == "number" and spec.get("extractor"):
             out[name] = FactDef(name, str(spec.get("label", name)), "number", {}, spec["extractor"])
@@ -702,6 +702,25 @@ def load_facts(kb_dir: Path, problems: list[Problem]) -> dict[str, FactDef]:
                 )
             )
     return out
+
+
+def _phrase_list(spec, key, name, path, kb_dir, node, problems) -> tuple[str, ...]:
+    """A fact's list of phrases under `key` (ignore, not_after); anything else is reported:
+    a bare string would otherwise be read one character at a time."""
+    raw = spec.get(key)
+    if raw is None:
+        return ()
+    if not isinstance(raw, list) or not all(isinstance(p, str) and p.strip() for p in raw):
+        problems.append(
+            Problem(
+                _shown(path, kb_dir),
+                _line_of(node, name, key),
+                f"事实 `{name}` 的 `{key}` 应是短语列表，例如 `{key}: [收到短信, 不用了]`",
+                "file-shape",
+            )
+        )
+        return ()
+    return tuple(raw)
 
 
 def _fact_patterns(raw, name, values, path, kb_dir, node, problems) -> dict[str, tuple[str, ...]]:

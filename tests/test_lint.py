@@ -580,6 +580,19 @@ def test_a_tag_closed_in_a_code_span_is_still_open(kb):
     check(kb, change(BODY, body), (23, "raw-html-unclosed"))
 
 
+def test_a_fact_phrase_list_must_be_a_list(kb_copy):
+    facts = (kb_copy / "facts.yaml").read_text(encoding="utf-8")
+    facts = facts.replace("  not_after: [", "  not_after: 能收到\n  unused_not_after: [", 1)
+    (kb_copy / "facts.yaml").write_text(facts, encoding="utf-8")
+
+    kb, problems = lint_kb(kb_copy, TODAY)
+
+    [problem] = [p for p in problems if "not_after" in p.message]
+    assert (problem.path, problem.rule) == ("kb/facts.yaml", "file-shape")
+    assert "短语列表" in problem.message
+    assert kb.facts["order_status"].not_after == ()  # not 能, 收, 到 one by one
+
+
 def rules_in_code() -> set[str]:
     """Rule ids of every Problem(path, line, message, rule, ...) built anywhere in the code."""
     found = set()
