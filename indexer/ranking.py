@@ -83,6 +83,17 @@ def fact_notes(article: Article, facts: dict[str, Evidence], kb: KnowledgeBase) 
     notes = []
     for fact, wanted in article.applies_when.items():
         if fact not in facts:
+            spec = kb.facts.get(fact)
+            if spec is not None and spec.gate:
+                notes.append(
+                    FactNote(
+                        fact,
+                        "",
+                        -1,
+                        f"本流程只用于{describe(spec.label, wanted)}，案例没有说明{spec.label}",
+                        "gate",
+                    )
+                )
             continue
         value = facts[fact].value
         label = kb.facts[fact].label if fact in kb.facts else fact
@@ -133,18 +144,6 @@ def fact_notes(article: Article, facts: dict[str, Evidence], kb: KnowledgeBase) 
                 f"平台“{platform.value}”不在本文适用平台（{listed}）内",
             )
         )
-    for fact, wanted in article.applies_when.items():
-        spec = kb.facts.get(fact)
-        if spec is not None and spec.gate and fact not in facts:
-            notes.append(
-                FactNote(
-                    fact,
-                    "",
-                    -1,
-                    f"本流程只用于{describe(spec.label, wanted)}，案例没有说明{spec.label}",
-                    "gate",
-                )
-            )
     if article.audience == "staff" and STAFF_FACT not in facts:
         notes.append(
             FactNote(
