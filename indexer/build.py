@@ -25,7 +25,7 @@ from pathlib import Path
 from whoosh import fields, index
 from whoosh.analysis import SpaceSeparatedTokenizer
 
-from indexer import analysis, impacts, layout, parallel, whoosh_segments
+from indexer import analysis, impacts, layout, parallel, phrasing_model, whoosh_segments
 from indexer.lint import has_errors, lint_kb
 from indexer.markup import LINK
 from indexer.model import Article, KnowledgeBase, Problem
@@ -271,6 +271,9 @@ def _build_locked(
             partial / layout.WHOOSH_DIR,
             [(a.id, a.keywords) for a in kb.articles],
             partial / layout.ARRAYS_DIR,
+        )
+        phrasing_model.derive(
+            [(a.title, *a.tags, *a.keywords) for a in kb.articles], partial / layout.ARRAYS_DIR
         )
         derived = time.perf_counter()
         (partial / layout.SNAPSHOT_FILE).write_text(snapshot, encoding="utf-8")

@@ -10,6 +10,7 @@ from indexer.extract import Evidence
 from indexer.impacts import ImpactIndex
 from indexer.markup import show_value
 from indexer.model import KnowledgeBase
+from indexer.phrasing_model import PhrasingModel
 from indexer.snapshot import read_snapshot
 from indexer.snippets import normalized_text, snippet_candidates
 
@@ -27,6 +28,7 @@ class LoadedIndex:
         self.manifest = layout.read_manifest(build_dir)
         self.kb: KnowledgeBase = read_snapshot(build_dir / layout.SNAPSHOT_FILE)
         self.impacts = ImpactIndex(build_dir / layout.ARRAYS_DIR)
+        self.model = PhrasingModel(build_dir / layout.ARRAYS_DIR)
         self.articles = {a.id: a for a in self.kb.articles}
         if set(self.impacts.docs) != set(self.articles):
             raise ValueError("索引与知识库快照的文章不一致")

@@ -23,6 +23,9 @@ from indexer.weights import (
     FACT_MATCH_BONUS,
     FACT_WEIGHTS,
     GATE_MISSING_PENALTY,
+    MODEL_SHARPNESS,
+    MODEL_SMOOTHING,
+    MODEL_WEIGHT,
     OUT_OF_SCOPE_EVIDENCE,
     PHRASING_EVIDENCE,
     PHRASING_SHOWN_FROM,
@@ -157,10 +160,16 @@ def fact_notes(article: Article, facts: dict[str, Evidence], kb: KnowledgeBase) 
     return notes
 
 
-def adjustment(notes: list[FactNote]) -> float:
-    """What the notes add to an article's score (a share of the query's best BM25 score)."""
+def adjustment(notes: list[FactNote], certain: frozenset[str] = frozenset()) -> float:
+    """What the notes add to an article's score (a share of the query's best BM25 score).
+
+    A fact in `certain` (the agent set it) counts at least in full: its reduced weight is for
+    what the text only suggests."""
     total = 0.0
     for note in notes:
+        weight = FACT_WEIGHTS.get(note.fact, DEFAULT_FACT_WEIGHT)
+        if note.fact in certain:
+            weight = max(weight, DEFAULT_FACT_WEIGHT)
         if note.kind == "gate":
             total -= GATE_MISSING_PENALTY
         elif note.kind == "audience":
@@ -168,9 +177,9 @@ def adjustment(notes: list[FactNote]) -> float:
         elif note.kind == "context":
             total += CONTEXT_MATCH_BONUS
         elif note.effect > 0:
-            total += FACT_MATCH_BONUS * FACT_WEIGHTS.get(note.fact, DEFAULT_FACT_WEIGHT)
+            total += FACT_MATCH_BONUS * weight
         else:
-            total -= FACT_CONFLICT_PENALTY * FACT_WEIGHTS.get(note.fact, DEFAULT_FACT_WEIGHT)
+            total -= FACT_CONFLICT_PENALTY * weight
     return total
 
 
@@ -188,8 +197,10 @@ def rank(loaded: LoadedIndex, query: Query, limit: int, today: dt.date) -> list[
     closest = loaded.impacts.closest_keywords(
         query.grams, [loaded.doc_number[article_id] for article_id in bm25]
     )
+    numbers = np.array([loaded.doc_number[article_id] for article_id in bm25], dtype=np.int64)
+    shares = loaded.model.preference(query.text, numbers, MODEL_SMOOTHING, MODEL_SHARPNESS)
     scored = []
-    for article_id, raw in bm25.items():
+    for (article_id, raw), share in zip(bm25.items(), shares, strict=True):
         article = loaded.articles[article_id]
         status = article.status_on(today)
         if status == "expired":
@@ -197,7 +208,12 @@ def rank(loaded: LoadedIndex, query: Query, limit: int, today: dt.date) -> list[
         notes = fact_notes(article, query.facts, kb)
         position, likeness = closest.get(loaded.doc_number[article_id], (0, 0.0))
         phrase = article.keywords[position] if likeness else ""
-        score = raw / top + PHRASING_WEIGHT * likeness + adjustment(notes)
+        score = (
+            raw / top
+            + PHRASING_WEIGHT * likeness
+            + MODEL_WEIGHT * share
+            + adjustment(notes, query.overridden)
+        )
         if status == "upcoming":
             score *= UPCOMING_WEIGHT
         scored.append((round(score, 4), article_id, raw, notes, phrase, likeness))

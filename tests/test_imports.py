@@ -44,7 +44,10 @@ LAYERS: list[tuple[str, set[str]]] = [
     ),
     ("kb files", {"indexer.loader", "indexer.analysis", "indexer.snapshot", "indexer.extract"}),
     ("checks", {"indexer.lint", "indexer.reviews", "indexer.changes"}),
-    ("index", {"indexer.whoosh_segments", "indexer.impacts", "indexer.build"}),
+    (
+        "index",
+        {"indexer.whoosh_segments", "indexer.impacts", "indexer.phrasing_model", "indexer.build"},
+    ),
     (
         "search",
         {

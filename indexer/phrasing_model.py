@@ -1,0 +1,119 @@
+"""A model of how each article is asked about, learned from the KB's own phrasings.
+
+BM25 scores the words a case shares with an article; buyers often share few (椅子腿断了 and
+坏了 have no word in common). This model reads every article's title, tags and keywords as
+examples of how it is asked about, and scores a case by how likely its characters are under
+each article's examples: a multinomial naive Bayes over character unigrams and bigrams, the
+classic text classifier that needs no training loop and learns from a few dozen phrasings.
+It is rebuilt with the index, so an editor who adds a phrasing teaches it (`kb check` shows
+the effect); nothing in it comes from code.
+
+Files, in `<build>/arrays/` next to the score arrays, memory-mapped read-only (a worker holds
+no Python set of grams, which would be millions of objects at 10,000 articles):
+    model_grams.npy       int64 the vocabulary, sorted: a character's code point, or a
+                          bigram's (first × 0x110000 + second)
+    model_offsets.npy     int64 start of each gram's run (and the end of the last)
+    model_docs.npy        int32 document numbers that use the gram (sorted within a run)
+    model_counts.npy      float32 how often that document's phrasings use it
+    model_totals.npy      float64 grams in each document's phrasings
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Sequence
+from pathlib import Path
+
+import numpy as np
+
+from indexer import analysis
+
+_CODES = 0x110000  # code points: a bigram's code is first × _CODES + second
+
+
+def model_grams(text: str) -> Counter[int]:
+    """Character unigrams and bigrams of a text's letters, digits and Chinese characters,
+    across word boundaries (a chat message has few spaces where words end), as codes."""
+    codes = [ord(c) for c in analysis.normalize(text) if c.isalnum()]
+    grams = Counter(codes)
+    grams.update(a * _CODES + b for a, b in zip(codes, codes[1:], strict=False))
+    return grams
+
+
+def derive(phrasings: Sequence[Sequence[str]], out_dir: Path) -> None:
+    """Write the model of documents whose phrasings are `phrasings` (in document order)."""
+    runs: dict[int, list[tuple[int, int]]] = {}
+    totals = np.zeros(len(phrasings), dtype=np.float64)
+    for doc, phrases in enumerate(phrasings):
+        counts: Counter[int] = Counter()
+        for phrase in phrases:
+            counts.update(model_grams(phrase))
+        totals[doc] = sum(counts.values())
+        for gram, n in counts.items():
+            runs.setdefault(gram, []).append((doc, n))
+    vocabulary = sorted(runs)
+    offsets, docs, counts_out = [0], [], []
+    for gram in vocabulary:
+        docs.extend(d for d, _ in runs[gram])
+        counts_out.extend(n for _, n in runs[gram])
+        offsets.append(len(docs))
+    np.save(out_dir / "model_grams.npy", np.array(vocabulary, dtype=np.int64))
+    np.save(out_dir / "model_offsets.npy", np.array(offsets, dtype=np.int64))
+    np.save(out_dir / "model_docs.npy", np.array(docs, dtype=np.int32))
+    np.save(out_dir / "model_counts.npy", np.array(counts_out, dtype=np.float32))
+    np.save(out_dir / "model_totals.npy", totals)
+
+
+class PhrasingModel:
+    """One build's phrasing model, memory-mapped; scores a case against chosen documents."""
+
+    def __init__(self, directory: Path):
+        def load(name: str) -> np.ndarray:
+            return np.asarray(np.load(directory / name, mmap_mode="r", allow_pickle=False))
+
+        self.vocabulary = load("model_grams.npy")
+        self.offsets = load("model_offsets.npy")
+        self.docs = load("model_docs.npy")
+        self.counts = load("model_counts.npy")
+        self.totals = load("model_totals.npy")
+
+    def likelihoods(self, text: str, docs: np.ndarray, smoothing: float) -> np.ndarray:
+        """Per document of `docs`: the mean log-probability of the case's known grams under
+        that document's phrasings (additive smoothing), so cases of any length compare;
+        all zeros when the case has no gram the phrasings know."""
+        grams = model_grams(text)
+        codes = np.fromiter(grams.keys(), dtype=np.int64, count=len(grams))
+        times = np.fromiter(grams.values(), dtype=np.float64, count=len(grams))
+        runs = np.searchsorted(self.vocabulary, codes)
+        known = runs < len(self.vocabulary)
+        known[known] = self.vocabulary[runs[known]] == codes[known]
+        if not known.any():
+            return np.zeros(len(docs))
+        runs, times = runs[known], times[known]
+        starts, stops = self.offsets[runs], self.offsets[runs + 1]
+        owners = np.concatenate([self.docs[a:b] for a, b in zip(starts, stops, strict=True)])
+        gains = np.concatenate(
+            [
+                n * np.log1p(self.counts[a:b] / smoothing)
+                for a, b, n in zip(starts, stops, times, strict=True)
+            ]
+        )
+        # Every gram costs log(smoothing / (total + smoothing × |V|)) in every document; the
+        # grams a document's phrasings hold gain log(1 + count / smoothing) over that.
+        size = times.sum()
+        seen = np.bincount(owners, weights=gains, minlength=len(self.totals))[docs]
+        unseen = size * (
+            np.log(smoothing) - np.log(self.totals[docs] + smoothing * len(self.vocabulary))
+        )
+        return (seen + unseen) / size
+
+    def preference(
+        self, text: str, docs: np.ndarray, smoothing: float, sharpness: float
+    ) -> np.ndarray:
+        """How much the model prefers each of `docs` for the case: a softmax over them of
+        the likelihoods, summing to 1 (equal shares when the case has no known gram)."""
+        if len(docs) == 0:
+            return np.zeros(0)
+        log_like = self.likelihoods(text, docs, smoothing) * sharpness
+        shares = np.exp(log_like - log_like.max())
+        return shares / shares.sum()

@@ -1,0 +1,78 @@
+"""The phrasing model: learned from the articles' own phrasings at build time, it prefers the
+article whose examples share the case's characters, and an editor's new phrasing teaches it."""
+
+from __future__ import annotations
+
+import numpy as np
+from kb_helpers import copy_mini_kb, edit
+
+from indexer import phrasing_model
+from indexer.build import build_index
+from indexer.layout import ARRAYS_DIR, current_build
+from indexer.phrasing_model import PhrasingModel
+from indexer.search import SearchEngine
+
+FURNITURE = ["椅子腿断了", "桌面裂开了", "柜门掉下来了"]
+PARCEL = ["快递还没到", "物流三天不动了", "包裹到哪了"]
+
+
+def model_of(tmp_path, *phrasings) -> PhrasingModel:
+    out = tmp_path / "arrays"
+    out.mkdir()
+    phrasing_model.derive(phrasings, out)
+    return PhrasingModel(out)
+
+
+def test_prefers_the_article_whose_phrasings_share_the_case_characters(tmp_path):
+    model = model_of(tmp_path, FURNITURE, PARCEL)
+    # No word in common with either article: 凳子/折断 are in no phrasing, 腿/断 are.
+    shares = model.preference("凳子的腿折断了", np.array([0, 1]), 1.0, 4.0)
+    assert abs(shares.sum() - 1.0) < 1e-9
+    assert shares[0] > 0.8
+    shares = model.preference("物流一直没动静", np.array([0, 1]), 1.0, 4.0)
+    assert shares[1] > 0.8
+
+
+def test_scores_only_the_documents_asked_for_in_their_order(tmp_path):
+    model = model_of(tmp_path, FURNITURE, PARCEL, ["发票抬头开错了"])
+    both = model.likelihoods("椅子断了", np.array([0, 2]), 1.0)
+    reversed_ = model.likelihoods("椅子断了", np.array([2, 0]), 1.0)
+    assert both.tolist() == reversed_[::-1].tolist()
+    assert both[0] > both[1]
+
+
+def test_a_case_with_no_known_character_leaves_the_choice_to_the_other_evidence(tmp_path):
+    model = model_of(tmp_path, FURNITURE, PARCEL)
+    assert model.preference("？？！！😡", np.array([0, 1]), 1.0, 4.0).tolist() == [0.5, 0.5]
+    assert model.preference("qwz", np.array([0, 1]), 1.0, 4.0).tolist() == [0.5, 0.5]
+    assert model.preference("椅子", np.array([], dtype=np.int64), 1.0, 4.0).size == 0
+
+
+def test_the_case_length_does_not_sharpen_the_preference(tmp_path):
+    model = model_of(tmp_path, FURNITURE, PARCEL)
+    once = model.preference("椅子腿断了", np.array([0, 1]), 1.0, 4.0)
+    thrice = model.preference("椅子腿断了 椅子腿断了 椅子腿断了", np.array([0, 1]), 1.0, 4.0)
+    assert abs(once[0] - thrice[0]) < 0.05
+
+
+def test_an_editors_new_phrasing_teaches_the_built_model(tmp_path):
+    kb_dir = copy_mini_kb(tmp_path)
+    root = tmp_path / "index"
+    case = "边角磕掉了一块"
+
+    def share_of_damaged() -> float:
+        build_index(kb_dir, root)
+        loaded = SearchEngine(root).current()
+        model = PhrasingModel(current_build(root) / ARRAYS_DIR)
+        docs = np.arange(len(loaded.impacts.docs))
+        shares = model.preference(case, docs, 1.0, 4.0)
+        return float(shares[loaded.doc_number["damaged-item"]])
+
+    before = share_of_damaged()
+    edit(
+        kb_dir / "articles/product-issues/damaged-item.md",
+        "  - 收到就碎了",
+        "  - 收到就碎了\n  - 边角磕坏了",
+    )
+    after = share_of_damaged()
+    assert before < 0.5 < after
