@@ -90,18 +90,19 @@ class PhrasingModel:
         if not known.any():
             return np.zeros(len(docs))
         runs, times = runs[known], times[known]
-        starts, stops = self.offsets[runs], self.offsets[runs + 1]
-        owners = np.concatenate([self.docs[a:b] for a, b in zip(starts, stops, strict=True)])
-        gains = np.concatenate(
-            [
-                n * np.log1p(self.counts[a:b] / smoothing)
-                for a, b, n in zip(starts, stops, times, strict=True)
-            ]
-        )
+        # Each gram's run lists the documents that use it, sorted: look the wanted documents
+        # up in it (a run of a common character holds nearly every document of a big KB).
+        seen = np.zeros(len(docs))
+        for run, n in zip(runs.tolist(), times.tolist(), strict=True):
+            start, stop = self.offsets[run], self.offsets[run + 1]
+            owners = self.docs[start:stop]
+            where = np.searchsorted(owners, docs)
+            found = where < len(owners)
+            found[found] = owners[where[found]] == docs[found]
+            seen[found] += n * np.log1p(self.counts[start + where[found]] / smoothing)
         # Every gram costs log(smoothing / (total + smoothing × |V|)) in every document; the
         # grams a document's phrasings hold gain log(1 + count / smoothing) over that.
         size = times.sum()
-        seen = np.bincount(owners, weights=gains, minlength=len(self.totals))[docs]
         unseen = size * (
             np.log(smoothing) - np.log(self.totals[docs] + smoothing * len(self.vocabulary))
         )
