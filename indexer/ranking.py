@@ -245,7 +245,14 @@ def match_evidence(hit: Hit | None, facts: dict[str, Evidence]) -> float:
     if hit is None:
         return 0.0
     evidence = hit.bm25 + PHRASING_EVIDENCE * hit.likeness
-    agreed = any(n.effect > 0 and n.kind == "fact" for n in hit.fact_notes)
+    # Only a fact that counts in full vouches for an out-of-scope case: 签收了 agrees with the
+    # return procedure whatever the buyer then asks (评价不了).
+    agreed = any(
+        n.effect > 0
+        and n.kind == "fact"
+        and FACT_WEIGHTS.get(n.fact, DEFAULT_FACT_WEIGHT) >= DEFAULT_FACT_WEIGHT
+        for n in hit.fact_notes
+    )
     if OUT_OF_SCOPE_FACT in facts and not agreed:
         evidence *= OUT_OF_SCOPE_EVIDENCE
     return round(evidence, 3)
