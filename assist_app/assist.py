@@ -187,13 +187,21 @@ def fact_details(result: SearchResult, kb: KnowledgeBase) -> list[dict[str, Any]
                 "type": spec.type,
                 "value": None if ev is None else facts_view(result, kb)[name],
                 "evidence": None if ev is None else ev.phrase,
-                "source": None
-                if ev is None
-                else ("agent" if name in result.query.overridden else "case"),
+                "source": fact_source(result, name),
                 "choices": list(spec.values) if spec.type == "enum" else [],
             }
         )
     return details
+
+
+def fact_source(result: SearchResult, name: str) -> str | None:
+    """Where a fact's value came from: the agent, the shop's settings, the case, or nowhere."""
+    query = result.query
+    if name not in query.facts:
+        return None
+    if name in query.overridden:
+        return "agent"
+    return "shop" if name in query.from_shop else "case"
 
 
 def assist(

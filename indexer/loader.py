@@ -12,6 +12,7 @@ import yaml
 
 from indexer import parallel
 from indexer.model import (
+    SHOP_PLATFORM,
     Article,
     Category,
     FactDef,
@@ -171,6 +172,7 @@ PROBLEM_CODES = {
     "file-shape": "categories.yaml、facts.yaml、slots.yaml 等文件的每一项要按文件开头注释的格式写。",
     "slot-pattern": "slots.yaml 里槽位的 `patterns` 必须是有效的正则表达式。",
     "shop-entry": "shop.yaml 的每一项写成 `键: {label: 中文名, value: 值}`，可加 `example: true` 标明示例值；值留空表示未设置。",
+    "shop-platform": "shop.yaml 的 `platform`（本店所在平台）要写 facts.yaml 里平台的一个取值，多平台店铺留空。",
     "fact-pattern": "facts.yaml 里事实的 `patterns` 必须是有效的正则表达式，且只用 `values` 里的取值。",
     "slot-pattern-linear": (
         "slots.yaml 和 facts.yaml 里的正则表达式在长串输入上要线性时间：以 `\\d+` 这类无上限重复"
@@ -890,7 +892,25 @@ def load_kb_and_drafts(kb_dir: Path) -> tuple[KnowledgeBase, list[Problem], list
         no_good_match_below=load_matching(kb_dir, problems),
         shop=load_shop(kb_dir, problems),
     )
+    problems += shop_platform_problems(kb, kb_dir)
     return kb, problems, drafts
+
+
+def shop_platform_problems(kb: KnowledgeBase, kb_dir: Path) -> list[Problem]:
+    """The shop's platform must be a value of the platform fact, or matching never sees it."""
+    entry = kb.shop.get(SHOP_PLATFORM)
+    fact = kb.facts.get(SHOP_PLATFORM)
+    if entry is None or not entry.value or fact is None or entry.value in fact.values:
+        return []
+    return [
+        Problem(
+            _shown(kb_dir / "shop.yaml", kb_dir),
+            entry.line,
+            f"本店所在平台“{entry.value}”不是 facts.yaml 里平台的取值；"
+            f"写其中一个（{'、'.join(fact.values)}），多平台店铺留空",
+            "shop-platform",
+        )
+    ]
 
 
 def load_matching(kb_dir: Path, problems: list[Problem]) -> float:

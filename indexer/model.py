@@ -145,6 +145,11 @@ class ShopEntry:
     line: int = 0
 
 
+# The shop entry naming the one platform a shop sells on (kb/shop.yaml), which is also the
+# name of the fact it sets when a case does not say its platform.
+SHOP_PLATFORM = "platform"
+
+
 @dataclass(frozen=True)
 class KnowledgeBase:
     """Everything under kb/: articles and the vocabularies that matching and linting use."""

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from indexer import analysis
 from indexer.extract import Evidence, extract_facts, extract_slots
 from indexer.impacts import QueryTerm
-from indexer.model import KnowledgeBase
+from indexer.model import SHOP_PLATFORM, KnowledgeBase
 from indexer.turns import Turn, buyer_side, split_turns
 from indexer.weights import (
     CONTEXT_WORD_BOOST,
@@ -27,6 +27,9 @@ from indexer.weights import (
 
 _ASCII_WORD = re.compile(r"^[a-z]{2,12}$")
 _LONG_NUMBER = re.compile(r"\d{5,}|[a-z]+\d{5,}")
+# Where a fact set by the shop's settings says it came from.
+SHOP_SETTING = "店铺设置"
+
 # Anonymised or template gaps in pasted text ([订单x], [数字x], 【订单号】): not the buyer's words.
 _PLACEHOLDER = re.compile(r"\[[^\[\]\s]{1,8}x\]|【[^【】\s]{1,8}】")
 
@@ -49,6 +52,8 @@ class Query:
     # Words that name a context (京东, 自营, 春节: phrases of `gate` facts), which weigh less
     # (CONTEXT_WORD_BOOST): where a case happens is not what it is about.
     context: frozenset[str] = frozenset()
+    # Facts taken from the shop's settings, not from the case (the shop's one platform).
+    from_shop: frozenset[str] = frozenset()
 
 
 def analyse_case(
@@ -64,6 +69,9 @@ def analyse_case(
     facts = extract_facts(text, kb.facts, slots)
     for name, value in (overrides or {}).items():
         facts[name] = Evidence(value, "坐席指定")
+    shop_default = shop_platform(kb) if SHOP_PLATFORM not in facts else None
+    if shop_default:
+        facts[SHOP_PLATFORM] = Evidence(shop_default, SHOP_SETTING)
     tokens, expansions, pinyin, grams = analyse_text(text, kb, synonyms)
     latest = latest_message(read)
     latest_words: frozenset[str] = frozenset()
@@ -82,7 +90,19 @@ def analyse_case(
         tuple(turns),
         latest_words,
         context_words(text, kb),
+        frozenset([SHOP_PLATFORM]) if shop_default else frozenset(),
     )
+
+
+def shop_platform(kb: KnowledgeBase) -> str | None:
+    """The one platform the shop sells on (kb/shop.yaml), for a case that does not say its
+    own: a JD-only shop's 退货你们上门取吗 is a JD case. None when unset, a starter example or
+    not a value of the platform fact (lint reports that)."""
+    entry = kb.shop.get(SHOP_PLATFORM)
+    fact = kb.facts.get(SHOP_PLATFORM)
+    if entry is None or entry.example or not entry.value or fact is None:
+        return None
+    return entry.value if entry.value in fact.values else None
 
 
 def _ends(text: str, limit: int) -> str:

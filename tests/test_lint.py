@@ -281,6 +281,17 @@ def test_shop_entry_problems_name_the_line_and_the_shape(kb):
     assert "{label: 中文名, value: 值}" in problems[0].message
 
 
+def test_a_shop_platform_matching_cannot_use_names_the_line_and_the_values(kb):
+    write_article(kb, ARTICLE, CANCEL_ORDER)
+    (kb / "shop.yaml").write_text(
+        "shop_name: {label: 店铺名称, value: 小店}\nplatform: {label: 本店所在平台, value: 京东商城}\n",
+        encoding="utf-8",
+    )
+    _, problems = lint_kb(kb, TODAY)
+    assert [(p.path, p.line, p.rule) for p in problems] == [("kb/shop.yaml", 2, "shop-platform")]
+    assert "京东商城" in problems[0].message and "淘宝" in problems[0].message
+
+
 def test_sources_missing_is_a_warning_on_the_review_line(kb):
     source = change("sources: [淘宝平台争议处理规则]\n", "")
     [problem] = check(kb, source, (9, "sources-missing"))

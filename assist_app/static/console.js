@@ -447,6 +447,7 @@
       const source = detail.source || null;
       chip.className = `chip ${source === "agent" ? "chip-agent" : source ? "chip-case" : "chip-unknown"}`;
       chip.title = source === "agent" ? "已由坐席修改"
+        : source === "shop" ? "买家没说平台，按店铺设置的本店平台"
         : source ? `从买家消息“${detail.evidence}”识别` : "买家消息里没有读出，可以手动选择";
       reset.hidden = source !== "agent";
       // A chip being edited stays where it is until the agent leaves it.
