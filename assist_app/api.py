@@ -17,6 +17,7 @@ from assist_app.settings import DEFAULT_ASSIST_RESULTS, DEFAULT_SEARCH_RESULTS
 from assist_app.validation import (
     case_ref,
     case_text,
+    chosen_rank,
     fact_overrides,
     feedback_ref,
     json_fields,
@@ -30,7 +31,7 @@ bp = Blueprint("api", __name__)
 
 OPENAPI = Path(__file__).parent / "openapi.yaml"
 ASSIST_FIELDS = ("case", "limit", "facts", "case_id")
-FEEDBACK_FIELDS = ("request_id", "action", "article_id", "reply_id")
+FEEDBACK_FIELDS = ("request_id", "action", "article_id", "reply_id", "rank")
 
 
 @bp.post("/api/assist")
@@ -57,7 +58,8 @@ def assist_case():
 
 @bp.post("/api/feedback")
 def feedback():
-    """What the agent did with an answer: opened an article, copied a reply, marked a result."""
+    """What the agent did with an answer: opened an article, copied a reply, marked a result,
+    worked from a procedure other than the first (`chose`, with its rank)."""
     body = json_fields(FEEDBACK_FIELDS)
     request_id = feedback_ref(body.get("request_id"))
     action = body.get("action")
@@ -77,12 +79,14 @@ def feedback():
         if not isinstance(reply_id, str) or reply_id not in {r.id for r in found.replies}:
             replies = "、".join(r.id for r in found.replies)
             abort(400, f"文章“{article_id}”没有回复“{reply_id}”，可用的回复：{replies}")
-    get_recorder().record_action(request_id, action, article_id, reply_id)
+    rank = chosen_rank(action, body.get("rank"))
+    get_recorder().record_action(request_id, action, article_id, reply_id, rank)
     return {
         "request_id": request_id,
         "action": action,
         "article_id": article_id,
         "reply_id": reply_id,
+        "rank": rank,
         "status": "accepted",
     }, 202
 

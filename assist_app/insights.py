@@ -53,7 +53,7 @@ acts AS (
 ),
 did AS (
     SELECT case_id,
-           SUM(CASE WHEN action IN ('open', 'copy', 'helpful') THEN 1 ELSE 0 END) AS used,
+           SUM(CASE WHEN action IN ('open', 'copy', 'helpful', 'chose') THEN 1 ELSE 0 END) AS used,
            SUM(CASE WHEN action = 'copy' THEN 1 ELSE 0 END) AS copies
     FROM acts GROUP BY case_id
 ),
@@ -72,7 +72,7 @@ chosen AS (
     SELECT case_id, article_id FROM (
         SELECT case_id, article_id,
                ROW_NUMBER() OVER (PARTITION BY case_id ORDER BY at DESC, id DESC) AS rn
-        FROM acts WHERE action IN ('copy', 'helpful')
+        FROM acts WHERE action IN ('copy', 'helpful', 'chose')
     ) latest WHERE rn = 1
 ),
 cases AS (
@@ -122,7 +122,7 @@ LIMIT :limit
 """
 )
 
-# Per article (the one the agent copied from or marked helpful, else the first result): how
+# Per article (the one the agent copied from, marked helpful or chose, else the first result): how
 # many cases, and the most frequent wordings.
 CASES_BY_ARTICLE = (
     _CASES

@@ -52,7 +52,8 @@ _TABLES = (
         at DOUBLE PRECISION NOT NULL,
         action TEXT NOT NULL,
         article_id TEXT NOT NULL,
-        reply_id TEXT
+        reply_id TEXT,
+        rank INTEGER
     )""",
     # The report's sections over one hour or one day, computed once (assist_app.insights_rollup).
     """CREATE TABLE IF NOT EXISTS insight_rollups (
@@ -60,6 +61,15 @@ _TABLES = (
         bucket_seconds INTEGER NOT NULL,
         sections TEXT NOT NULL,
         PRIMARY KEY (bucket_start, bucket_seconds)
+    )""",
+    # Phrasings editors turned down on /insights, so `kb learn` does not propose them again.
+    # Decisions, not records: retention leaves them.
+    """CREATE TABLE IF NOT EXISTS insight_dismissals (
+        article_id TEXT NOT NULL,
+        phrasing TEXT NOT NULL,
+        dismissed_by TEXT NOT NULL,
+        dismissed_at DOUBLE PRECISION NOT NULL,
+        PRIMARY KEY (article_id, phrasing)
     )""",
     "CREATE INDEX IF NOT EXISTS insight_requests_at ON insight_requests (at)",
     "CREATE INDEX IF NOT EXISTS insight_requests_case ON insight_requests (case_id)",
@@ -79,8 +89,16 @@ INSERT_SHOWN = """
     VALUES (:request_id, :rank, :article_id, :score)
     ON CONFLICT (request_id, rank) DO NOTHING"""
 INSERT_ACTION = """
-    INSERT INTO insight_actions (request_id, at, action, article_id, reply_id)
-    VALUES (:request_id, :at, :action, :article_id, :reply_id)"""
+    INSERT INTO insight_actions (request_id, at, action, article_id, reply_id, rank)
+    VALUES (:request_id, :at, :action, :article_id, :reply_id, :rank)"""
+# Columns added after a store's first release: (table, column, type). An older store gets them
+# when opened, its rows kept (NULL in the new column).
+ADDED_COLUMNS = (("insight_actions", "rank", "INTEGER"),)
+INSERT_DISMISSAL = """
+    INSERT INTO insight_dismissals (article_id, phrasing, dismissed_by, dismissed_at)
+    VALUES (:article_id, :phrasing, :dismissed_by, :dismissed_at)
+    ON CONFLICT (article_id, phrasing) DO NOTHING"""
+DISMISSALS = "SELECT article_id, phrasing, dismissed_by, dismissed_at FROM insight_dismissals"
 PURGE = (
     """DELETE FROM insight_shown WHERE request_id IN
         (SELECT request_id FROM insight_requests WHERE at < :cutoff)""",
@@ -157,7 +175,8 @@ class InsightStore:
             for sql, rows in (
                 (INSERT_REQUEST, writes.requests),
                 (INSERT_SHOWN, writes.shown),
-                (INSERT_ACTION, writes.actions),
+                # Rows written before actions had a rank (tools, old callers) leave it empty.
+                (INSERT_ACTION, [{"rank": None, **row} for row in writes.actions]),
             ):
                 if rows:
                     cur.executemany(self._sql(sql), rows)
@@ -166,6 +185,17 @@ class InsightStore:
         """Store roll-ups (a bucket already rolled up by another process is kept as it is)."""
         with _transaction(conn):
             conn.cursor().executemany(self._sql(INSERT_ROLLUP), rows)
+
+    def dismiss(self, conn, article_id: str, phrasing: str, by: str, at: float) -> None:
+        """Record that an editor turned a proposed phrasing down (the first decision stays)."""
+        row = {
+            "article_id": article_id,
+            "phrasing": phrasing,
+            "dismissed_by": by,
+            "dismissed_at": at,
+        }
+        with _transaction(conn):
+            conn.cursor().execute(self._sql(INSERT_DISMISSAL), row)
 
     def purge(self, conn, cutoff: float) -> int:
         """Delete requests (with what was shown and done) recorded before `cutoff` (epoch s).
@@ -232,6 +262,11 @@ class SQLiteStore(InsightStore):
         with _transaction(conn):
             for sql in _TABLES:
                 conn.execute(sql.format(id="INTEGER PRIMARY KEY AUTOINCREMENT"))
+            for table, column, kind in ADDED_COLUMNS:
+                # SQLite has no ADD COLUMN IF NOT EXISTS: ask for the table's columns.
+                have = {row[1] for row in conn.execute(f"PRAGMA table_info({table})")}
+                if column not in have:
+                    conn.execute(f"ALTER TABLE {table} ADD COLUMN {column} {kind}")
 
 
 def _private_file(path: Path) -> None:
@@ -281,6 +316,8 @@ class PostgresStore(InsightStore):
             conn.execute("SELECT pg_advisory_xact_lock(7405)")
             for sql in _TABLES:
                 conn.execute(sql.format(id="BIGINT GENERATED ALWAYS AS IDENTITY PRIMARY KEY"))
+            for table, column, kind in ADDED_COLUMNS:
+                conn.execute(f"ALTER TABLE {table} ADD COLUMN IF NOT EXISTS {column} {kind}")
 
 
 def open_store(url: str) -> InsightStore:

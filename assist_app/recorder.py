@@ -32,7 +32,8 @@ from indexer.search import SearchResult
 
 log = logging.getLogger(__name__)
 
-ACTIONS = ("open", "copy", "helpful", "wrong")
+# `chose`: the agent worked from a procedure other than the first (with its rank then).
+ACTIONS = ("open", "copy", "helpful", "wrong", "chose")
 QUEUE_SIZE = 2000
 BATCH_SIZE = 200
 PURGE_EVERY_S = 3600
@@ -84,6 +85,8 @@ class ActionRecord:
     action: str
     article_id: str
     reply_id: str | None
+    # Where the article was in the answer (sent with `chose`).
+    rank: int | None = None
 
 
 @dataclass
@@ -160,10 +163,15 @@ class InsightRecorder:
         )
 
     def record_action(
-        self, request_id: str, action: str, article_id: str, reply_id: str | None = None
+        self,
+        request_id: str,
+        action: str,
+        article_id: str,
+        reply_id: str | None = None,
+        rank: int | None = None,
     ) -> None:
         """Queue what an agent did with an answer (never raises)."""
-        self._offer(ActionRecord(request_id, time.time(), action, article_id, reply_id))
+        self._offer(ActionRecord(request_id, time.time(), action, article_id, reply_id, rank))
 
     def _offer(self, item: Any) -> None:
         try:
@@ -353,6 +361,7 @@ def to_writes(records: Iterable[RequestRecord | ActionRecord]) -> Writes:
                     "action": record.action,
                     "article_id": record.article_id,
                     "reply_id": record.reply_id,
+                    "rank": record.rank,
                 }
             )
             continue

@@ -156,3 +156,19 @@ def case_ref(value: Any) -> str | None:
     """
     case_id = request_ref(value, "case_id")
     return case_id if case_id is not None and issued(case_id) else None
+
+
+def chosen_rank(action: str, value: Any) -> int | None:
+    """The rank a `chose` names: where the chosen procedure was in the answer, 2 or lower
+    (working from the first is no choice); no other action carries one."""
+    if action != "chose":
+        if value is not None:
+            abort(400, "只有 action 为 chose 时才能带 rank")
+        return None
+    most = get_settings().max_limit
+    if isinstance(value, bool) or not isinstance(value, int) or not 2 <= value <= most:
+        shown = json.dumps(value, ensure_ascii=False)
+        abort(
+            400, f"chose 必须带 rank：所选流程在结果中的名次，2 到 {most} 的整数，收到的是 {shown}"
+        )
+    return value

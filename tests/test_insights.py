@@ -322,10 +322,23 @@ def test_feedback_input_is_checked(tmp_path, app_over):
             "check-first",
         ),
         ({"request_id": rid, "action": "open", "article_id": "lost-parcel", "who": "me"}, "who"),
+        # A choice says where the chosen procedure stood: 2nd or lower; nothing else has a rank.
+        ({"request_id": rid, "action": "chose", "article_id": "lost-parcel"}, "rank"),
+        ({"request_id": rid, "action": "chose", "article_id": "lost-parcel", "rank": 1}, "2 到 20"),
+        ({"request_id": rid, "action": "chose", "article_id": "lost-parcel", "rank": 21}, "21"),
+        ({"request_id": rid, "action": "chose", "article_id": "lost-parcel", "rank": "2"}, '"2"'),
+        ({"request_id": rid, "action": "chose", "article_id": "lost-parcel", "rank": True}, "true"),
+        ({"request_id": rid, "action": "open", "article_id": "lost-parcel", "rank": 2}, "chose"),
     ]
     for body, fragment in cases:
         response = fetch(f"{base}/api/feedback", "POST", json_body=body)
         assert_json_error(response, 400, fragment)
+    accepted = fetch(
+        f"{base}/api/feedback",
+        "POST",
+        json_body={"request_id": rid, "action": "chose", "article_id": "lost-parcel", "rank": 3},
+    )
+    assert accepted.status == 202 and accepted.json()["rank"] == 3
     assert_json_error(fetch(f"{base}/api/feedback"), 405)
     assert_json_error(
         fetch(f"{base}/api/assist", "POST", json_body={"case": "退款", "case_id": "abc"}),

@@ -3,7 +3,10 @@
 // Insights: every answer carries a request_id; the console sends back what the agent did with it
 // (opened a candidate or the full article, copied a reply, marked the procedure 有用 / 不对) to
 // /api/feedback, and sends the first answer's id as case_id while the agent keeps typing, so a
-// case counts once. Feedback is fire-and-forget: it never holds up the agent.
+// case counts once. When the agent works from a procedure the search did not put first (copies
+// its reply, ticks its steps, marks it 有用, or opens it after marking the first 不对), the console
+// reports `chose` with its rank, once per case and procedure: `kb learn` turns those into
+// keywords. Feedback is fire-and-forget: it never holds up the agent.
 //
 // Safety: the buyer's text and everything derived from it is put on the page as text
 // (textContent, Text nodes), never as HTML. The one HTML-ish field, a result's snippet, is
@@ -321,7 +324,7 @@
   // ---------------------------------------------------------------- feedback for editors
 
   // Tell the server what the agent did with the current answer; resolves to whether it was taken.
-  async function sendFeedback(action, articleId, replyId) {
+  async function sendFeedback(action, articleId, replyId, rank) {
     const requestId = state.answer && state.answer.request_id;
     if (!requestId) return false;
     const once = action === "open" || action === "copy";
@@ -333,7 +336,8 @@
         method: "POST",
         headers: { "Content-Type": "application/json" },
         body: JSON.stringify({ request_id: requestId, action, article_id: articleId,
-                               ...(replyId ? { reply_id: replyId } : {}) }),
+                               ...(replyId ? { reply_id: replyId } : {}),
+                               ...(rank ? { rank } : {}) }),
         keepalive: true, // an article opened in a new tab must not cancel it
       });
       return response.ok;
@@ -342,11 +346,26 @@
     }
   }
 
+  // The agent works from a procedure the search did not put first: say so once per case and
+  // procedure, with where it stood in the answer.
+  function reportChoice(articleId) {
+    const results = state.answer ? state.answer.results : [];
+    const rank = results.findIndex((r) => r.id === articleId) + 1;
+    if (rank < 2) return;
+    const key = `chose|${state.caseId}|${articleId}`;
+    if (state.sent.has(key)) return;
+    state.sent.add(key);
+    sendFeedback("chose", articleId, null, rank);
+  }
+
   // Reply keys are "article/reply".
   function sendCopies(keys) {
     for (const key of keys) {
       const cut = key.indexOf("/");
-      if (cut > 0) sendFeedback("copy", key.slice(0, cut), key.slice(cut + 1));
+      if (cut > 0) {
+        sendFeedback("copy", key.slice(0, cut), key.slice(cut + 1));
+        reportChoice(key.slice(0, cut));
+      }
     }
   }
 
@@ -364,6 +383,7 @@
     if (!articleId) return;
     state.marks.set(articleId, action);
     renderVerdict(articleId);
+    if (action === "helpful") reportChoice(articleId);
     const ok = await sendFeedback(action, articleId);
     if (!ok && state.openId === articleId) {
       const status = $("verdict-status");
@@ -560,6 +580,9 @@
     state.openId = id;
     state.pinned = true;
     sendFeedback("open", id);
+    // Marked the first 不对 and picked another: that one is the agent's choice.
+    const first = state.answer && state.answer.results[0];
+    if (first && first.id !== id && state.marks.get(first.id) === "wrong") reportChoice(id);
     renderCandidates();
     renderProcedure();
   }
@@ -653,6 +676,7 @@
           step.reason.replace(/^需确认：/, "")) : null,
         kind === "ok" && step.when ? el("span", { class: "step-reason", text: step.reason }) : null);
       box.addEventListener("change", () => {
+        if (box.checked) reportChoice(result.id);
         if (box.checked) ticks.add(step.text);
         else ticks.delete(step.text);
         item.classList.toggle("done", box.checked);
