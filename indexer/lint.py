@@ -288,18 +288,15 @@ def rule_links_resolve(article: Article, kb: KnowledgeBase, src: SourceLines, to
 def rule_banned_phrases(article: Article, kb: KnowledgeBase, src: SourceLines, today: dt.date):
     """回复模板不能含平台处罚的说法（banned_phrases.yaml），例如好评返现、引导加微信。"""
     for reply in article.replies:
-        lowered = reply.text.lower()
-        for phrase, why in kb.banned_phrases.items():
-            if phrase.lower() in lowered:
-                # Matched ignoring case: look for the words as written (加v for 加V).
-                start = lowered.index(phrase.lower())
-                written = reply.text[start : start + len(phrase)]
-                yield Problem(
-                    article.path,
-                    src.find(written, reply.line),
-                    f"回复 `{reply.id}` 含违规说法「{phrase}」：{why} 请删去或改写",
-                    "banned-phrase",
-                )
+        for phrase, start in kb.banned_in(reply.text):
+            # Matched ignoring case: look for the words as written (加v for 加V).
+            written = reply.text[start : start + len(phrase)]
+            yield Problem(
+                article.path,
+                src.find(written, reply.line),
+                f"回复 `{reply.id}` 含违规说法「{phrase}」：{kb.banned_phrases[phrase]} 请删去或改写",
+                "banned-phrase",
+            )
 
 
 @reports("reviewed-future", "review-overdue")

@@ -180,3 +180,13 @@ class KnowledgeBase:
 
     def article(self, article_id: str) -> Article | None:
         return self.by_id.get(article_id)
+
+    def banned_in(self, text: str) -> list[tuple[str, int]]:
+        """The banned phrases (banned_phrases.yaml) in `text`, ignoring case, with where each
+        starts: the one test lint (reply templates) and `kb learn` (proposed phrasings) share."""
+        lowered = text.lower()
+        return [
+            (phrase, lowered.index(phrase.lower()))
+            for phrase in self.banned_phrases
+            if phrase.lower() in lowered
+        ]
