@@ -363,6 +363,87 @@ def insights(ctx: click.Context, days: int, as_json: bool, purge: bool) -> None:
 
 @main.command()
 @click.option(
+    "--days",
+    default=30,
+    show_default=True,
+    type=click.IntRange(1, 3650),
+    help="The period: the last N days.",
+)
+@click.option(
+    "--min-cases",
+    default=2,
+    show_default=True,
+    type=click.IntRange(1, None),
+    help="Distinct cases an article's phrasings need between them to be proposed.",
+)
+@click.option("--json", "as_json", is_flag=True, help="Print the proposals as JSON.")
+@click.option(
+    "--apply",
+    "apply_ids",
+    multiple=True,
+    metavar="ID",
+    help="Write this proposal's phrasings into its article's keywords (repeatable).",
+)
+@click.option("--all", "apply_all", is_flag=True, help="Write every proposal (conflicts left out).")
+@click.pass_context
+def learn(
+    ctx: click.Context,
+    days: int,
+    min_cases: int,
+    as_json: bool,
+    apply_ids: tuple[str, ...],
+    apply_all: bool,
+) -> None:
+    """Propose keywords from the agents' corrections: phrasings buyers used for an article the
+    search ranked low (the agent chose it below the first, or resolved a no-good-match search
+    with it). --apply ID / --all writes them into the articles' files; then run `kb check`.
+    """
+    from assist_app.insights_store import StoreUnavailable, open_store
+    from assist_app.learn import ApplyError, apply_proposals, format_proposals, propose
+    from indexer.loader import load_kb
+
+    settings = _settings(ctx)
+    try:
+        store = open_store(settings.insights_store_url())
+    except ValueError as e:
+        raise click.ClickException(str(e)) from None
+    engine = open_engine(settings)
+    warn_if_stale(settings)
+    kb, _ = load_kb(settings.kb_dir)
+    try:
+        report = propose(store, kb, engine, days=days, min_cases=min_cases)
+    except StoreUnavailable as e:
+        raise click.ClickException(str(e)) from None
+    if not (apply_ids or apply_all):
+        click.echo(
+            json.dumps(report, ensure_ascii=False, indent=2)
+            if as_json
+            else format_proposals(report)
+        )
+        return
+    try:
+        written = apply_proposals(settings.kb_dir, report, apply_ids, apply_all)
+    except ApplyError as e:
+        raise click.ClickException(str(e)) from None
+    if as_json:
+        click.echo(
+            json.dumps(
+                [{"path": path, "added": added} for path, added in written],
+                ensure_ascii=False,
+                indent=2,
+            )
+        )
+        return
+    for path, added in written:
+        click.echo(f"{path}：keywords 新增 {len(added)} 条：{'、'.join(added)}")
+    if written:
+        click.echo("在分支上提交这些修改，kb check 会给出它们对各评估集的影响")
+    else:
+        click.echo("没有可写入的问法（冲突的问法不会写入）")
+
+
+@main.command()
+@click.option(
     "--days", default=0, show_default=True, help="Also list reviews due within this many days."
 )
 @click.pass_context

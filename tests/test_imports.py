@@ -42,7 +42,16 @@ LAYERS: list[tuple[str, set[str]]] = [
             "indexer.regex_safety",
         },
     ),
-    ("kb files", {"indexer.loader", "indexer.analysis", "indexer.snapshot", "indexer.extract"}),
+    (
+        "kb files",
+        {
+            "indexer.loader",
+            "indexer.analysis",
+            "indexer.snapshot",
+            "indexer.extract",
+            "indexer.keyword_patch",
+        },
+    ),
     ("checks", {"indexer.lint", "indexer.reviews", "indexer.changes"}),
     (
         "index",
@@ -69,6 +78,7 @@ LAYERS: list[tuple[str, set[str]]] = [
             "assist_app.insights_store",
             "assist_app.insights_rollup",
             "assist_app.insights",
+            "assist_app.learn",
             "assist_app.users",
             "assist_app.request_ids",
             "assist_app.disclosure",
