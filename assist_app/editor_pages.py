@@ -4,14 +4,17 @@ from __future__ import annotations
 
 import datetime as dt
 import subprocess
+import time
 
-from flask import Blueprint, abort, current_app, render_template, request
+from flask import Blueprint, abort, current_app, redirect, render_template, request, url_for
 
 from assist_app import render
+from assist_app.auth import current_visitor
 from assist_app.disclosure import without_paths
 from assist_app.engine import get_engine, get_settings
 from assist_app.insights import DEFAULT_DAYS, PERIODS, build_report
 from assist_app.insights_store import StoreUnavailable
+from assist_app.learn import propose
 from assist_app.recorder import get_recorder
 
 bp = Blueprint("editors", __name__)
@@ -39,6 +42,7 @@ def insights():
     kb = loaded.kb
     try:
         report = build_report(recorder.store, kb, days, today=engine.today())
+        learned = propose(recorder.store, kb, engine, days=days)
     except StoreUnavailable as e:
         current_app.logger.warning("检索洞察页：%s", e)
         return render_template(
@@ -54,6 +58,7 @@ def insights():
     return render_template(
         "insights.html",
         report=report,
+        learned=learned,
         store_error=None,
         days=days,
         periods=PERIODS,
@@ -62,6 +67,33 @@ def insights():
         retention_days=get_settings().insights_retention_days,
         kb_version=loaded.manifest.get("kb_version"),
     )
+
+
+MAX_PHRASING_CHARS = 200
+
+
+@bp.post("/insights/dismiss")
+def dismiss_phrasing():
+    """Turn a proposed phrasing down: `kb learn` and this page do not propose it again."""
+    days = period_days(request.form.get("days"))
+    article_id = request.form.get("article_id", "")
+    phrasing = request.form.get("phrasing", "").strip()
+    if get_engine().current().articles.get(article_id) is None:
+        abort(400, f"没有 id 为“{article_id}”的文章")
+    if not phrasing or len(phrasing) > MAX_PHRASING_CHARS:
+        abort(
+            400, f"phrasing 必须是 1 到 {MAX_PHRASING_CHARS} 个字的问法，收到 {len(phrasing)} 个字"
+        )
+    visitor = current_visitor()
+    who = visitor.name if visitor and visitor.name else "本机编辑"
+    store = get_recorder().store
+    try:
+        with store.connection() as conn:
+            store.dismiss(conn, article_id, phrasing, who, time.time())
+    except StoreUnavailable as e:
+        current_app.logger.warning("忽略建议问法：%s", e)
+        abort(503, f"暂时无法记录：{without_paths(str(e))}")
+    return redirect(url_for("editors.insights", days=days, _anchor="learn-title"), 303)
 
 
 def since_date(value: str | None, today: dt.date) -> dt.date:

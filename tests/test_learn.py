@@ -15,6 +15,7 @@ import shutil
 import sqlite3
 import time
 import uuid
+from urllib.parse import urlencode
 
 import pytest
 import yaml
@@ -479,3 +480,52 @@ def test_an_old_postgres_store_is_migrated_without_losing_data(kb, engine):
             for sql, params in old_rows(now):
                 conn.execute(sql.replace("?", "%s"), params)
         check_migrated(url, kb, engine, now)
+
+
+# ------------------------------------------------------------------ the insights page
+
+
+def test_insights_page_lists_proposals_with_a_patch_and_a_way_to_dismiss(tmp_path, index_root):
+    store_url = str(tmp_path / "insights.sqlite")
+    store = open_store(store_url)
+    now = time.time()
+    record(store, *(chose(case, now - 600 + i) for i, case in enumerate(CASES)))
+    phrasings = [clean_phrasing(mask_personal_data(c)) for c in CASES]
+    app = create_app(Settings(kb_dir=KB_DIR, index_root=index_root, insights_url=store_url))
+    with serve_app(app) as base:
+        html = fetch(f"{base}/insights?days=7").text
+        section = html.split('id="learn-title"', 1)[1].split("</section>", 1)[0]
+        assert "3 个案例" in section and f'data-article="{WANTED}"' in section
+        assert all(p in section for p in phrasings)
+        patch = re.search(r'<pre id="patch-1">(.*?)</pre>', section, re.S).group(1)
+        assert patch.splitlines() == [f"  - {p}" for p in sorted(phrasings)]
+        assert 'data-copy="patch-1">复制补丁</button>' in section
+
+        form = urlencode({"article_id": WANTED, "phrasing": phrasings[0], "days": 7})
+        form_type = {"Content-Type": "application/x-www-form-urlencoded"}
+        # Another site's page cannot dismiss for an editor; bad input changes nothing.
+        refused = fetch(
+            f"{base}/insights/dismiss",
+            "POST",
+            form,
+            headers={**form_type, "Origin": "http://evil.example"},
+        )
+        assert refused.status == 403
+        bad = fetch(
+            f"{base}/insights/dismiss", "POST", "article_id=nope&phrasing=x", headers=form_type
+        )
+        assert bad.status == 400 and "nope" in bad.text
+        with store.connection() as conn:
+            assert store.query(conn, "SELECT * FROM insight_dismissals", {}) == []
+
+        after = fetch(f"{base}/insights/dismiss", "POST", form, headers=form_type)
+        assert after.status == 200  # followed the 303 back to the page
+        section = after.text.split('id="learn-title"', 1)[1].split("</section>", 1)[0]
+        assert phrasings[0] not in section and phrasings[1] in section
+    app.extensions["insights"].close()
+    with store.connection() as conn:
+        [(article_id, phrasing, who, at)] = store.query(
+            conn, "SELECT * FROM insight_dismissals", {}
+        )
+    assert (article_id, phrasing, who) == (WANTED, phrasings[0], "本机编辑")
+    assert now <= at <= time.time()
