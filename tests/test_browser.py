@@ -669,6 +669,105 @@ def test_mark_a_result_helpful_and_see_it_in_insights(browser, index_root, tmp_p
         assert not errors, f"errors in the page: {errors}"
 
 
+def test_working_from_a_lower_procedure_is_reported_once_and_learnt(
+    browser, index_root, tmp_path, screenshots
+):
+    """The console reports `chose` when the agent works from a procedure below the first (a
+    copied reply, a ticked step, or another pick after marking the first 不对), once per case;
+    the insights page then proposes the buyers' wording and copies its patch."""
+    from test_learn import CASES, WANTED
+    from web_helpers import serve_app
+
+    from assist_app import create_app
+    from assist_app.settings import Settings
+
+    store_url = str(tmp_path / "insights.sqlite")
+    app = create_app(
+        Settings(kb_dir=PROJECT_ROOT / "kb", index_root=index_root, insights_url=store_url)
+    )
+    first_title = "物流延迟"
+    wanted = "#candidate-list .candidate", "寄回的退货包裹"
+    with serve_app(app) as base:
+        context, page, errors = watched_page(browser, base)
+        context.grant_permissions(["clipboard-read", "clipboard-write"], origin=base)
+        for n, case in enumerate(CASES):
+            if n == 0:
+                ask(page, case, first_title)
+            else:
+                page.keyboard.press("Alt+KeyN")  # a new buyer
+                page.keyboard.type(case)
+                page.wait_for_function(
+                    "t => document.getElementById('proc-title').textContent.includes(t)",
+                    arg=first_title,
+                )
+            candidate = page.locator(wanted[0], has_text=wanted[1])
+            rank = int(candidate.locator(".candidate-key").inner_text())
+            assert rank > 1
+            if n == 0:  # Alt+digit, then copy one of its replies (twice: one choice)
+                page.keyboard.press(f"Alt+Digit{rank}")
+                page.wait_for_function(
+                    "() => document.getElementById('proc-title').textContent.includes('寄回')"
+                )
+                page.locator("#replies .reply .copy").first.click()
+                page.locator("#replies .reply .copy").first.click()
+            elif n == 1:  # click it, tick two of its steps
+                candidate.locator("button").click()
+                page.wait_for_function(
+                    "() => document.getElementById('proc-title').textContent.includes('寄回')"
+                )
+                page.locator("#checklist .step-box").nth(0).check()
+                page.locator("#checklist .step-box").nth(1).check()
+            else:  # mark the first 不对, then pick it
+                page.get_by_role("button", name="✗ 不对").click()
+                candidate.locator("button").click()
+                page.wait_for_function(
+                    "() => document.getElementById('proc-title').textContent.includes('寄回')"
+                )
+        store = app.extensions["insights"].store
+
+        def chosen() -> list[tuple]:
+            assert app.extensions["insights"].flush()
+            with store.connection() as conn:
+                return store.query(
+                    conn,
+                    "SELECT r.case_id, a.article_id, a.rank FROM insight_actions a JOIN "
+                    "insight_requests r ON r.request_id = a.request_id WHERE a.action = 'chose'",
+                    {},
+                )
+
+        # Feedback is fire-and-forget: wait until the last case's report has arrived.
+        for _ in range(100):
+            if len(chosen()) >= 3:
+                break
+            page.wait_for_timeout(100)
+        page.wait_for_timeout(300)  # a duplicate report, were one sent, would be in by now
+        found = chosen()
+        assert len(found) == 3 and len({case_id for case_id, _, _ in found}) == 3
+        assert {(article_id, rank > 1) for _, article_id, rank in found} == {(WANTED, True)}
+
+        page.goto("/insights?days=7")
+        proposal = page.locator(f".proposal[data-article='{WANTED}']")
+        assert "3 个案例" in proposal.inner_text() and first_title in proposal.inner_text()
+        proposal.get_by_role("button", name="复制补丁").click()
+        page.wait_for_function(
+            "() => document.querySelector('[data-copy]').textContent === '已复制'"
+        )
+        patch = clipboard(page)
+        assert len(patch.splitlines()) == 3 and all(
+            line.startswith("  - ") for line in patch.splitlines()
+        )
+        assert not re.search(r"\d", patch), "no number of the cases reaches a keyword"
+        page.screenshot(path=screenshots / "insights-learn.png", full_page=True)
+
+        dropped = patch.splitlines()[0][4:]
+        proposal.locator("li", has_text=dropped).get_by_role("button", name="忽略").click()
+        page.wait_for_url("**/insights?days=7#learn-title")
+        assert dropped not in page.locator(f".proposal[data-article='{WANTED}']").inner_text()
+        context.close()
+        assert not errors, f"errors in the page: {errors}"
+    app.extensions["insights"].close()
+
+
 # ------------------------------------------------------------------ accessibility
 
 AXE = Path(__file__).parent / "vendor" / "axe-core" / "axe.min.js"
