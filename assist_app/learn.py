@@ -207,7 +207,6 @@ def propose(
 
     skipped: dict[str, int] = defaultdict(int)
     wanted: dict[str, dict[str, _Phrasing]] = defaultdict(dict)
-    first_check: dict[str, str | None] = {}  # phrasing -> the article it finds first, if good
     for found in corrections(actions, requests):
         article = kb.article(found.article_id)
         if article is None:
@@ -226,18 +225,19 @@ def propose(
         if phrasing in {normalize(k) for k in article.keywords}:
             skipped["already_keyword"] += 1
             continue
-        if phrasing not in first_check:
-            result = engine.search(phrasing, limit=1)
-            good = result.hits and not result.no_good_match
-            first_check[phrasing] = result.hits[0].article.id if good else None
-        if first_check[phrasing] == found.article_id:
-            skipped["already_first"] += 1
-            continue
         entry = wanted[found.article_id].setdefault(phrasing, _Phrasing(phrasing))
         entry.cases.add(found.case_id)
         entry.example = entry.example or found.case_text
         entry.ranked_first[found.ranked_first] += 1
         entry.sources.add(found.source)
+
+    # Searching is the costly check: only for articles with enough cases to be proposed.
+    for article_id, phrasings in wanted.items():
+        if len(set().union(*(p.cases for p in phrasings.values()))) < min_cases:
+            continue
+        for phrasing in list(phrasings):
+            if first_found(engine, phrasing) == article_id:
+                skipped["already_first"] += len(phrasings.pop(phrasing).cases)
 
     articles_of: dict[str, set[str]] = defaultdict(set)
     for article_id, phrasings in wanted.items():
@@ -281,6 +281,12 @@ def propose(
         "skipped": dict(sorted(skipped.items())),
         "store": store.describe(),
     }
+
+
+def first_found(engine: SearchEngine, phrasing: str) -> str | None:
+    """The article the current search puts first for a phrasing, when it is a good match."""
+    result = engine.search(phrasing, limit=1)
+    return result.hits[0].article.id if result.hits and not result.no_good_match else None
 
 
 def _iso(at: float) -> str:

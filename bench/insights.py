@@ -9,7 +9,8 @@ followed by an action (open, copy, helpful, wrong), a fifth re-asked within the 
 texts come from a pool of phrasings with order numbers varied, so some repeat and most do not.
 The store is filled once (reused when it already holds the records); then it prints the time
 to roll up the complete days (once, what the insights writer does hourly) and the median and
-max of `build_report` for 7, 30 and 90 days, and (--http) of GET /insights?days=90 from `kb serve`.
+max of `build_report` and of `learn.propose` (kb learn) for 7, 30 and 90 days, and (--http) of
+GET /insights?days=90 from `kb serve`.
 """
 
 from __future__ import annotations
@@ -129,6 +130,7 @@ def main() -> None:
     parser.add_argument("--http", action="store_true", help="also time GET /insights?days=90")
     args = parser.parse_args()
     from assist_app.insights import build_report, roll_up
+    from assist_app.learn import propose
     from indexer.search import SearchEngine
 
     url = args.store or str(PROJECT_ROOT / "var" / "bench" / f"insights-{args.records}.sqlite")
@@ -140,7 +142,8 @@ def main() -> None:
             f"generating {args.records - have:,} records into {store.describe()}", file=sys.stderr
         )
         generate(store, args.records - have, now)
-    kb = SearchEngine(args.index).current().kb
+    engine = SearchEngine(args.index)
+    kb = engine.current().kb
     print(f"{store.describe()}: {count(store):,} request records")
     started = time.perf_counter()
     rolled = roll_up(store, retention_days=90)
@@ -153,6 +156,10 @@ def main() -> None:
         build_report(store, kb, days)  # rolls up the hours at this period's start edge, once
         median, most = timed(lambda days=days: build_report(store, kb, days), args.repeat)
         print(f"| build_report, {days} days | {median:.3f} | {most:.3f} |")
+    for days in (7, 30, 90):
+        # kb learn and the page's 建议补充的相似问法 read raw records (not roll-ups).
+        median, most = timed(lambda days=days: propose(store, kb, engine, days), args.repeat)
+        print(f"| learn.propose, {days} days | {median:.3f} | {most:.3f} |")
     if args.http:
         median, most = time_http(url, args.index, args.repeat)
         print(f"| GET /insights?days=90 (kb serve) | {median:.3f} | {most:.3f} |")
