@@ -13,7 +13,7 @@ from assist_app.auth import current_visitor
 from assist_app.disclosure import without_paths
 from assist_app.engine import get_engine, get_settings
 from assist_app.insights import DEFAULT_DAYS, PERIODS, build_report
-from assist_app.insights_store import StoreUnavailable
+from assist_app.insights_store import COUNT_DISMISSALS, StoreUnavailable
 from assist_app.learn import propose
 from assist_app.recorder import get_recorder
 
@@ -42,7 +42,7 @@ def insights():
     kb = loaded.kb
     try:
         report = build_report(recorder.store, kb, days, today=engine.today())
-        learned = propose(recorder.store, kb, engine, days=days)
+        learned = cached_proposals(recorder.store, kb, engine, days, loaded.manifest)
     except StoreUnavailable as e:
         current_app.logger.warning("检索洞察页：%s", e)
         return render_template(
@@ -67,6 +67,29 @@ def insights():
         retention_days=get_settings().insights_retention_days,
         kb_version=loaded.manifest.get("kb_version"),
     )
+
+
+# Proposals read the period's raw records (about a second per 100,000 at 90 days,
+# bench/insights.py): kept per process for a few minutes, per KB build and period, and
+# recomputed at once when an editor dismisses a phrasing.
+LEARN_CACHE_S = 300
+LEARN_CACHED = 16
+
+
+def cached_proposals(store, kb, engine, days: int, manifest: dict) -> dict:
+    """`learn.propose` for the page, kept LEARN_CACHE_S seconds in this process."""
+    with store.connection() as conn:
+        dismissed = store.query(conn, COUNT_DISMISSALS, {})[0][0]
+    cache = current_app.extensions.setdefault("learn_cache", {})
+    key = (manifest.get("build_id"), days, int(dismissed))
+    kept = cache.get(key)
+    if kept is not None and time.monotonic() - kept[0] < LEARN_CACHE_S:
+        return kept[1]
+    learned = propose(store, kb, engine, days=days)
+    if len(cache) >= LEARN_CACHED:
+        cache.clear()
+    cache[key] = (time.monotonic(), learned)
+    return learned
 
 
 MAX_PHRASING_CHARS = 200

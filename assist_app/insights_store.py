@@ -99,6 +99,7 @@ INSERT_DISMISSAL = """
     VALUES (:article_id, :phrasing, :dismissed_by, :dismissed_at)
     ON CONFLICT (article_id, phrasing) DO NOTHING"""
 DISMISSALS = "SELECT article_id, phrasing, dismissed_by, dismissed_at FROM insight_dismissals"
+COUNT_DISMISSALS = "SELECT COUNT(*) FROM insight_dismissals"
 PURGE = (
     """DELETE FROM insight_shown WHERE request_id IN
         (SELECT request_id FROM insight_requests WHERE at < :cutoff)""",
