@@ -529,3 +529,43 @@ def test_insights_page_lists_proposals_with_a_patch_and_a_way_to_dismiss(tmp_pat
         )
     assert (article_id, phrasing, who) == (WANTED, phrasings[0], "本机编辑")
     assert now <= at <= time.time()
+
+
+# ------------------------------------------------------------------ the command
+
+
+def test_kb_learn_prints_proposals_and_refuses_an_unknown_id_changing_nothing(tmp_path, index_root):
+    from click.testing import CliRunner
+
+    from assist_app.cli import main
+
+    store_url = str(tmp_path / "insights.sqlite")
+    now = time.time()
+    record(open_store(store_url), *(chose(case, now - 60 + i) for i, case in enumerate(CASES)))
+    copy = tmp_path / "kb"
+    shutil.copytree(KB_DIR, copy)
+    before = {p: p.read_bytes() for p in copy.rglob("*.md")}
+
+    def kb(*args):
+        return CliRunner().invoke(
+            main,
+            ["--kb", str(copy), "--index", str(index_root), "learn", *args],
+            env={"KB_INSIGHTS_URL": store_url},
+        )
+
+    shown = kb()
+    assert shown.exit_code == 0, shown.output
+    assert f"[{WANTED}]" in shown.stdout and "（3 个案例）" in shown.stdout
+    assert f"排第一的是：{FIRST} ×3" in shown.stdout
+    assert "kb learn --apply" in shown.stdout
+    assert kb("--min-cases", "4").stdout.count("[") == 0  # three cases are not four
+
+    refused = kb("--apply", "nope", "--apply", WANTED)
+    assert refused.exit_code == 1 and "没有这些建议：nope" in refused.output
+    assert WANTED in refused.output  # it names the proposals there are
+    assert {p: p.read_bytes() for p in copy.rglob("*.md")} == before
+
+    applied = kb("--all")
+    assert applied.exit_code == 0 and "keywords 新增 3 条" in applied.stdout
+    changed = [p for p in before if p.read_bytes() != before[p]]
+    assert [p.name for p in changed] == [f"{WANTED}.md"]
