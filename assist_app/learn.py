@@ -9,8 +9,9 @@ Two signals in the insights store say an agent corrected the search:
 
 A case counts once, for the procedure it ended with (its last such action; one the agent then
 marked 不对 counts for nothing). Its phrasing is the case text of the answer it corrected,
-already masked by the recorder, normalised, and with every masked part (and any number run
-left) removed; what is then too short, or still reads as a person's name, is dropped. A phrasing
+already masked by the recorder, normalised, with every masked part (and any number run left)
+and every clause that still reads as a person's name removed; what is then too short is
+dropped. A phrasing
 is not proposed when it carries banned wording (kb/banned_phrases.yaml), is already one of the
 article's keywords, was dismissed by an editor, or already finds the article first today (the
 current search engine is asked). A phrasing wanted by two articles is a conflict: shown, never
@@ -90,8 +91,7 @@ def clean_phrasing(masked_case: str, stopwords: frozenset[str] = frozenset()) ->
 
     The buyer's side of a chat, normalised (full-width, traditional, case); masked parts and
     number runs removed with the word that announced them; chat noise and clauses read as a
-    name dropped; cut to
-    MAX_PHRASING_CHARS at a clause; None when under MIN_PHRASING_CHARS.
+    name dropped; cut to MAX_PHRASING_CHARS at a clause; None when under MIN_PHRASING_CHARS.
     """
     turns = buyer_side(split_turns(masked_case)) or split_turns(masked_case)
     text = normalize(" ".join(t.text for t in turns))
