@@ -15,6 +15,9 @@ from pathlib import Path
 
 FIXTURES = Path(__file__).parent / "fixtures"
 MINI_KB = FIXTURES / "mini_kb"
+# The shop fixture KB: eleven articles for tests of search, assist, the API and the pages
+# (conftest builds it once per session; `kb_copy` copies it).
+SHOP_KB = FIXTURES / "shop_kb"
 KB_COMMAND = Path(sys.executable).parent / "kb"
 
 # The mini KB's cancel-order article, line for line: tests change one line and expect a problem

@@ -37,14 +37,14 @@ def users_file(tmp_path):
 
 
 @pytest.fixture
-def app_with(index_root, tmp_path):
+def app_with(starter_index_root, tmp_path):
     """Serve the real app with extra settings; yield a function returning (base URL, app)."""
     stack = contextlib.ExitStack()
 
     def start(**extra):
         settings = Settings(
             kb_dir=KB_DIR,
-            index_root=index_root,
+            index_root=starter_index_root,
             insights_url=str(tmp_path / "insights.sqlite"),
             **extra,
         )
@@ -304,7 +304,7 @@ def test_feedback_needs_a_request_id_this_service_issued(app_with):
 # ------------------------------------------------------------------ no paths to anyone
 
 
-def test_readyz_and_pages_show_no_paths(app_with, tmp_path, index_root):
+def test_readyz_and_pages_show_no_paths(app_with, tmp_path, starter_index_root):
     base, _ = app_with()
     client = Browser(base)
     assert client.assist().status == 200
@@ -329,9 +329,9 @@ def test_not_ready_errors_do_not_show_the_index_path(tmp_path):
 # ------------------------------------------------------------------ kb serve and kb users
 
 
-def test_serve_refuses_a_public_address_without_sign_in(tmp_path, index_root):
+def test_serve_refuses_a_public_address_without_sign_in(tmp_path, starter_index_root):
     port = str(free_port())
-    base = ("--kb", KB_DIR, "--index", index_root, "serve", "--port", port)
+    base = ("--kb", KB_DIR, "--index", starter_index_root, "serve", "--port", port)
     env = {k: v for k, v in os.environ.items() if not k.startswith("KB_")}
     refused = run_kb(*base, "--host", "0.0.0.0", timeout=60, env=env)
     assert refused.returncode == 1

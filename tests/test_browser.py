@@ -71,9 +71,9 @@ def watched_page(browser, base: str, console_errors: bool = True):
 
 
 @pytest.fixture
-def page(browser, live_server):
-    context, page, errors = watched_page(browser, live_server)
-    context.grant_permissions(["clipboard-read", "clipboard-write"], origin=live_server)
+def page(browser, starter_server):
+    context, page, errors = watched_page(browser, starter_server)
+    context.grant_permissions(["clipboard-read", "clipboard-write"], origin=starter_server)
     yield page
     context.close()
     assert not errors, f"errors in the page: {errors}"
@@ -434,10 +434,10 @@ def in_view(locator) -> bool:
 
 
 @pytest.mark.parametrize("height", [768, 657])
-def test_the_work_is_above_the_fold_at_1366(browser, live_server, screenshots, height):
+def test_the_work_is_above_the_fold_at_1366(browser, starter_server, screenshots, height):
     # 1366x657 is a 1366x768 screen with a browser's toolbars.
     context = browser.new_context(
-        viewport={"width": 1366, "height": height}, locale="zh-CN", base_url=live_server
+        viewport={"width": 1366, "height": height}, locale="zh-CN", base_url=starter_server
     )
     page = context.new_page()
     page.set_default_timeout(10_000)
@@ -535,11 +535,11 @@ def test_why_is_said_in_words(page):
 
 @pytest.mark.parametrize(("status", "says"), [(401, "重新登录"), (403, "没有使用坐席助手的权限")])
 def test_a_sign_in_that_expired_or_no_permission_is_said_plainly(
-    browser, live_server, status, says
+    browser, starter_server, status, says
 ):
     # The sign-in in front of the app may answer with a login page (HTML), not JSON. (Its own
     # page: the browser logs the refused request as an error, which the page fixture forbids.)
-    context = browser.new_context(locale="zh-CN", base_url=live_server)
+    context = browser.new_context(locale="zh-CN", base_url=starter_server)
     page = context.new_page()
     page.set_default_timeout(10_000)
     page.route(
@@ -634,7 +634,9 @@ def test_search_articles_with_highlights(page, screenshots):
 # ------------------------------------------------------------------ insights
 
 
-def test_mark_a_result_helpful_and_see_it_in_insights(browser, index_root, tmp_path, screenshots):
+def test_mark_a_result_helpful_and_see_it_in_insights(
+    browser, starter_index_root, tmp_path, screenshots
+):
     from web_helpers import agents_session, serve_app
 
     from assist_app import create_app
@@ -642,7 +644,7 @@ def test_mark_a_result_helpful_and_see_it_in_insights(browser, index_root, tmp_p
 
     store = tmp_path / "insights.sqlite"
     app = create_app(
-        Settings(kb_dir=PROJECT_ROOT / "kb", index_root=index_root, insights_url=str(store))
+        Settings(kb_dir=PROJECT_ROOT / "kb", index_root=starter_index_root, insights_url=str(store))
     )
     with serve_app(app) as base:
         agents_session(base)  # other agents' work this week, through the API
@@ -670,7 +672,7 @@ def test_mark_a_result_helpful_and_see_it_in_insights(browser, index_root, tmp_p
 
 
 def test_working_from_a_lower_procedure_is_reported_once_and_learnt(
-    browser, index_root, tmp_path, screenshots
+    browser, starter_index_root, tmp_path, screenshots
 ):
     """The console reports `chose` when the agent works from a procedure below the first (a
     copied reply, a ticked step, or another pick after marking the first 不对), once per case;
@@ -683,7 +685,7 @@ def test_working_from_a_lower_procedure_is_reported_once_and_learnt(
 
     store_url = str(tmp_path / "insights.sqlite")
     app = create_app(
-        Settings(kb_dir=PROJECT_ROOT / "kb", index_root=index_root, insights_url=store_url)
+        Settings(kb_dir=PROJECT_ROOT / "kb", index_root=starter_index_root, insights_url=store_url)
     )
     first_title = "物流延迟"
     wanted = "#candidate-list .candidate", "寄回的退货包裹"
@@ -804,7 +806,7 @@ def test_the_console_with_an_answer_passes_an_automated_accessibility_check(page
 # ------------------------------------------------------------------ signing in
 
 
-def test_sign_in_work_a_case_and_sign_out(browser, index_root, tmp_path, screenshots):
+def test_sign_in_work_a_case_and_sign_out(browser, starter_index_root, tmp_path, screenshots):
     from web_helpers import serve_app
 
     from assist_app import create_app
@@ -816,7 +818,7 @@ def test_sign_in_work_a_case_and_sign_out(browser, index_root, tmp_path, screens
     app = create_app(
         Settings(
             kb_dir=PROJECT_ROOT / "kb",
-            index_root=index_root,
+            index_root=starter_index_root,
             insights_url=str(tmp_path / "insights.sqlite"),
             users_file=users,
         )

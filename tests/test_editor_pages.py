@@ -19,13 +19,15 @@ KB_DIR = PROJECT_ROOT / "kb"
 
 
 @pytest.fixture
-def serve(index_root, tmp_path):
+def serve(starter_index_root, tmp_path):
     """Serve the app over the session's index with a given KB folder; yield its base URL."""
     with contextlib.ExitStack() as stack:
 
         def start(kb_dir):
             insights = str(tmp_path / "insights.sqlite")
-            app = create_app(Settings(kb_dir=kb_dir, index_root=index_root, insights_url=insights))
+            app = create_app(
+                Settings(kb_dir=kb_dir, index_root=starter_index_root, insights_url=insights)
+            )
             return stack.enter_context(serve_app(app))
 
         yield start
@@ -59,9 +61,9 @@ def test_a_bad_date_is_a_400_page_naming_the_format(serve):
     assert "YYYY-MM-DD" in page.text and "26/11/2026" in page.text
 
 
-def test_without_git_history_the_page_says_so(serve, kb_copy, monkeypatch):
+def test_without_git_history_the_page_says_so(serve, starter_kb_copy, monkeypatch):
     # A KB copied out of the repository has no history.
-    page = fetch(f"{serve(kb_copy)}/changes")
+    page = fetch(f"{serve(starter_kb_copy)}/changes")
     assert page.status == 200 and "不在 git 仓库中" in page.text
 
     # No git on the server at all.

@@ -49,10 +49,10 @@ LOST_PARCEL_FILE = "articles/in-transit/lost-parcel.md"
 
 
 @pytest.fixture
-def root(index_root, tmp_path) -> Path:
+def root(starter_index_root, tmp_path) -> Path:
     """A writable copy of the session's index root (one good build of the starter KB)."""
     copy = tmp_path / "index"
-    shutil.copytree(index_root, copy, symlinks=True)
+    shutil.copytree(starter_index_root, copy, symlinks=True)
     return copy
 
 
@@ -172,15 +172,15 @@ def kill_at_step(step: str, kb: Path, index_root: Path) -> None:
         ("layout.switch_current", 1),
     ],
 )
-def test_a_build_killed_with_sigkill_changes_nothing(root, kb_copy, when, generated):
+def test_a_build_killed_with_sigkill_changes_nothing(root, starter_kb_copy, when, generated):
     before = snapshot(root)
     outcome_before = last_build(root)
-    add_generated_articles(kb_copy, generated)
+    add_generated_articles(starter_kb_copy, generated)
 
     if when == "while-writing":
-        kill_while_writing(kb_copy, root)
+        kill_while_writing(starter_kb_copy, root)
     else:
-        kill_at_step(when, kb_copy, root)
+        kill_at_step(when, starter_kb_copy, root)
 
     # What the kill left: `current` and its files untouched; the old build answers.
     assert_last_good_build_serves(root, before)
@@ -199,16 +199,16 @@ def test_a_build_killed_with_sigkill_changes_nothing(root, kb_copy, when, genera
     # workers died with it and never held the lock.
     assert last_build(root) == outcome_before
     assert (root / ".build.lock").exists() and lock_is_free(root)
-    assert not build_workers_alive(kb_copy)
+    assert not build_workers_alive(starter_kb_copy)
 
     # The next build succeeds, removes the partial build and becomes current.
-    done = run_kb("--kb", kb_copy, "--index", root, "index")
+    done = run_kb("--kb", starter_kb_copy, "--index", root, "index")
     assert done.returncode == 0, done.stderr
     assert partials(root) == []
     assert os.readlink(root / "current") != before[0]
     manifest = last_build(root)
     assert manifest["ok"] is True
-    assert manifest["articles"] == len(list((kb_copy / "articles").rglob("*.md")))
+    assert manifest["articles"] == len(list((starter_kb_copy / "articles").rglob("*.md")))
     assert first_hit(root) == "lost-parcel"
     assert lock_is_free(root)
 
@@ -300,16 +300,16 @@ def collect_leaked_whoosh_files() -> None:
 
 @pytest.mark.parametrize("where", ["whoosh", "whoosh-and-token-cache", "arrays", "kb.jsonl"])
 def test_a_full_disk_fails_the_build_cleanly_and_readyz_says_so(
-    root, kb_copy, tmp_path, monkeypatch, where
+    root, starter_kb_copy, tmp_path, monkeypatch, where
 ):
-    edit(kb_copy / LOST_PARCEL_FILE, "keywords:\n", "keywords:\n  - 磁盘满了也要找到\n")
+    edit(starter_kb_copy / LOST_PARCEL_FILE, "keywords:\n", "keywords:\n  - 磁盘满了也要找到\n")
     before = snapshot(root)
-    with kb_server(kb_copy, root, tmp_path / "serve.log") as server:
+    with kb_server(starter_kb_copy, root, tmp_path / "serve.log") as server:
         good = request(server.url, "GET", "/readyz").json()
         disk = fill_the_disk(monkeypatch, where)
 
         with pytest.raises(BuildError) as raised:
-            build_index(kb_copy, root)
+            build_index(starter_kb_copy, root)
         message = str(raised.value)
         del raised  # its traceback holds the Whoosh writer
         collect_leaked_whoosh_files()
@@ -333,7 +333,7 @@ def test_a_full_disk_fails_the_build_cleanly_and_readyz_says_so(
 
         # Space freed: the next build succeeds and the failure is no longer reported.
         monkeypatch.undo()
-        summary = build_index(kb_copy, root)
+        summary = build_index(starter_kb_copy, root)
         ready = request(server.url, "GET", "/readyz").json()
         assert ready["build_id"] == summary.build_id
         assert ready["last_build_failure"] is None
@@ -402,8 +402,8 @@ def answer_of(reply) -> dict:
     return answer
 
 
-def test_deleting_the_index_under_a_running_server(root, kb_copy, tmp_path):
-    with kb_server(kb_copy, root, tmp_path / "serve.log") as server:
+def test_deleting_the_index_under_a_running_server(root, starter_kb_copy, tmp_path):
+    with kb_server(starter_kb_copy, root, tmp_path / "serve.log") as server:
         workers = server.worker_pids()
         assert len(workers) == 2
         before = {}
@@ -430,8 +430,8 @@ def test_deleting_the_index_under_a_running_server(root, kb_copy, tmp_path):
                 assert ready.json()["load_error"] == "索引目录中没有当前构建"
 
         # Rebuild into the same (now missing) root from a changed KB: picked up, no restart.
-        edit(kb_copy / LOST_PARCEL_FILE, "keywords:\n", "keywords:\n  - 索引删了又建好了\n")
-        done = run_kb("--kb", kb_copy, "--index", root, "index")
+        edit(starter_kb_copy / LOST_PARCEL_FILE, "keywords:\n", "keywords:\n  - 索引删了又建好了\n")
+        done = run_kb("--kb", starter_kb_copy, "--index", root, "index")
         assert done.returncode == 0, done.stderr
         new_build = last_build(root)["build_id"]
         for pid in workers:
@@ -445,9 +445,9 @@ def test_deleting_the_index_under_a_running_server(root, kb_copy, tmp_path):
 
 
 def test_a_worker_restarted_after_the_index_was_deleted_agrees_with_its_sibling(
-    root, kb_copy, tmp_path
+    root, starter_kb_copy, tmp_path
 ):
-    with kb_server(kb_copy, root, tmp_path / "serve.log") as server:
+    with kb_server(starter_kb_copy, root, tmp_path / "serve.log") as server:
         survivor, doomed = server.worker_pids()
         with server.only_worker(survivor):
             before = answer_of(assist(server.url, LOST_PARCEL))
@@ -498,7 +498,7 @@ def assert_one_line_error(result: subprocess.CompletedProcess, *fragments: str) 
     return lines[0]
 
 
-def test_a_build_lock_owned_by_another_user_is_a_one_line_error_recorded(kb_copy, tmp_path):
+def test_a_build_lock_owned_by_another_user_is_a_one_line_error_recorded(starter_kb_copy, tmp_path):
     root = tmp_path / "index"
     root.mkdir()
     lock = root / ".build.lock"
@@ -508,7 +508,7 @@ def test_a_build_lock_owned_by_another_user_is_a_one_line_error_recorded(kb_copy
     else:
         lock.chmod(0o444)
 
-    result = run_kb_without_override("--kb", kb_copy, "--index", root, "index")
+    result = run_kb_without_override("--kb", starter_kb_copy, "--index", root, "index")
 
     line = assert_one_line_error(result, str(lock), "删除它" if os.geteuid() == 0 else "写权限")
     outcome = json.loads((root / "last-build.json").read_text(encoding="utf-8"))
@@ -517,13 +517,13 @@ def test_a_build_lock_owned_by_another_user_is_a_one_line_error_recorded(kb_copy
 
 
 @pytest.mark.parametrize("where", ["root", "below"])
-def test_a_read_only_index_root_is_a_one_line_error(kb_copy, tmp_path, where):
+def test_a_read_only_index_root_is_a_one_line_error(starter_kb_copy, tmp_path, where):
     root = tmp_path / "index"
     root.mkdir()
     root.chmod(0o555)
     target = root if where == "root" else root / "sub"
     try:
-        result = run_kb_without_override("--kb", kb_copy, "--index", target, "index")
+        result = run_kb_without_override("--kb", starter_kb_copy, "--index", target, "index")
     finally:
         root.chmod(0o755)
 

@@ -86,9 +86,9 @@ json_values = st.recursive(
 
 
 @pytest.fixture(scope="module")
-def server(index_root, tmp_path_factory):
+def server(starter_index_root, tmp_path_factory):
     log = tmp_path_factory.mktemp("hostile") / "serve.log"
-    with kb_server(KB_DIR, index_root, log) as running:
+    with kb_server(KB_DIR, starter_index_root, log) as running:
         yield running
 
 
@@ -213,16 +213,16 @@ def test_the_browse_page_escapes_any_query(server, query):
 @given(case=hostile_text)
 @example(case="订单号<script>3900123456789012345</script> 我叫<b>王</b> ¥<i>99</i>")
 @example(case="SF1234567890123<img src=x> 收件人：<script>")
-def test_in_process_assist_takes_any_text_and_fills_no_markup(engine, case):
+def test_in_process_assist_takes_any_text_and_fills_no_markup(starter_engine, case):
     if not case.strip():
         return
-    answer = assist_in_process(engine, case[:MAX_CASE_CHARS])
+    answer = assist_in_process(starter_engine, case[:MAX_CASE_CHARS])
 
     json.dumps(answer, ensure_ascii=False).encode("utf-8")  # serialisable, valid UTF-8
     assert_inert(answer)
     # Slots come from the KB's regular expressions or closed lists, read from the folded case:
     # every value is there in the case, a listed value, or a fact's value.
-    kb = engine.current().kb
+    kb = starter_engine.current().kb
     folded = analysis.fold(case)
     facts = answer["facts"]
     for name, value in answer["slots"].items():
@@ -234,12 +234,12 @@ def test_in_process_assist_takes_any_text_and_fills_no_markup(engine, case):
         ), (name, value)
 
 
-def test_kb_search_takes_an_argument_that_is_not_utf8(index_root):
+def test_kb_search_takes_an_argument_that_is_not_utf8(starter_index_root):
     # Python turns the undecodable bytes into lone surrogates (PEP 383), which OpenCC and any
     # UTF-8 output cannot encode.
     case = b"\xff\xfe\xed\xa0\x80 " + "快递说放门口了 可是门口啥也没有".encode()
     done = subprocess.run(
-        [KB_COMMAND, "--index", index_root, "search", case, "--json"],
+        [KB_COMMAND, "--index", starter_index_root, "search", case, "--json"],
         capture_output=True,
         timeout=120,
     )
@@ -248,9 +248,9 @@ def test_kb_search_takes_an_argument_that_is_not_utf8(index_root):
     assert json.loads(done.stdout)["results"][0]["id"] == "lost-parcel"
 
 
-def test_slot_patterns_cannot_match_markup(engine):
+def test_slot_patterns_cannot_match_markup(starter_engine):
     """The API contract behind assert_inert: no slot pattern can read <, >, & or quotes."""
-    kb = engine.current().kb
+    kb = starter_engine.current().kb
     markup = "<>&\"'`"
     for name, spec in kb.slots.items():
         for value in spec.values:
@@ -482,8 +482,8 @@ def test_path_traversal_in_an_article_page_is_a_404_page(server, article_id):
 @example(article_id="lost-parcel")
 @example(article_id="lost-parcel\x00")
 @example(article_id="LOST-PARCEL")
-def test_any_article_id_is_the_article_or_a_404(server, engine, article_id):
-    known = engine.current().articles
+def test_any_article_id_is_the_article_or_a_404(server, starter_engine, article_id):
+    known = starter_engine.current().articles
     quoted = urllib.parse.quote(article_id, safe="")
     for prefix in ("/api/articles/", "/articles/"):
         reply = request(server.url, "GET", prefix + quoted)

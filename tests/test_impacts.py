@@ -76,8 +76,8 @@ def _compare(root, cases):
     return compared
 
 
-def test_scores_equal_whooshs_on_the_starter_kb(index_root):
-    assert _compare(index_root, _cases(PROJECT_ROOT / "kb/eval/cases.yaml")) > 250
+def test_scores_equal_whooshs_on_the_starter_kb(starter_index_root):
+    assert _compare(starter_index_root, _cases(PROJECT_ROOT / "kb/eval/cases.yaml")) > 250
 
 
 @pytest.mark.slow
@@ -86,8 +86,8 @@ def test_scores_equal_whooshs_on_a_generated_kb(generated_root):
     assert _compare(root, _cases(cases)) > 100
 
 
-def test_closest_keyword_is_the_best_bigram_cosine(index_root):
-    engine = SearchEngine(index_root)
+def test_closest_keyword_is_the_best_bigram_cosine(starter_index_root):
+    engine = SearchEngine(starter_index_root)
     loaded = engine.current()
     for case in _cases(PROJECT_ROOT / "kb/eval/cases.yaml")[:80]:
         grams = frozenset(engine.analyse(case).grams)

@@ -161,13 +161,15 @@ def store_url(request, tmp_path) -> str:
 
 
 @pytest.fixture
-def app_over(index_root):
+def app_over(starter_index_root):
     """Serve the real app over the session's index with a given insights store; yield (url, app)."""
     stack = contextlib.ExitStack()
 
     def start(store_url: str, **settings):
         app = create_app(
-            Settings(kb_dir=KB_DIR, index_root=index_root, insights_url=store_url, **settings)
+            Settings(
+                kb_dir=KB_DIR, index_root=starter_index_root, insights_url=store_url, **settings
+            )
         )
         url = stack.enter_context(serve_app(app))
         stack.callback(app.extensions["insights"].close)
@@ -223,7 +225,7 @@ def active_articles(base: str) -> set[str]:
     return {a["id"] for a in articles if a["status"] != "expired"}
 
 
-def test_a_session_is_recorded_masked_and_read_back(store_url, app_over, index_root):
+def test_a_session_is_recorded_masked_and_read_back(store_url, app_over, starter_index_root):
     base, app = app_over(store_url)
     shown = agents_session(base)
     recorder = app.extensions["insights"]
@@ -244,7 +246,7 @@ def test_a_session_is_recorded_masked_and_read_back(store_url, app_over, index_r
     # `kb insights --json` reads the same store and reports the session.
     result = CliRunner().invoke(
         main,
-        ["--index", str(index_root), "insights", "--days", "7", "--json"],
+        ["--index", str(starter_index_root), "insights", "--days", "7", "--json"],
         env={"KB_INSIGHTS_URL": store_url},
     )
     assert result.exit_code == 0, result.output
@@ -253,7 +255,7 @@ def test_a_session_is_recorded_masked_and_read_back(store_url, app_over, index_r
     assert report["period"]["days"] == 7
 
     text = CliRunner().invoke(
-        main, ["--index", str(index_root), "insights"], env={"KB_INSIGHTS_URL": store_url}
+        main, ["--index", str(starter_index_root), "insights"], env={"KB_INSIGHTS_URL": store_url}
     )
     assert text.exit_code == 0, text.output
     assert "今天天气不错" in text.stdout and "lost-parcel/check-first" in text.stdout
@@ -353,7 +355,9 @@ def test_feedback_input_is_checked(tmp_path, app_over):
 
 
 @pytest.mark.parametrize("down", ["unwritable", "postgres-unreachable"])
-def test_a_store_that_is_down_never_fails_or_slows_a_request(down, tmp_path, app_over, index_root):
+def test_a_store_that_is_down_never_fails_or_slows_a_request(
+    down, tmp_path, app_over, starter_index_root
+):
     if down == "unwritable":
         blocker = tmp_path / "not-a-directory"
         blocker.write_text("a file where the store's folder should be", encoding="utf-8")
@@ -383,7 +387,7 @@ def test_a_store_that_is_down_never_fails_or_slows_a_request(down, tmp_path, app
     )
     assert fetch(f"{base}/").status == 200
     result = CliRunner().invoke(
-        main, ["--index", str(index_root), "insights"], env={"KB_INSIGHTS_URL": url}
+        main, ["--index", str(starter_index_root), "insights"], env={"KB_INSIGHTS_URL": url}
     )
     assert result.exit_code == 1 and "无法打开检索洞察存储" in result.output
 
@@ -473,7 +477,7 @@ def test_a_forked_worker_starts_its_own_writer(tmp_path):
 # ------------------------------------------------------------------ retention
 
 
-def test_retention_deletes_old_records_and_keeps_new_ones(store_url, index_root):
+def test_retention_deletes_old_records_and_keeps_new_ones(store_url, starter_index_root):
     store = open_store(store_url)
     now = time.time()
 
@@ -530,7 +534,7 @@ def test_retention_deletes_old_records_and_keeps_new_ones(store_url, index_root)
     # `kb insights --purge` with the configured retention.
     result = CliRunner().invoke(
         main,
-        ["--index", str(index_root), "insights", "--purge"],
+        ["--index", str(starter_index_root), "insights", "--purge"],
         env={"KB_INSIGHTS_URL": store_url, "KB_INSIGHTS_RETENTION_DAYS": "30"},
     )
     assert result.exit_code == 0, result.output
@@ -577,12 +581,12 @@ def test_store_urls_name_their_backend(tmp_path):
 
 
 @pytest.mark.slow
-def test_each_gunicorn_worker_records_after_the_fork(index_root, tmp_path, monkeypatch):
+def test_each_gunicorn_worker_records_after_the_fork(starter_index_root, tmp_path, monkeypatch):
     from live_helpers import kb_server
 
     db = tmp_path / "insights.sqlite"
     monkeypatch.setenv("KB_INSIGHTS_URL", str(db))  # `kb serve` inherits it
-    with kb_server(KB_DIR, index_root, tmp_path / "serve.log", workers=2) as server:
+    with kb_server(KB_DIR, starter_index_root, tmp_path / "serve.log", workers=2) as server:
         ids = set()
         for pid in server.worker_pids():
             with server.only_worker(pid):  # every request of the block goes to this worker
@@ -652,7 +656,7 @@ def generated_writes(now: float, seed: int, requests: int = 400) -> Writes:
 
 
 @pytest.mark.parametrize("seed", [1, 2, 3])
-def test_a_report_from_roll_ups_is_the_report_from_the_records(store_url, engine, seed):
+def test_a_report_from_roll_ups_is_the_report_from_the_records(store_url, starter_engine, seed):
     store = open_store(store_url)
     now = 1_800_000_000.0 + seed * 4321.5  # mid-hour: raw edges at both ends of the period
     with store.connection() as conn:
@@ -660,8 +664,8 @@ def test_a_report_from_roll_ups_is_the_report_from_the_records(store_url, engine
         whole = merge([raw_sections(store, conn, now - 2 * DAY_S, now, 10**6, 10**6)])
         kept_before = store.query(conn, "SELECT COUNT(*) FROM insight_rollups", {})[0][0]
 
-    first = build_report(store, engine.current().kb, 2, now=now)
-    again = build_report(store, engine.current().kb, 2, now=now)  # now read from roll-ups
+    first = build_report(store, starter_engine.current().kb, 2, now=now)
+    again = build_report(store, starter_engine.current().kb, 2, now=now)  # now read from roll-ups
     with store.connection() as conn:
         days = store.query(
             conn, "SELECT COUNT(*) FROM insight_rollups WHERE bucket_seconds = 86400", {}

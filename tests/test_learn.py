@@ -64,11 +64,13 @@ def post(base: str, path: str, body: dict) -> dict:
 
 
 @pytest.mark.slow
-def test_agents_choices_become_a_keyword_that_puts_the_article_first(tmp_path, index_root, engine):
+def test_agents_choices_become_a_keyword_that_puts_the_article_first(
+    tmp_path, starter_index_root, starter_engine
+):
     """Show it: three cases choose Y under X; `kb learn` proposes Y's phrasings from exactly
     those cases; applied to a copy and rebuilt, a fourth wording finds Y first."""
     store_url = str(tmp_path / "insights.sqlite")
-    app = create_app(Settings(kb_dir=KB_DIR, index_root=index_root, insights_url=store_url))
+    app = create_app(Settings(kb_dir=KB_DIR, index_root=starter_index_root, insights_url=store_url))
     with serve_app(app) as base:
         for n, case in enumerate(CASES):
             # The console asks while the agent types, then again with the whole text (case_id).
@@ -111,14 +113,14 @@ def test_agents_choices_become_a_keyword_that_puts_the_article_first(tmp_path, i
     app.extensions["insights"].close()
 
     env = {**os.environ, "KB_INSIGHTS_URL": store_url}
-    learned = run_kb("--kb", KB_DIR, "--index", index_root, "learn", "--json", env=env)
+    learned = run_kb("--kb", KB_DIR, "--index", starter_index_root, "learn", "--json", env=env)
     assert learned.returncode == 0, learned.stderr
     report = json.loads(learned.stdout)
     proposal = proposal_for(report, WANTED)
     assert proposal is not None, report
     assert proposal["cases"] == 3
     assert proposal["ranked_first"] == [
-        {"article_id": FIRST, "title": engine.current().kb.article(FIRST).title, "cases": 3}
+        {"article_id": FIRST, "title": starter_engine.current().kb.article(FIRST).title, "cases": 3}
     ]
     phrasings = [row["phrasing"] for row in proposal["phrasings"]]
     assert len(phrasings) == 3 and all(row["cases"] == 1 for row in proposal["phrasings"])
@@ -129,7 +131,9 @@ def test_agents_choices_become_a_keyword_that_puts_the_article_first(tmp_path, i
     shutil.copytree(KB_DIR, copy)
     article = copy / "articles" / "returns-refunds" / f"{WANTED}.md"
     before = article.read_text(encoding="utf-8")
-    applied = run_kb("--kb", copy, "--index", index_root, "learn", "--apply", WANTED, env=env)
+    applied = run_kb(
+        "--kb", copy, "--index", starter_index_root, "learn", "--apply", WANTED, env=env
+    )
     assert applied.returncode == 0, applied.stderr
     after = article.read_text(encoding="utf-8")
     added = [line for line in after.splitlines() if line not in before.splitlines()]
@@ -143,7 +147,7 @@ def test_agents_choices_become_a_keyword_that_puts_the_article_first(tmp_path, i
     assert not any(ch.isdigit() for p in phrasings for ch in p)
 
     # Rebuilt, a fourth wording of the same kind finds the article first (it did not before).
-    assert engine.search(FOURTH).hits[0].article.id == FIRST
+    assert starter_engine.search(FOURTH).hits[0].article.id == FIRST
     new_index = tmp_path / "index"
     built = run_kb("--kb", copy, "--index", new_index, "index")
     assert built.returncode == 0, built.stderr
@@ -223,18 +227,18 @@ def store(tmp_path):
     return open_store(str(tmp_path / "insights.sqlite"))
 
 
-def test_one_odd_case_proposes_nothing_and_two_do(store, kb, engine):
+def test_one_odd_case_proposes_nothing_and_two_do(store, kb, starter_engine):
     now = time.time()
     record(store, chose(CASES[0], now - 60))
-    assert propose(store, kb, engine, now=now)["proposals"] == []
-    assert propose(store, kb, engine, min_cases=1, now=now)["proposals"][0]["cases"] == 1
+    assert propose(store, kb, starter_engine, now=now)["proposals"] == []
+    assert propose(store, kb, starter_engine, min_cases=1, now=now)["proposals"][0]["cases"] == 1
 
     record(store, chose(CASES[1], now - 50))
-    [proposal] = propose(store, kb, engine, now=now)["proposals"]
+    [proposal] = propose(store, kb, starter_engine, now=now)["proposals"]
     assert (proposal["article_id"], proposal["cases"]) == (WANTED, 2)
 
 
-def test_a_case_counts_once_however_many_times_the_choice_was_reported(store, kb, engine):
+def test_a_case_counts_once_however_many_times_the_choice_was_reported(store, kb, starter_engine):
     now = time.time()
     case_id = uuid.uuid4().hex
     shown = [FIRST, WANTED]
@@ -249,11 +253,11 @@ def test_a_case_counts_once_however_many_times_the_choice_was_reported(store, kb
             now - 80,
         ),
     )
-    report = propose(store, kb, engine, min_cases=1, now=now)
+    report = propose(store, kb, starter_engine, min_cases=1, now=now)
     assert proposal_for(report, WANTED)["cases"] == 1
 
 
-def test_a_choice_the_agent_then_marked_wrong_counts_for_nothing(store, kb, engine):
+def test_a_choice_the_agent_then_marked_wrong_counts_for_nothing(store, kb, starter_engine):
     now = time.time()
     for case in CASES[:2]:
         record(
@@ -266,10 +270,12 @@ def test_a_choice_the_agent_then_marked_wrong_counts_for_nothing(store, kb, engi
                 now - 60,
             ),
         )
-    assert propose(store, kb, engine, now=now)["proposals"] == []
+    assert propose(store, kb, starter_engine, now=now)["proposals"] == []
 
 
-def test_a_no_good_match_search_resolved_later_in_the_case_proposes_its_wording(store, kb, engine):
+def test_a_no_good_match_search_resolved_later_in_the_case_proposes_its_wording(
+    store, kb, starter_engine
+):
     now = time.time()
     for n, case in enumerate(CASES[:2]):
         case_id = uuid.uuid4().hex
@@ -281,7 +287,7 @@ def test_a_no_good_match_search_resolved_later_in_the_case_proposes_its_wording(
                 case_id, "退货 寄回 物流", [WANTED], [("copy", WANTED, None)], now - 50 + n
             ),
         )
-    proposal = proposal_for(propose(store, kb, engine, now=now), WANTED)
+    proposal = proposal_for(propose(store, kb, starter_engine, now=now), WANTED)
     assert proposal["cases"] == 2
     assert {row["sources"][0] for row in proposal["phrasings"]} == {"no_good_match"}
     assert {row["phrasing"] for row in proposal["phrasings"]} == {
@@ -296,10 +302,10 @@ PERSONAL = (
 )
 
 
-def test_personal_data_never_becomes_a_keyword(store, kb, engine, tmp_path):
+def test_personal_data_never_becomes_a_keyword(store, kb, starter_engine, tmp_path):
     now = time.time()
     record(store, *(chose(case, now - 60 + i) for i, case in enumerate(PERSONAL)))
-    report = propose(store, kb, engine, now=now)
+    report = propose(store, kb, starter_engine, now=now)
     proposal = proposal_for(report, WANTED)
     phrasings = [row["phrasing"] for row in proposal["phrasings"]]
     assert proposal["cases"] == 3 and phrasings
@@ -315,19 +321,19 @@ def test_personal_data_never_becomes_a_keyword(store, kb, engine, tmp_path):
         assert digits[-4:] not in text.split("---\n")[1], digits
 
 
-def test_banned_wording_is_never_proposed(store, kb, engine):
+def test_banned_wording_is_never_proposed(store, kb, starter_engine):
     now = time.time()
     record(
         store,
         chose("退货寄回去了物流不动 加微信说吧", now - 60),
         chose("退货寄回去物流卡住了 好评返现还给吗", now - 50),
     )
-    report = propose(store, kb, engine, min_cases=1, now=now)
+    report = propose(store, kb, starter_engine, min_cases=1, now=now)
     assert report["proposals"] == [] and report["skipped"]["banned"] == 2
 
 
 def test_a_phrasing_wanted_by_two_articles_is_a_conflict_and_not_applied(
-    store, kb, engine, tmp_path
+    store, kb, starter_engine, tmp_path
 ):
     now = time.time()
     shared = "寄回的退货快递好几天没有物流信息"
@@ -339,7 +345,7 @@ def test_a_phrasing_wanted_by_two_articles_is_a_conflict_and_not_applied(
         chose(shared, now - 70, article="return-in-transit", shown=other),
         chose("还没收到货想退掉", now - 60, article="return-in-transit", shown=other),
     )
-    report = propose(store, kb, engine, now=now)
+    report = propose(store, kb, starter_engine, now=now)
     mine, theirs = proposal_for(report, WANTED), proposal_for(report, "return-in-transit")
     conflict = {row["phrasing"]: row["conflict_with"] for row in mine["phrasings"]}
     assert conflict[shared] == ["return-in-transit"]
@@ -355,37 +361,37 @@ def test_a_phrasing_wanted_by_two_articles_is_a_conflict_and_not_applied(
     assert any(clean_phrasing(mask_personal_data(CASES[0])) in a for a in written.values())
 
 
-def test_a_dismissed_phrasing_is_not_proposed_again(store, kb, engine):
+def test_a_dismissed_phrasing_is_not_proposed_again(store, kb, starter_engine):
     now = time.time()
     record(store, *(chose(case, now - 60 + i) for i, case in enumerate(CASES)))
-    first = proposal_for(propose(store, kb, engine, now=now), WANTED)
+    first = proposal_for(propose(store, kb, starter_engine, now=now), WANTED)
     dropped = first["phrasings"][0]["phrasing"]
     with store.connection() as conn:
         store.dismiss(conn, WANTED, dropped, "laoli", now)
-    report = propose(store, kb, engine, now=now)
+    report = propose(store, kb, starter_engine, now=now)
     assert dropped not in [row["phrasing"] for row in proposal_for(report, WANTED)["phrasings"]]
     assert report["skipped"]["dismissed"] == 1
 
 
-def test_a_phrasing_that_already_finds_its_article_first_is_not_proposed(store, kb, engine):
+def test_a_phrasing_that_already_finds_its_article_first_is_not_proposed(store, kb, starter_engine):
     now = time.time()
     already = "退回去的包裹物流好几天不动了"  # the starter KB puts WANTED first for this
-    assert engine.search(already).hits[0].article.id == WANTED
+    assert starter_engine.search(already).hits[0].article.id == WANTED
     record(store, chose(already, now - 60), chose(already + " 急", now - 50))
-    report = propose(store, kb, engine, min_cases=1, now=now)
+    report = propose(store, kb, starter_engine, min_cases=1, now=now)
     assert report["proposals"] == [] and report["skipped"]["already_first"] == 2
 
 
-def test_retention_of_the_raw_records_is_unchanged_and_dismissals_stay(store, kb, engine):
+def test_retention_of_the_raw_records_is_unchanged_and_dismissals_stay(store, kb, starter_engine):
     now = time.time()
     old = now - 100 * 86400
     record(store, *(chose(case, old + i) for i, case in enumerate(CASES)))
     with store.connection() as conn:
         store.dismiss(conn, WANTED, "某个说法", "laoli", old)
-    assert proposal_for(propose(store, kb, engine, days=365, now=now), WANTED)["cases"] == 3
+    assert proposal_for(propose(store, kb, starter_engine, days=365, now=now), WANTED)["cases"] == 3
 
     assert purge_older_than(store, 90, now=now) == 3
-    assert propose(store, kb, engine, days=365, now=now)["proposals"] == []
+    assert propose(store, kb, starter_engine, days=365, now=now)["proposals"] == []
     with store.connection() as conn:
         assert store.query(conn, "SELECT phrasing FROM insight_dismissals", {}) == [("某个说法",)]
 
@@ -456,7 +462,7 @@ def check_migrated(url: str, kb, engine, now: float) -> None:
     open_store(url).open().close()  # opening again changes nothing
 
 
-def test_an_old_sqlite_store_is_migrated_without_losing_data(tmp_path, kb, engine):
+def test_an_old_sqlite_store_is_migrated_without_losing_data(tmp_path, kb, starter_engine):
     now = time.time()
     path = tmp_path / "old.sqlite"
     with contextlib.closing(sqlite3.connect(path)) as conn:
@@ -465,10 +471,10 @@ def test_an_old_sqlite_store_is_migrated_without_losing_data(tmp_path, kb, engin
         for sql, params in old_rows(now):
             conn.execute(sql, params)
         conn.commit()
-    check_migrated(str(path), kb, engine, now)
+    check_migrated(str(path), kb, starter_engine, now)
 
 
-def test_an_old_postgres_store_is_migrated_without_losing_data(kb, engine):
+def test_an_old_postgres_store_is_migrated_without_losing_data(kb, starter_engine):
     import psycopg
     from test_insights import _postgres_schema, _postgres_url
 
@@ -479,19 +485,21 @@ def test_an_old_postgres_store_is_migrated_without_losing_data(kb, engine):
                 conn.execute(sql.format(id="BIGINT GENERATED ALWAYS AS IDENTITY PRIMARY KEY"))
             for sql, params in old_rows(now):
                 conn.execute(sql.replace("?", "%s"), params)
-        check_migrated(url, kb, engine, now)
+        check_migrated(url, kb, starter_engine, now)
 
 
 # ------------------------------------------------------------------ the insights page
 
 
-def test_insights_page_lists_proposals_with_a_patch_and_a_way_to_dismiss(tmp_path, index_root):
+def test_insights_page_lists_proposals_with_a_patch_and_a_way_to_dismiss(
+    tmp_path, starter_index_root
+):
     store_url = str(tmp_path / "insights.sqlite")
     store = open_store(store_url)
     now = time.time()
     record(store, *(chose(case, now - 600 + i) for i, case in enumerate(CASES)))
     phrasings = [clean_phrasing(mask_personal_data(c)) for c in CASES]
-    app = create_app(Settings(kb_dir=KB_DIR, index_root=index_root, insights_url=store_url))
+    app = create_app(Settings(kb_dir=KB_DIR, index_root=starter_index_root, insights_url=store_url))
     with serve_app(app) as base:
         html = fetch(f"{base}/insights?days=7").text
         section = html.split('id="learn-title"', 1)[1].split("</section>", 1)[0]
@@ -534,7 +542,9 @@ def test_insights_page_lists_proposals_with_a_patch_and_a_way_to_dismiss(tmp_pat
 # ------------------------------------------------------------------ the command
 
 
-def test_kb_learn_prints_proposals_and_refuses_an_unknown_id_changing_nothing(tmp_path, index_root):
+def test_kb_learn_prints_proposals_and_refuses_an_unknown_id_changing_nothing(
+    tmp_path, starter_index_root
+):
     from click.testing import CliRunner
 
     from assist_app.cli import main
@@ -549,7 +559,7 @@ def test_kb_learn_prints_proposals_and_refuses_an_unknown_id_changing_nothing(tm
     def kb(*args):
         return CliRunner().invoke(
             main,
-            ["--kb", str(copy), "--index", str(index_root), "learn", *args],
+            ["--kb", str(copy), "--index", str(starter_index_root), "learn", *args],
             env={"KB_INSIGHTS_URL": store_url},
         )
 

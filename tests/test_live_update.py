@@ -103,16 +103,19 @@ def first_id(server: KbServer, case: str) -> str | None:
     return results[0]["id"] if results else None
 
 
-def test_rebuilds_under_load_fail_no_request_and_reach_every_worker(kb_copy, tmp_path):
+def test_rebuilds_under_load_fail_no_request_and_reach_every_worker(starter_kb_copy, tmp_path):
     root = tmp_path / "index"
-    versions = {build_index(kb_copy, root).kb_version}
-    with kb_server(kb_copy, root, tmp_path / "serve.log") as server, load_on(server) as load:
+    versions = {build_index(starter_kb_copy, root).kb_version}
+    with (
+        kb_server(starter_kb_copy, root, tmp_path / "serve.log") as server,
+        load_on(server) as load,
+    ):
         workers = server.worker_pids()
         for keyword in KEYWORDS:
             assert first_id(server, keyword) != "lost-parcel"  # not before this build
-            edit(kb_copy / LOST_PARCEL_FILE, "keywords:\n", f"keywords:\n  - {keyword}\n")
+            edit(starter_kb_copy / LOST_PARCEL_FILE, "keywords:\n", f"keywords:\n  - {keyword}\n")
 
-            done = run_kb("--kb", kb_copy, "--index", root, "index")
+            done = run_kb("--kb", starter_kb_copy, "--index", root, "index")
 
             assert done.returncode == 0, done.stderr
             version = last_build(root)["kb_version"]
@@ -132,13 +135,18 @@ def test_rebuilds_under_load_fail_no_request_and_reach_every_worker(kb_copy, tmp
     assert version in load.versions  # and the last build did serve the load
 
 
-def test_a_kb_that_fails_lint_mid_load_leaves_the_last_good_build_serving(kb_copy, tmp_path):
+def test_a_kb_that_fails_lint_mid_load_leaves_the_last_good_build_serving(
+    starter_kb_copy, tmp_path
+):
     root = tmp_path / "index"
-    good = build_index(kb_copy, root).kb_version
-    with kb_server(kb_copy, root, tmp_path / "serve.log") as server, load_on(server) as load:
-        edit(kb_copy / LOST_PARCEL_FILE, "拼多多, 京东", "拼夕夕, 京东")  # unknown platform
+    good = build_index(starter_kb_copy, root).kb_version
+    with (
+        kb_server(starter_kb_copy, root, tmp_path / "serve.log") as server,
+        load_on(server) as load,
+    ):
+        edit(starter_kb_copy / LOST_PARCEL_FILE, "拼多多, 京东", "拼夕夕, 京东")  # unknown platform
 
-        done = run_kb("--kb", kb_copy, "--index", root, "index")
+        done = run_kb("--kb", starter_kb_copy, "--index", root, "index")
 
         assert done.returncode == 1
         assert "个错误" in done.stderr and "lost-parcel.md" in done.stderr
@@ -154,8 +162,8 @@ def test_a_kb_that_fails_lint_mid_load_leaves_the_last_good_build_serving(kb_cop
         load.wait_for_more(THREADS * 3)
 
         # Fixed and rebuilt: the failure is no longer reported.
-        edit(kb_copy / LOST_PARCEL_FILE, "拼夕夕, 京东", "拼多多, 京东")
-        assert run_kb("--kb", kb_copy, "--index", root, "index").returncode == 0
+        edit(starter_kb_copy / LOST_PARCEL_FILE, "拼夕夕, 京东", "拼多多, 京东")
+        assert run_kb("--kb", starter_kb_copy, "--index", root, "index").returncode == 0
         for pid in server.worker_pids():
             with server.only_worker(pid):
                 assert request(server.url, "GET", "/readyz").json()["last_build_failure"] is None
@@ -165,14 +173,16 @@ def test_a_kb_that_fails_lint_mid_load_leaves_the_last_good_build_serving(kb_cop
     assert set(load.versions) == {good}  # the fixed KB is the same KB: the same version
 
 
-def test_kb_serve_watch_shows_an_edit_without_kb_index(kb_copy, tmp_path):
+def test_kb_serve_watch_shows_an_edit_without_kb_index(starter_kb_copy, tmp_path):
     # An editor's live preview (issue 13.11): save the file, ask the console, see the edit.
     root = tmp_path / "index"
-    build_index(kb_copy, root)
+    build_index(starter_kb_copy, root)
     case = "蓝鲸宝宝的包裹"
-    with kb_server(kb_copy, root, tmp_path / "serve.log", workers=1, extra=("--watch",)) as server:
+    with kb_server(
+        starter_kb_copy, root, tmp_path / "serve.log", workers=1, extra=("--watch",)
+    ) as server:
         assert first_id(server, case) != "lost-parcel"
-        edit(kb_copy / LOST_PARCEL_FILE, "keywords:\n", "keywords:\n  - 蓝鲸宝宝的包裹\n")
+        edit(starter_kb_copy / LOST_PARCEL_FILE, "keywords:\n", "keywords:\n  - 蓝鲸宝宝的包裹\n")
         deadline = time.monotonic() + 120  # a bound on waiting, not a speed the test asserts
         while first_id(server, case) != "lost-parcel":
             assert time.monotonic() < deadline, (

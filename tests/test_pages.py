@@ -124,8 +124,8 @@ def assert_only_our_scripts(html: str) -> None:
 # ------------------------------------------------------------------ console
 
 
-def test_console_page(live_server):
-    response = fetch(f"{live_server}/")
+def test_console_page(starter_server):
+    response = fetch(f"{starter_server}/")
     assert response.status == 200
     assert "default-src 'self'" in response.headers["content-security-policy"]
     tags = Tags(response.text)
@@ -142,20 +142,20 @@ def test_console_page(live_server):
 
 
 @pytest.mark.parametrize("name", ["console.js", "style.css", "page.js"])
-def test_static_files_are_served(live_server, name):
-    assert fetch(f"{live_server}/static/{name}").status == 200
+def test_static_files_are_served(starter_server, name):
+    assert fetch(f"{starter_server}/static/{name}").status == 200
 
 
-def test_print_stylesheet(live_server):
-    css = fetch(f"{live_server}/static/style.css").text
+def test_print_stylesheet(starter_server):
+    css = fetch(f"{starter_server}/static/style.css").text
     assert "@media print" in css
 
 
 # ------------------------------------------------------------------ browsing
 
 
-def test_browse_lists_categories_and_their_articles(live_server):
-    html = page(f"{live_server}/articles")
+def test_browse_lists_categories_and_their_articles(starter_server):
+    html = page(f"{starter_server}/articles")
     for name in ("发货前", "物流运输", "退货退款", "客服规范"):
         assert name in html
     hrefs = {a.get("href") for a in Tags(html).all("a")}
@@ -174,8 +174,8 @@ def test_browse_marks_expired_upcoming_and_overdue(site):
     assert "已失效" not in item("明年春节停发安排") and "待复核" not in item("明年春节停发安排")
 
 
-def test_search_highlights_results(live_server):
-    html = page(f"{live_server}/articles?q={quote('快递说放门口了 可是门口啥也没有')}")
+def test_search_highlights_results(starter_server):
+    html = page(f"{starter_server}/articles?q={quote('快递说放门口了 可是门口啥也没有')}")
     first = re.search(r'<li class="result">(.*?)</li>', html, re.S).group(1)
     assert 'href="/articles/lost-parcel"' in first
     snippet = re.search(r'<p class="snippet">(.*?)</p>', first, re.S).group(1)
@@ -183,23 +183,23 @@ def test_search_highlights_results(live_server):
     assert not re.findall(r"<(?!/?mark>)", snippet), "only <mark> is markup in a snippet"
 
 
-def test_search_escapes_the_query(live_server):
-    html = page(f"{live_server}/articles?q={quote('<script>alert(1)</script> 退款')}")
+def test_search_escapes_the_query(starter_server):
+    html = page(f"{starter_server}/articles?q={quote('<script>alert(1)</script> 退款')}")
     assert "<script>alert(1)" not in html
     assert "&lt;script&gt;alert(1)" in html
     assert_only_our_scripts(html)
 
 
-def test_search_with_no_results(live_server):
-    html = page(f"{live_server}/articles?q=zzzzqqqq")
+def test_search_with_no_results(starter_server):
+    html = page(f"{starter_server}/articles?q=zzzzqqqq")
     assert "没有找到相关文章" in html
 
 
 # ------------------------------------------------------------------ article pages
 
 
-def test_article_page(live_server):
-    html = page(f"{live_server}/articles/lost-parcel")
+def test_article_page(starter_server):
+    html = page(f"{starter_server}/articles/lost-parcel")
     assert "显示已签收但没收到货" in html
     assert "处理清单" in html and "回复模板" in html
     assert "售前售后组" in html, "owner"
@@ -211,8 +211,8 @@ def test_article_page(live_server):
     assert "<li>电子商务法 第二十条</li>" in sources, "the rules the procedure rests on"
 
 
-def test_article_page_shows_the_shop_settings_a_reply_cites(live_server):
-    html = page(f"{live_server}/articles/complaint-escalation")
+def test_article_page_shows_the_shop_settings_a_reply_cites(starter_server):
+    html = page(f"{starter_server}/articles/complaint-escalation")
     replies = html[html.index('id="replies-heading"') : html.index('id="body-heading"')]
     # kb/shop.yaml's starter value, marked as an example the shop has yet to replace.
     assert re.search(
@@ -221,8 +221,8 @@ def test_article_page_shows_the_shop_settings_a_reply_cites(live_server):
     assert "{{shop." not in html
 
 
-def test_article_links_resolve_both_ways(live_server):
-    html = page(f"{live_server}/articles/lost-parcel")
+def test_article_links_resolve_both_ways(starter_server):
+    html = page(f"{starter_server}/articles/lost-parcel")
     body = html[html.index('id="body-heading"') : html.index('id="related-heading"')]
     assert '<a class="article-link" href="/articles/logistics-delay"' in body
     assert "[[" not in body
@@ -257,8 +257,8 @@ def test_article_marks(site):
     assert "即将生效" in upcoming and "待复核" not in upcoming
 
 
-def test_unknown_links_are_plain_text(engine):
-    kb = engine.current().kb
+def test_unknown_links_are_plain_text(starter_engine):
+    kb = starter_engine.current().kb
     article = dataclasses.replace(
         kb.article("lost-parcel"), body="见 [[no-such-article]] 和 [[lost-parcel]]"
     )
@@ -275,20 +275,20 @@ def test_unknown_links_are_plain_text(engine):
 
 
 @pytest.mark.parametrize("path", ["/articles/no-such-article", "/nope", "/articles/a/b"])
-def test_404_is_an_html_page(live_server, path):
-    html = page(f"{live_server}{path}", status=404)
+def test_404_is_an_html_page(starter_server, path):
+    html = page(f"{starter_server}{path}", status=404)
     assert "页面不存在" in html
     assert 'href="/articles"' in html
 
 
-def test_404_page_escapes_the_id(live_server):
-    html = page(f"{live_server}/articles/{quote('<img src=x onerror=alert(1)>')}", status=404)
+def test_404_page_escapes_the_id(starter_server):
+    html = page(f"{starter_server}/articles/{quote('<img src=x onerror=alert(1)>')}", status=404)
     assert "<img src=x" not in html and "&lt;img src=x onerror=alert(1)&gt;" in html
     assert_only_our_scripts(html)
 
 
-def test_405_on_a_page_is_html(live_server):
-    response = fetch(f"{live_server}/articles", "POST", body=b"x")
+def test_405_on_a_page_is_html(starter_server):
+    response = fetch(f"{starter_server}/articles", "POST", body=b"x")
     assert response.status == 405
     assert response.content_type.startswith("text/html")
     assert "GET" in response.headers["allow"]

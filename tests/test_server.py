@@ -20,9 +20,9 @@ LOST_PARCEL = "快递说放门口了 可是门口啥也没有"
 
 
 @pytest.fixture(scope="module")
-def server(index_root, tmp_path_factory):
+def server(starter_index_root, tmp_path_factory):
     log = tmp_path_factory.mktemp("serve") / "serve.log"
-    with kb_server(KB_DIR, index_root, log) as running:
+    with kb_server(KB_DIR, starter_index_root, log) as running:
         yield running
 
 

@@ -32,12 +32,12 @@ def answer_of(engine: SearchEngine, case: str) -> tuple:
     )
 
 
-def test_concurrent_answers_are_the_answers_alone(engine):
+def test_concurrent_answers_are_the_answers_alone(starter_engine):
     cases = [c["case"] for c in load_cases(KB_DIR / "eval" / "cases.yaml")]
-    alone = {case: answer_of(engine, case) for case in cases}
+    alone = {case: answer_of(starter_engine, case) for case in cases}
 
     with ThreadPoolExecutor(THREADS) as pool:
-        together = list(pool.map(lambda case: answer_of(engine, case), cases * 4))
+        together = list(pool.map(lambda case: answer_of(starter_engine, case), cases * 4))
 
     assert together == [alone[case] for case in cases * 4]
 
