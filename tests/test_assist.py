@@ -258,11 +258,11 @@ def _steps_on_days(answer: dict) -> list[tuple[dict, str, int]]:
     return found
 
 
-def test_overrides_change_the_checklist(starter_engine):
+def test_overrides_change_the_checklist(engine):
     case = "收到货了 不想要了 想退"
-    plain = assist(starter_engine, case)
-    late = assist(starter_engine, case, overrides={"days_since_receipt": 9})
-    early = assist(starter_engine, case, overrides={"days_since_receipt": 3})
+    plain = assist(engine, case)
+    late = assist(engine, case, overrides={"days_since_receipt": 9})
+    early = assist(engine, case, overrides={"days_since_receipt": 3})
 
     assert "days_since_receipt" not in plain["facts"]
     steps = _steps_on_days(plain)
@@ -277,19 +277,19 @@ def test_overrides_change_the_checklist(starter_engine):
     assert (detail["value"], detail["source"], detail["evidence"]) == (9, "agent", "坐席指定")
 
 
-def test_an_override_replaces_a_fact_read_from_the_case(starter_engine):
+def test_an_override_replaces_a_fact_read_from_the_case(engine):
     case = "还没发货 想取消订单"
-    assert assist(starter_engine, case)["facts"]["order_status"] == "未发货"
+    assert assist(engine, case)["facts"]["order_status"] == "未发货"
 
-    answer = assist(starter_engine, case, overrides={"order_status": "已签收"})
+    answer = assist(engine, case, overrides={"order_status": "已签收"})
 
     assert answer["facts"]["order_status"] == "已签收"
     status = next(d for d in answer["fact_details"] if d["name"] == "order_status")
     assert status["source"] == "agent"
 
 
-def test_assist_fills_replies_with_what_the_case_says(starter_engine):
-    answer = assist(starter_engine, "订单3900581274630918275 拍错了 还没发货 想取消")
+def test_assist_fills_replies_with_what_the_case_says(engine):
+    answer = assist(engine, "订单3900581274630918275 拍错了 还没发货 想取消")
 
     assert answer["slots"]["order_id"] == "3900581274630918275"
     replies = answer["results"][0]["replies"]
@@ -303,8 +303,8 @@ def test_assist_fills_replies_with_what_the_case_says(starter_engine):
             assert f"【{label}】" in reply["text"]
 
 
-def test_assist_results_carry_checklist_replies_and_reasons(starter_engine):
-    answer = assist(starter_engine, "收到的杯子压坏了 怎么办", limit=3)
+def test_assist_results_carry_checklist_replies_and_reasons(engine):
+    answer = assist(engine, "收到的杯子压坏了 怎么办", limit=3)
 
     assert len(answer["results"]) == 3
     for result in answer["results"]:
@@ -312,4 +312,4 @@ def test_assist_results_carry_checklist_replies_and_reasons(starter_engine):
         assert result["status"] in {"active", "upcoming"}
         assert set(result["why"]) == {"matched_terms", "facts", "closest_phrasing", "bm25"}
     assert answer["facts"]["reason"] == "破损"
-    assert answer["kb_version"] == starter_engine.current().manifest["kb_version"]
+    assert answer["kb_version"] == engine.current().manifest["kb_version"]
