@@ -1,9 +1,11 @@
 """Hostile input against the running service: whatever a client sends, the answer is a good 200
 or a clean 4xx, never a 500 or a hang, and nothing from a case comes back as markup.
 
-The server is the real one (`kb serve`: gunicorn, 2 threaded workers) over the session's index, on a
-free loopback port; every request has a timeout (live_helpers.request). Property tests use
-Hypothesis with bounded examples; the in-process tests call `assist` on the session's engine.
+The server is the real one (`kb serve`: gunicorn, 2 threaded workers) over the session's index of
+the shop fixture KB (tests/fixtures/shop_kb/), on a free loopback port; every request has a
+timeout (live_helpers.request). Property tests use Hypothesis with bounded examples; the
+in-process tests call `assist` on the session's engine. Only the starter KB's slot patterns are
+checked on kb/ (they are content).
 """
 
 from __future__ import annotations
@@ -17,6 +19,7 @@ import urllib.parse
 import pytest
 from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
+from kb_helpers import SHOP_KB
 from live_helpers import (
     KB_COMMAND,
     assist,
@@ -30,10 +33,9 @@ from live_helpers import (
 from web_helpers import assert_json_error
 
 from assist_app.assist import assist as assist_in_process
-from assist_app.settings import PROJECT_ROOT, Settings
+from assist_app.settings import Settings
 from indexer import analysis
 
-KB_DIR = PROJECT_ROOT / "kb"
 MAX_CASE_CHARS = Settings.max_case_chars
 MAX_LIMIT = Settings.max_limit
 LOST_PARCEL = "快递说放门口了 可是门口啥也没有"
@@ -50,7 +52,7 @@ LOCAL_EXAMPLES = settings(max_examples=100, deadline=None, database=None)
 # fmt: off
 QUERY_SYNTAX = [
     "AND", "OR", "NOT", "TO", "*", "?", "~", ":", "(", ")", "[", "]", "{", "}", '"', "\\", "-",
-    "+", "!", "^3", "~2", "&&", "||", "field:x", "title:退款", "body:*", "id:lost-parcel", "退*",
+    "+", "!", "^3", "~2", "&&", "||", "field:x", "title:退款", "body:*", "id:parcel-not-received", "退*",
     "{a TO z}", "[1 TO 9]",
 ]
 # Pieces buyers (and attackers) really paste: chat, numbers the slots read, query syntax,
@@ -86,9 +88,9 @@ json_values = st.recursive(
 
 
 @pytest.fixture(scope="module")
-def server(starter_index_root, tmp_path_factory):
+def server(index_root, tmp_path_factory):
     log = tmp_path_factory.mktemp("hostile") / "serve.log"
-    with kb_server(KB_DIR, starter_index_root, log) as running:
+    with kb_server(SHOP_KB, index_root, log) as running:
         yield running
 
 
@@ -166,7 +168,7 @@ def test_no_number_in_a_case_fails_the_request_or_the_json(server, digits, conte
 @example(text='AND OR NOT * ? ~ : ( ) [ ] { } " field:x')
 @example(text="NOT 退款")
 @example(text="退款 AND NOT 退款")
-@example(text="id:lost-parcel")
+@example(text="id:parcel-not-received")
 def test_query_syntax_is_plain_text(server, text):
     reply = assist(server.url, text)
 
@@ -213,16 +215,16 @@ def test_the_browse_page_escapes_any_query(server, query):
 @given(case=hostile_text)
 @example(case="订单号<script>3900123456789012345</script> 我叫<b>王</b> ¥<i>99</i>")
 @example(case="SF1234567890123<img src=x> 收件人：<script>")
-def test_in_process_assist_takes_any_text_and_fills_no_markup(starter_engine, case):
+def test_in_process_assist_takes_any_text_and_fills_no_markup(engine, case):
     if not case.strip():
         return
-    answer = assist_in_process(starter_engine, case[:MAX_CASE_CHARS])
+    answer = assist_in_process(engine, case[:MAX_CASE_CHARS])
 
     json.dumps(answer, ensure_ascii=False).encode("utf-8")  # serialisable, valid UTF-8
     assert_inert(answer)
     # Slots come from the KB's regular expressions or closed lists, read from the folded case:
     # every value is there in the case, a listed value, or a fact's value.
-    kb = starter_engine.current().kb
+    kb = engine.current().kb
     folded = analysis.fold(case)
     facts = answer["facts"]
     for name, value in answer["slots"].items():
@@ -234,18 +236,18 @@ def test_in_process_assist_takes_any_text_and_fills_no_markup(starter_engine, ca
         ), (name, value)
 
 
-def test_kb_search_takes_an_argument_that_is_not_utf8(starter_index_root):
+def test_kb_search_takes_an_argument_that_is_not_utf8(index_root):
     # Python turns the undecodable bytes into lone surrogates (PEP 383), which OpenCC and any
     # UTF-8 output cannot encode.
     case = b"\xff\xfe\xed\xa0\x80 " + "快递说放门口了 可是门口啥也没有".encode()
     done = subprocess.run(
-        [KB_COMMAND, "--index", starter_index_root, "search", case, "--json"],
+        [KB_COMMAND, "--index", index_root, "search", case, "--json"],
         capture_output=True,
         timeout=120,
     )
 
     assert done.returncode == 0, done.stderr.decode(errors="replace")
-    assert json.loads(done.stdout)["results"][0]["id"] == "lost-parcel"
+    assert json.loads(done.stdout)["results"][0]["id"] == "parcel-not-received"
 
 
 def test_slot_patterns_cannot_match_markup(starter_engine):
@@ -386,7 +388,7 @@ def test_a_small_chunked_body_is_read(server):
     )
 
     assert reply.status == 200
-    assert reply.json()["results"][0]["id"] == "lost-parcel"
+    assert reply.json()["results"][0]["id"] == "parcel-not-received"
 
 
 @pytest.mark.parametrize(
@@ -445,14 +447,14 @@ TRAVERSALS = [
     "/etc/passwd",
     "C:%5cWindows%5cwin.ini",
     "%00",
-    "lost-parcel%00",
-    "lost-parcel%00.md",
-    "lost-parcel.md",
-    "..%2fin-transit%2flost-parcel",
-    "in-transit%2flost-parcel",
+    "parcel-not-received%00",
+    "parcel-not-received%00.md",
+    "parcel-not-received.md",
+    "..%2fin-transit%2fparcel-not-received",
+    "in-transit%2fparcel-not-received",
     "%2e%2e",
     ".",
-    "lost-parcel%2f..",
+    "parcel-not-received%2f..",
     "%c0%ae%c0%ae%c0%af",
     "%ED%A0%80",
     "%3Cscript%3Ealert(1)%3C%2Fscript%3E",
@@ -479,11 +481,11 @@ def test_path_traversal_in_an_article_page_is_a_404_page(server, article_id):
 
 @HTTP_EXAMPLES
 @given(article_id=hostile_text)
-@example(article_id="lost-parcel")
-@example(article_id="lost-parcel\x00")
+@example(article_id="parcel-not-received")
+@example(article_id="parcel-not-received\x00")
 @example(article_id="LOST-PARCEL")
-def test_any_article_id_is_the_article_or_a_404(server, starter_engine, article_id):
-    known = starter_engine.current().articles
+def test_any_article_id_is_the_article_or_a_404(server, engine, article_id):
+    known = engine.current().articles
     quoted = urllib.parse.quote(article_id, safe="")
     for prefix in ("/api/articles/", "/articles/"):
         reply = request(server.url, "GET", prefix + quoted)
@@ -541,7 +543,7 @@ def test_nothing_in_this_module_was_a_500_and_the_server_still_answers(server):
     # Runs last in this module: it checks the whole log of the module's server.
     reply = assist(server.url, LOST_PARCEL)
     assert reply.status == 200
-    assert reply.json()["results"][0]["id"] == "lost-parcel"
+    assert reply.json()["results"][0]["id"] == "parcel-not-received"
     log = server.log()
     assert '" 500 ' not in log, [line for line in log.splitlines() if '" 500 ' in line][:5]
     assert "Traceback" not in log and "未处理的异常" not in log, log[-3000:]
