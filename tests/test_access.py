@@ -15,14 +15,14 @@ import subprocess
 import urllib.parse
 
 import pytest
+from kb_helpers import SHOP_KB
 from live_helpers import KB_COMMAND, free_port, request, run_kb
 from web_helpers import serve_app
 
 from assist_app import create_app
-from assist_app.settings import PROJECT_ROOT, Settings
+from assist_app.settings import Settings
 from assist_app.users import set_user
 
-KB_DIR = PROJECT_ROOT / "kb"
 CASE = "快递说放门口了 可是门口啥也没有"
 AGENT_PASSWORD = "agent-secret-1"
 EDITOR_PASSWORD = "editor-secret-2"
@@ -37,14 +37,14 @@ def users_file(tmp_path):
 
 
 @pytest.fixture
-def app_with(starter_index_root, tmp_path):
+def app_with(index_root, tmp_path):
     """Serve the real app with extra settings; yield a function returning (base URL, app)."""
     stack = contextlib.ExitStack()
 
     def start(**extra):
         settings = Settings(
-            kb_dir=KB_DIR,
-            index_root=starter_index_root,
+            kb_dir=SHOP_KB,
+            index_root=index_root,
             insights_url=str(tmp_path / "insights.sqlite"),
             **extra,
         )
@@ -140,7 +140,7 @@ def test_agent_sees_console_and_api_not_editor_pages(app_with, users_file):
             {
                 "request_id": answer.json()["request_id"],
                 "action": "open",
-                "article_id": "lost-parcel",
+                "article_id": "parcel-not-received",
             }
         ).encode(),
         {"Content-Type": "application/json"},
@@ -274,7 +274,7 @@ def test_feedback_needs_a_request_id_this_service_issued(app_with):
     issued = client.assist().json()["request_id"]
 
     def feedback(request_id):
-        body = {"request_id": request_id, "action": "wrong", "article_id": "lost-parcel"}
+        body = {"request_id": request_id, "action": "wrong", "article_id": "parcel-not-received"}
         return client.send(
             "POST", "/api/feedback", json.dumps(body).encode(), {"Content-Type": "application/json"}
         )
@@ -304,7 +304,7 @@ def test_feedback_needs_a_request_id_this_service_issued(app_with):
 # ------------------------------------------------------------------ no paths to anyone
 
 
-def test_readyz_and_pages_show_no_paths(app_with, tmp_path, starter_index_root):
+def test_readyz_and_pages_show_no_paths(app_with, tmp_path, index_root):
     base, _ = app_with()
     client = Browser(base)
     assert client.assist().status == 200
@@ -317,7 +317,7 @@ def test_readyz_and_pages_show_no_paths(app_with, tmp_path, starter_index_root):
 
 def test_not_ready_errors_do_not_show_the_index_path(tmp_path):
     empty = tmp_path / "no-index"
-    app = create_app(Settings(kb_dir=KB_DIR, index_root=empty))
+    app = create_app(Settings(kb_dir=SHOP_KB, index_root=empty))
     with serve_app(app) as base:
         client = Browser(base)
         for path in ("/readyz", "/", "/api/articles"):
@@ -329,9 +329,9 @@ def test_not_ready_errors_do_not_show_the_index_path(tmp_path):
 # ------------------------------------------------------------------ kb serve and kb users
 
 
-def test_serve_refuses_a_public_address_without_sign_in(tmp_path, starter_index_root):
+def test_serve_refuses_a_public_address_without_sign_in(tmp_path, index_root):
     port = str(free_port())
-    base = ("--kb", KB_DIR, "--index", starter_index_root, "serve", "--port", port)
+    base = ("--kb", SHOP_KB, "--index", index_root, "serve", "--port", port)
     env = {k: v for k, v in os.environ.items() if not k.startswith("KB_")}
     refused = run_kb(*base, "--host", "0.0.0.0", timeout=60, env=env)
     assert refused.returncode == 1
