@@ -36,16 +36,14 @@ def without_timing(answer: dict) -> dict:
 # --- kb search
 
 
-def test_search_json_is_the_assist_document(starter_engine, starter_index_root):
+def test_search_json_is_the_assist_document(engine, index_root):
     case = "订单3900581274630918275 拍错了 还没发货 想取消"
 
-    result = CliRunner().invoke(
-        main, ["--index", str(starter_index_root), "search", case, "--json"]
-    )
+    result = CliRunner().invoke(main, ["--index", str(index_root), "search", case, "--json"])
 
     assert result.exit_code == 0, result.output
     printed = json.loads(result.stdout)
-    expected = json.loads(json.dumps(assist(starter_engine, case)))
+    expected = json.loads(json.dumps(assist(engine, case)))
     assert printed.keys() == expected.keys()
     assert without_timing(printed) == without_timing(expected)
 

@@ -526,16 +526,16 @@ def test_kb_file_problems(kb):
     assert "`mood`" in facts_problem.message and "type: enum" in facts_problem.message
 
 
-def test_a_fact_pattern_must_compile_and_name_a_declared_value(starter_kb_copy):
-    facts = (starter_kb_copy / "facts.yaml").read_text(encoding="utf-8")
+def test_a_fact_pattern_must_compile_and_name_a_declared_value(kb_copy):
+    facts = (kb_copy / "facts.yaml").read_text(encoding="utf-8")
     facts = facts.replace(
         "  patterns:\n",
-        "  patterns:\n    快手: ['(\\d{6']\n    淘特: ['\\d{20}']\n",
+        "  patterns:\n    京东: ['(\\d{6']\n    淘特: ['\\d{20}']\n",
         1,
     )
-    (starter_kb_copy / "facts.yaml").write_text(facts, encoding="utf-8")
+    (kb_copy / "facts.yaml").write_text(facts, encoding="utf-8")
 
-    _, problems = lint_kb(starter_kb_copy, TODAY)
+    _, problems = lint_kb(kb_copy, TODAY)
 
     found = [p for p in problems if p.rule == "fact-pattern"]
     assert len(found) == 2
@@ -591,12 +591,12 @@ def test_a_tag_closed_in_a_code_span_is_still_open(kb):
     check(kb, change(BODY, body), (23, "raw-html-unclosed"))
 
 
-def test_a_fact_phrase_list_must_be_a_list(starter_kb_copy):
-    facts = (starter_kb_copy / "facts.yaml").read_text(encoding="utf-8")
+def test_a_fact_phrase_list_must_be_a_list(kb_copy):
+    facts = (kb_copy / "facts.yaml").read_text(encoding="utf-8")
     facts = facts.replace("  not_after: [", "  not_after: 能收到\n  unused_not_after: [", 1)
-    (starter_kb_copy / "facts.yaml").write_text(facts, encoding="utf-8")
+    (kb_copy / "facts.yaml").write_text(facts, encoding="utf-8")
 
-    kb, problems = lint_kb(starter_kb_copy, TODAY)
+    kb, problems = lint_kb(kb_copy, TODAY)
 
     [problem] = [p for p in problems if "not_after" in p.message]
     assert (problem.path, problem.rule) == ("kb/facts.yaml", "file-shape")

@@ -17,6 +17,7 @@ import yaml
 from faker import Faker
 from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
+from kb_helpers import SHOP_KB
 from web_helpers import fetch, serve_app
 
 from assist_app import create_app
@@ -131,11 +132,9 @@ def test_generated_personal_data_never_reaches_the_store(tmp_path, seed):
         assert sentence.problem in stored, (sentence.text, stored)
 
 
-def test_the_store_file_is_private_and_holds_masked_text(starter_index_root, tmp_path):
+def test_the_store_file_is_private_and_holds_masked_text(index_root, tmp_path):
     store_path = tmp_path / "var" / "insights.sqlite"
-    app = create_app(
-        Settings(kb_dir=KB_DIR, index_root=starter_index_root, insights_url=str(store_path))
-    )
+    app = create_app(Settings(kb_dir=SHOP_KB, index_root=index_root, insights_url=str(store_path)))
     case = "收件人王建国 电话138.1234.5678 身份证11010519491231002X 快递说放门口了 可是门口啥也没有"
     with serve_app(app) as base:
         answer = fetch(f"{base}/api/assist", "POST", json_body={"case": case})

@@ -12,11 +12,10 @@ import shutil
 from concurrent.futures import ThreadPoolExecutor
 
 import pytest
-from conftest import KB_DIR
+from kb_helpers import SHOP_KB
 
 from assist_app.assist import assist
 from indexer.build import build_index
-from indexer.evaluate import load_cases
 from indexer.layout import current_build
 from indexer.search import SearchEngine
 
@@ -32,12 +31,19 @@ def answer_of(engine: SearchEngine, case: str) -> tuple:
     )
 
 
-def test_concurrent_answers_are_the_answers_alone(starter_engine):
-    cases = [c["case"] for c in load_cases(KB_DIR / "eval" / "cases.yaml")]
-    alone = {case: answer_of(starter_engine, case) for case in cases}
+def fixture_cases(engine: SearchEngine) -> list[str]:
+    """Cases for the shop fixture KB: each keyword of its articles, with an order number and a
+    platform so slots and facts are read too."""
+    articles = engine.current().kb.articles
+    return [f"{kw} 拼多多 订单3900581274630918275" for a in articles for kw in a.keywords]
+
+
+def test_concurrent_answers_are_the_answers_alone(engine):
+    cases = fixture_cases(engine)
+    alone = {case: answer_of(engine, case) for case in cases}
 
     with ThreadPoolExecutor(THREADS) as pool:
-        together = list(pool.map(lambda case: answer_of(starter_engine, case), cases * 4))
+        together = list(pool.map(lambda case: answer_of(engine, case), cases * 4))
 
     assert together == [alone[case] for case in cases * 4]
 
@@ -45,11 +51,11 @@ def test_concurrent_answers_are_the_answers_alone(starter_engine):
 @pytest.mark.slow
 def test_threads_searching_through_a_rebuild_get_one_build_or_the_other(tmp_path):
     kb = tmp_path / "kb"
-    shutil.copytree(KB_DIR, kb)
+    shutil.copytree(SHOP_KB, kb)
     root = tmp_path / "index"
     build_index(kb, root)
     engine = SearchEngine(root)
-    cases = [c["case"] for c in load_cases(KB_DIR / "eval" / "cases.yaml")][:60]
+    cases = fixture_cases(engine)
     before = {case: answer_of(engine, case) for case in cases}
 
     with ThreadPoolExecutor(THREADS) as pool:
