@@ -1,7 +1,9 @@
 """The agent console and the article pages in a real browser (Debian's chromium via Playwright).
 
 Never downloads a browser: without /usr/bin/chromium these tests are skipped. Screenshots go to
-test-artifacts/screenshots/ (the path is printed) for a person to look at.
+test-artifacts/screenshots/ (the path is printed) for a person to look at. The console is
+served over the shop fixture KB (conftest `live_server`); the insights test runs the agents'
+session of web_helpers, which is written for the starter KB, and serves that.
 """
 
 from __future__ import annotations
@@ -10,6 +12,7 @@ import re
 from pathlib import Path
 
 import pytest
+from kb_helpers import SHOP_KB
 
 from assist_app.settings import PROJECT_ROOT
 
@@ -71,9 +74,9 @@ def watched_page(browser, base: str, console_errors: bool = True):
 
 
 @pytest.fixture
-def page(browser, starter_server):
-    context, page, errors = watched_page(browser, starter_server)
-    context.grant_permissions(["clipboard-read", "clipboard-write"], origin=starter_server)
+def page(browser, live_server):
+    context, page, errors = watched_page(browser, live_server)
+    context.grant_permissions(["clipboard-read", "clipboard-write"], origin=live_server)
     yield page
     context.close()
     assert not errors, f"errors in the page: {errors}"
@@ -82,7 +85,9 @@ def page(browser, starter_server):
 def ask(page, case: str, expected_title: str):
     """Open the console, type a case as an agent would and wait for the procedure."""
     page.goto("/")
-    assert page.evaluate("document.activeElement.id") == "case", "focus starts in the case box"
+    # Focus starts in the case box: autofocus lands at the page's first rendering, which on a
+    # busy machine can come after the load event goto waits for.
+    page.wait_for_function("() => document.activeElement.id === 'case'")
     page.keyboard.type(case)
     page.wait_for_function(
         "t => document.getElementById('proc-title').textContent.includes(t)", arg=expected_title
@@ -105,7 +110,7 @@ def fact(page, label: str):
 
 
 def test_type_a_case_and_work_the_checklist(page, screenshots):
-    ask(page, LOST_PARCEL, "没收到货")
+    ask(page, LOST_PARCEL, "没收到包裹")
     assert page.locator("#candidate-list .candidate").count() == 5
     assert page.locator("#candidate-list .candidate.open .candidate-key").inner_text() == "1"
     steps = page.locator("#checklist .step")
@@ -130,9 +135,9 @@ def test_results_follow_the_latest_text(page):
     page.locator("#case").fill("")
     page.locator("#case").press_sequentially(LOST_PARCEL, delay=15)
     page.wait_for_function(
-        "() => document.getElementById('proc-title').textContent.includes('没收到货')"
+        "() => document.getElementById('proc-title').textContent.includes('没收到包裹')"
     )
-    assert page.locator("#candidate-list .candidate").first.inner_text().find("没收到货") >= 0
+    assert page.locator("#candidate-list .candidate").first.inner_text().find("没收到包裹") >= 0
 
 
 def test_a_stale_answer_never_replaces_a_newer_one(page):
@@ -151,11 +156,11 @@ def test_a_stale_answer_never_replaces_a_newer_one(page):
     page.wait_for_timeout(500)
     page.locator("#case").fill(LOST_PARCEL)
     page.wait_for_function(
-        "() => document.getElementById('proc-title').textContent.includes('没收到货')"
+        "() => document.getElementById('proc-title').textContent.includes('没收到包裹')"
     )
     page.wait_for_timeout(2000)
-    assert "没收到货" in page.locator("#proc-title").inner_text()
-    assert "没收到货" in page.locator("#candidate-list .candidate-title").first.inner_text()
+    assert "没收到包裹" in page.locator("#proc-title").inner_text()
+    assert "没收到包裹" in page.locator("#candidate-list .candidate-title").first.inner_text()
 
 
 def test_changing_a_fact_chip_retailors_the_checklist(page, screenshots):
@@ -192,7 +197,7 @@ def test_changing_a_fact_chip_retailors_the_checklist(page, screenshots):
 
 
 def test_copy_a_reply_warns_about_gaps(page, screenshots):
-    ask(page, LOST_PARCEL, "没收到货")
+    ask(page, LOST_PARCEL, "没收到包裹")
     reply = page.locator("#replies .reply").first
     text = reply.locator("textarea").input_value()
     reply.locator("button.copy").click()
@@ -215,7 +220,7 @@ def test_copy_a_reply_warns_about_gaps(page, screenshots):
 
 
 def test_banned_wording_is_flagged_before_copying(page):
-    ask(page, LOST_PARCEL, "没收到货")
+    ask(page, LOST_PARCEL, "没收到包裹")
     reply = page.locator("#replies .reply").first
     textarea = reply.locator("textarea")
     textarea.fill("亲，给个好评返现5元，加微信聊")
@@ -239,7 +244,7 @@ def body_of(reply: str) -> str:
 
 
 def test_compose_one_message_from_several_replies(page, screenshots):
-    ask(page, LOST_PARCEL, "没收到货")
+    ask(page, LOST_PARCEL, "没收到包裹")
     page.locator("#opening").select_option(label="开场问候")
     page.locator("#closing").select_option(label="结束道别")
     replies = page.locator("#replies .reply")
@@ -274,7 +279,7 @@ def test_compose_one_message_from_several_replies(page, screenshots):
 
 
 def test_other_candidates_are_one_key_away(page):
-    ask(page, LOST_PARCEL, "没收到货")
+    ask(page, LOST_PARCEL, "没收到包裹")
     second_title = page.locator("#candidate-list .candidate-title").nth(1).inner_text()
     page.keyboard.press("Alt+2")
     assert page.locator("#proc-title").inner_text() == second_title
@@ -292,7 +297,7 @@ def test_buyer_text_is_never_rendered_as_html(page):
     ask(
         page,
         '<img src=x onerror="window.hacked=1"><b id=bold>粗</b> 快递说放门口了 没收到',
-        "没收到货",
+        "没收到包裹",
     )
     assert page.evaluate("window.hacked") is None
     assert page.locator("#bold").count() == 0
@@ -300,7 +305,7 @@ def test_buyer_text_is_never_rendered_as_html(page):
 
 
 def test_new_case_clears_everything(page):
-    ask(page, LOST_PARCEL, "没收到货")
+    ask(page, LOST_PARCEL, "没收到包裹")
     page.locator("#checklist .step input").first.check()
     page.keyboard.press("Alt+n")
     assert page.locator("#case").input_value() == ""
@@ -371,7 +376,7 @@ def reply_texts(page) -> list[str]:
 @pytest.mark.parametrize("how", ["select all and type", "paste over", "Alt+N"])
 def test_a_new_buyer_starts_from_fresh_replies_and_checklist(page, how):
     # Issue 13.2: the previous buyer's order number, edit and ticks carried over.
-    ask(page, f"快递说放门口了 可是门口啥也没有 订单号 {FIRST_ORDER}", "没收到货")
+    ask(page, f"快递说放门口了 可是门口啥也没有 订单号 {FIRST_ORDER}", "没收到包裹")
     edited = edit_first_reply_and_tick_a_step(page)
 
     # More words about the same case keep the agent's work.
@@ -405,7 +410,7 @@ def test_a_new_buyer_starts_from_fresh_replies_and_checklist(page, how):
 
 
 def test_another_order_number_in_the_same_box_is_a_new_case(page):
-    ask(page, f"快递说放门口了 可是门口啥也没有 订单号 {FIRST_ORDER}", "没收到货")
+    ask(page, f"快递说放门口了 可是门口啥也没有 订单号 {FIRST_ORDER}", "没收到包裹")
     edit_first_reply_and_tick_a_step(page)
     # Only the number is retyped: the rest of the text stays.
     page.locator("#case").evaluate(
@@ -434,10 +439,10 @@ def in_view(locator) -> bool:
 
 
 @pytest.mark.parametrize("height", [768, 657])
-def test_the_work_is_above_the_fold_at_1366(browser, starter_server, screenshots, height):
+def test_the_work_is_above_the_fold_at_1366(browser, live_server, screenshots, height):
     # 1366x657 is a 1366x768 screen with a browser's toolbars.
     context = browser.new_context(
-        viewport={"width": 1366, "height": height}, locale="zh-CN", base_url=starter_server
+        viewport={"width": 1366, "height": height}, locale="zh-CN", base_url=live_server
     )
     page = context.new_page()
     page.set_default_timeout(10_000)
@@ -459,7 +464,7 @@ def test_the_work_is_above_the_fold_at_1366(browser, starter_server, screenshots
 
 
 def test_keys_reach_the_checklist_the_replies_and_the_help(page):
-    ask(page, LOST_PARCEL, "没收到货")
+    ask(page, LOST_PARCEL, "没收到包裹")
     page.keyboard.press("Alt+j")
     page.keyboard.press("Alt+j")
     ticked = page.locator("#checklist .step input:checked")
@@ -515,7 +520,7 @@ def test_half_typed_pinyin_is_neither_searched_nor_recorded(page):
     assert page.evaluate("window.sentCases") == []
     cdp.send("Input.insertText", {"text": "快递说放门口了 可是门口啥也没有"})
     page.wait_for_function(
-        "() => document.getElementById('proc-title').textContent.includes('没收到货')"
+        "() => document.getElementById('proc-title').textContent.includes('没收到包裹')"
     )
     sent = page.evaluate("window.sentCases")
     assert sent and not any("kuaidi" in case for case in sent), sent
@@ -535,11 +540,11 @@ def test_why_is_said_in_words(page):
 
 @pytest.mark.parametrize(("status", "says"), [(401, "重新登录"), (403, "没有使用坐席助手的权限")])
 def test_a_sign_in_that_expired_or_no_permission_is_said_plainly(
-    browser, starter_server, status, says
+    browser, live_server, status, says
 ):
     # The sign-in in front of the app may answer with a login page (HTML), not JSON. (Its own
     # page: the browser logs the refused request as an error, which the page fixture forbids.)
-    context = browser.new_context(locale="zh-CN", base_url=starter_server)
+    context = browser.new_context(locale="zh-CN", base_url=live_server)
     page = context.new_page()
     page.set_default_timeout(10_000)
     page.route(
@@ -578,7 +583,7 @@ def test_a_pasted_chat_shows_which_lines_were_read_as_the_buyers(page):
 
     page.locator("#case").fill(LOST_PARCEL)  # one message: nothing to split
     page.wait_for_function(
-        "() => document.getElementById('proc-title').textContent.includes('没收到货')"
+        "() => document.getElementById('proc-title').textContent.includes('没收到包裹')"
     )
     assert not turns.is_visible()
 
@@ -605,9 +610,9 @@ def test_no_good_match_shows_candidates_as_only_possibly_related(page):
 
 def test_browse_open_an_article_and_follow_a_link(page, screenshots):
     page.goto("/articles")
-    page.get_by_role("link", name=re.compile("显示已签收但没收到货")).first.click()
-    page.wait_for_url("**/articles/lost-parcel")
-    assert "显示已签收但没收到货" in page.locator("h1").inner_text()
+    page.get_by_role("link", name=re.compile("物流显示签收了却没收到包裹")).first.click()
+    page.wait_for_url("**/articles/parcel-not-received")
+    assert "物流显示签收了却没收到包裹" in page.locator("h1").inner_text()
     assert page.locator(".checklist-static .step").count() >= 5
     page.screenshot(path=screenshots / "article-page.png", full_page=True)
     page.emulate_media(media="print")
@@ -615,10 +620,10 @@ def test_browse_open_an_article_and_follow_a_link(page, screenshots):
     page.screenshot(path=screenshots / "article-print.png", full_page=True)
     page.emulate_media(media="screen")
 
-    page.locator(".article-body a.article-link[href='/articles/logistics-delay']").click()
-    page.wait_for_url("**/articles/logistics-delay")
+    page.locator(".article-body a.article-link[href='/articles/slow-delivery']").click()
+    page.wait_for_url("**/articles/slow-delivery")
     assert "物流" in page.locator("h1").inner_text()
-    assert page.locator(".related a[href='/articles/lost-parcel']").count() >= 1
+    assert page.locator(".related a[href='/articles/parcel-not-received']").count() >= 1
 
 
 def test_search_articles_with_highlights(page, screenshots):
@@ -789,7 +794,15 @@ def accessibility_violations(page) -> list[str]:
 
 
 @pytest.mark.parametrize(
-    "path", ["/", "/articles", "/articles?q=退款", "/articles/lost-parcel", "/changes", "/insights"]
+    "path",
+    [
+        "/",
+        "/articles",
+        "/articles?q=退款",
+        "/articles/parcel-not-received",
+        "/changes",
+        "/insights",
+    ],
 )
 def test_pages_pass_an_automated_accessibility_check(page, path):
     page.goto(path)
@@ -806,7 +819,7 @@ def test_the_console_with_an_answer_passes_an_automated_accessibility_check(page
 # ------------------------------------------------------------------ signing in
 
 
-def test_sign_in_work_a_case_and_sign_out(browser, starter_index_root, tmp_path, screenshots):
+def test_sign_in_work_a_case_and_sign_out(browser, index_root, tmp_path, screenshots):
     from web_helpers import serve_app
 
     from assist_app import create_app
@@ -817,8 +830,8 @@ def test_sign_in_work_a_case_and_sign_out(browser, starter_index_root, tmp_path,
     set_user(users, "xiaowang", "agent", "agent-secret-1")
     app = create_app(
         Settings(
-            kb_dir=PROJECT_ROOT / "kb",
-            index_root=starter_index_root,
+            kb_dir=SHOP_KB,
+            index_root=index_root,
             insights_url=str(tmp_path / "insights.sqlite"),
             users_file=users,
         )
@@ -860,7 +873,7 @@ def test_sign_in_work_a_case_and_sign_out(browser, starter_index_root, tmp_path,
 
 
 def test_openings_and_closings_are_offered_where_they_belong(page):
-    ask(page, LOST_PARCEL, "没收到货")
+    ask(page, LOST_PARCEL, "没收到包裹")
     openings = page.locator("#opening option").all_inner_texts()
     closings = page.locator("#closing option").all_inner_texts()
     assert "开场问候" in openings and "结束道别" not in openings
@@ -870,8 +883,8 @@ def test_openings_and_closings_are_offered_where_they_belong(page):
 
 
 def test_a_reply_with_the_shops_starter_values_is_marked_for_checking(page):
-    ask(page, "客服态度太差了 我要投诉 一直没人处理", "投诉")
-    marked = page.locator("#replies .reply", has_text="给出具体方案和完成时间")
+    ask(page, "过年还发货吗", "春节")
+    marked = page.locator("#replies .reply", has_text="放假前一天")
     assert "含示例值：当天发货截单时间" in marked.locator(".reply-example").inner_text()
-    plain = page.locator("#replies .reply", has_text="先安抚、表明会负责到底")
+    plain = page.locator("#replies .reply", has_text="节后仓库恢复发货")
     assert plain.locator(".reply-example").count() == 0
