@@ -45,14 +45,14 @@ from indexer.search import SearchEngine
 pytestmark = pytest.mark.slow
 
 LOST_PARCEL = "快递说放门口了 可是门口啥也没有"
-LOST_PARCEL_FILE = "articles/in-transit/lost-parcel.md"
+LOST_PARCEL_FILE = "articles/in-transit/parcel-not-received.md"
 
 
 @pytest.fixture
-def root(starter_index_root, tmp_path) -> Path:
-    """A writable copy of the session's index root (one good build of the starter KB)."""
+def root(index_root, tmp_path) -> Path:
+    """A writable copy of the session's index root (one good build of the shop fixture KB)."""
     copy = tmp_path / "index"
-    shutil.copytree(starter_index_root, copy, symlinks=True)
+    shutil.copytree(index_root, copy, symlinks=True)
     return copy
 
 
@@ -83,7 +83,7 @@ def assert_last_good_build_serves(index_root: Path, before) -> None:
     """`current` and every file of its build are as they were, and it opens and answers."""
     assert snapshot(index_root) == before
     assert not os.readlink(index_root / "current").startswith("builds/.")
-    assert first_hit(index_root) == "lost-parcel"
+    assert first_hit(index_root) == "parcel-not-received"
 
 
 # --- a) kill -9 during a build ---
@@ -134,20 +134,28 @@ def kill_while_writing(kb: Path, index_root: Path) -> None:
     assert process.returncode == -signal.SIGKILL
 
 
-def build_workers_alive(kb: Path) -> list[int]:
-    """Processes still running a build of this KB (a killed build's orphaned workers)."""
-    time.sleep(0.2)  # the kernel delivers the parent-death signal as the parent exits
-    alive = []
-    for proc in Path("/proc").iterdir():
-        if proc.name.isdigit() and int(proc.name) != os.getpid():
-            try:
-                cmdline = (proc / "cmdline").read_bytes().split(b"\0")
-                state = (proc / "stat").read_text().split(") ")[-1][:1]
-            except OSError:
-                continue
-            if str(kb).encode() in cmdline and b"index" in cmdline and state != "Z":
-                alive.append(int(proc.name))
-    return alive
+def build_workers_alive(kb: Path, wait_s: float = 10) -> list[int]:
+    """Processes still running a build of this KB (a killed build's orphaned workers).
+
+    The kernel sends the parent-death signal as the parent exits, but on a busy machine a
+    worker takes a while to be scheduled and die: wait up to `wait_s` for them to go (a bound
+    on waiting, not a speed the test asserts).
+    """
+    deadline = time.monotonic() + wait_s
+    while True:
+        alive = []
+        for proc in Path("/proc").iterdir():
+            if proc.name.isdigit() and int(proc.name) != os.getpid():
+                try:
+                    cmdline = (proc / "cmdline").read_bytes().split(b"\0")
+                    state = (proc / "stat").read_text().split(") ")[-1][:1]
+                except OSError:
+                    continue
+                if str(kb).encode() in cmdline and b"index" in cmdline and state != "Z":
+                    alive.append(int(proc.name))
+        if not alive or time.monotonic() > deadline:
+            return alive
+        time.sleep(0.1)
 
 
 def kill_at_step(step: str, kb: Path, index_root: Path) -> None:
@@ -172,15 +180,15 @@ def kill_at_step(step: str, kb: Path, index_root: Path) -> None:
         ("layout.switch_current", 1),
     ],
 )
-def test_a_build_killed_with_sigkill_changes_nothing(root, starter_kb_copy, when, generated):
+def test_a_build_killed_with_sigkill_changes_nothing(root, kb_copy, when, generated):
     before = snapshot(root)
     outcome_before = last_build(root)
-    add_generated_articles(starter_kb_copy, generated)
+    add_generated_articles(kb_copy, generated)
 
     if when == "while-writing":
-        kill_while_writing(starter_kb_copy, root)
+        kill_while_writing(kb_copy, root)
     else:
-        kill_at_step(when, starter_kb_copy, root)
+        kill_at_step(when, kb_copy, root)
 
     # What the kill left: `current` and its files untouched; the old build answers.
     assert_last_good_build_serves(root, before)
@@ -199,17 +207,17 @@ def test_a_build_killed_with_sigkill_changes_nothing(root, starter_kb_copy, when
     # workers died with it and never held the lock.
     assert last_build(root) == outcome_before
     assert (root / ".build.lock").exists() and lock_is_free(root)
-    assert not build_workers_alive(starter_kb_copy)
+    assert not build_workers_alive(kb_copy)
 
     # The next build succeeds, removes the partial build and becomes current.
-    done = run_kb("--kb", starter_kb_copy, "--index", root, "index")
+    done = run_kb("--kb", kb_copy, "--index", root, "index")
     assert done.returncode == 0, done.stderr
     assert partials(root) == []
     assert os.readlink(root / "current") != before[0]
     manifest = last_build(root)
     assert manifest["ok"] is True
-    assert manifest["articles"] == len(list((starter_kb_copy / "articles").rglob("*.md")))
-    assert first_hit(root) == "lost-parcel"
+    assert manifest["articles"] == len(list((kb_copy / "articles").rglob("*.md")))
+    assert first_hit(root) == "parcel-not-received"
     assert lock_is_free(root)
 
 
@@ -250,7 +258,7 @@ class FullDisk:
 
 
 def fill_the_disk(monkeypatch, where: str) -> FullDisk:
-    disk = FullDisk(budget=100_000)  # the starter KB's index is ~1.8 MB: it fails part-way
+    disk = FullDisk(budget=20_000)  # the fixture KB's index is ~200 KB: it fails part-way
     if where in ("whoosh", "whoosh-and-token-cache"):
         monkeypatch.setattr(FileStorage, "create_file", disk.create_file(FileStorage.create_file))
     if where == "whoosh-and-token-cache":
@@ -300,16 +308,16 @@ def collect_leaked_whoosh_files() -> None:
 
 @pytest.mark.parametrize("where", ["whoosh", "whoosh-and-token-cache", "arrays", "kb.jsonl"])
 def test_a_full_disk_fails_the_build_cleanly_and_readyz_says_so(
-    root, starter_kb_copy, tmp_path, monkeypatch, where
+    root, kb_copy, tmp_path, monkeypatch, where
 ):
-    edit(starter_kb_copy / LOST_PARCEL_FILE, "keywords:\n", "keywords:\n  - 磁盘满了也要找到\n")
+    edit(kb_copy / LOST_PARCEL_FILE, "keywords:\n", "keywords:\n  - 磁盘满了也要找到\n")
     before = snapshot(root)
-    with kb_server(starter_kb_copy, root, tmp_path / "serve.log") as server:
+    with kb_server(kb_copy, root, tmp_path / "serve.log") as server:
         good = request(server.url, "GET", "/readyz").json()
         disk = fill_the_disk(monkeypatch, where)
 
         with pytest.raises(BuildError) as raised:
-            build_index(starter_kb_copy, root)
+            build_index(kb_copy, root)
         message = str(raised.value)
         del raised  # its traceback holds the Whoosh writer
         collect_leaked_whoosh_files()
@@ -329,16 +337,16 @@ def test_a_full_disk_fails_the_build_cleanly_and_readyz_says_so(
         assert ready.json()["build_id"] == good["build_id"]
         assert ready.json()["last_build_failure"]["error"] == message
         answer = assist(server.url, LOST_PARCEL)
-        assert answer.status == 200 and answer.json()["results"][0]["id"] == "lost-parcel"
+        assert answer.status == 200 and answer.json()["results"][0]["id"] == "parcel-not-received"
 
         # Space freed: the next build succeeds and the failure is no longer reported.
         monkeypatch.undo()
-        summary = build_index(starter_kb_copy, root)
+        summary = build_index(kb_copy, root)
         ready = request(server.url, "GET", "/readyz").json()
         assert ready["build_id"] == summary.build_id
         assert ready["last_build_failure"] is None
         found = assist(server.url, "磁盘满了也要找到").json()
-        assert found["results"][0]["id"] == "lost-parcel"
+        assert found["results"][0]["id"] == "parcel-not-received"
 
 
 # --- c) no usable temp directory ---
@@ -384,7 +392,7 @@ def test_search_works_without_a_temp_directory_or_jieba_cache_dir(root, tmp_path
         )
 
     assert done.returncode == 0, done.stderr
-    assert json.loads(done.stdout)["results"][0]["id"] == "lost-parcel"
+    assert json.loads(done.stdout)["results"][0]["id"] == "parcel-not-received"
     assert "Traceback" not in done.stderr
     # jieba fell back to its dictionary in memory: nothing was written in place of the cache.
     assert (root / "jieba").read_text() == "" and not_a_dir.read_text() == ""
@@ -402,8 +410,8 @@ def answer_of(reply) -> dict:
     return answer
 
 
-def test_deleting_the_index_under_a_running_server(root, starter_kb_copy, tmp_path):
-    with kb_server(starter_kb_copy, root, tmp_path / "serve.log") as server:
+def test_deleting_the_index_under_a_running_server(root, kb_copy, tmp_path):
+    with kb_server(kb_copy, root, tmp_path / "serve.log") as server:
         workers = server.worker_pids()
         assert len(workers) == 2
         before = {}
@@ -420,8 +428,8 @@ def test_deleting_the_index_under_a_running_server(root, starter_kb_copy, tmp_pa
             with server.only_worker(pid):
                 # Served from memory: the same answer, the article pages too.
                 assert answer_of(assist(server.url, LOST_PARCEL)) == before[pid]
-                assert request(server.url, "GET", "/api/articles/lost-parcel").status == 200
-                assert request(server.url, "GET", "/articles/lost-parcel").status == 200
+                assert request(server.url, "GET", "/api/articles/parcel-not-received").status == 200
+                assert request(server.url, "GET", "/articles/parcel-not-received").status == 200
                 # /readyz: still ready on the build in memory, and says the directory has none.
                 ready = request(server.url, "GET", "/readyz")
                 assert ready.status == 200
@@ -430,8 +438,8 @@ def test_deleting_the_index_under_a_running_server(root, starter_kb_copy, tmp_pa
                 assert ready.json()["load_error"] == "索引目录中没有当前构建"
 
         # Rebuild into the same (now missing) root from a changed KB: picked up, no restart.
-        edit(starter_kb_copy / LOST_PARCEL_FILE, "keywords:\n", "keywords:\n  - 索引删了又建好了\n")
-        done = run_kb("--kb", starter_kb_copy, "--index", root, "index")
+        edit(kb_copy / LOST_PARCEL_FILE, "keywords:\n", "keywords:\n  - 索引删了又建好了\n")
+        done = run_kb("--kb", kb_copy, "--index", root, "index")
         assert done.returncode == 0, done.stderr
         new_build = last_build(root)["build_id"]
         for pid in workers:
@@ -439,15 +447,15 @@ def test_deleting_the_index_under_a_running_server(root, starter_kb_copy, tmp_pa
                 ready = request(server.url, "GET", "/readyz").json()
                 assert ready["build_id"] == new_build and ready["load_error"] is None
                 found = assist(server.url, "索引删了又建好了").json()
-                assert found["results"][0]["id"] == "lost-parcel"
+                assert found["results"][0]["id"] == "parcel-not-received"
                 assert found["kb_version"] == ready["kb_version"] != before[pid]["kb_version"]
         assert server.worker_pids() == workers  # the same processes: no restart
 
 
 def test_a_worker_restarted_after_the_index_was_deleted_agrees_with_its_sibling(
-    root, starter_kb_copy, tmp_path
+    root, kb_copy, tmp_path
 ):
-    with kb_server(starter_kb_copy, root, tmp_path / "serve.log") as server:
+    with kb_server(kb_copy, root, tmp_path / "serve.log") as server:
         survivor, doomed = server.worker_pids()
         with server.only_worker(survivor):
             before = answer_of(assist(server.url, LOST_PARCEL))
@@ -498,7 +506,7 @@ def assert_one_line_error(result: subprocess.CompletedProcess, *fragments: str) 
     return lines[0]
 
 
-def test_a_build_lock_owned_by_another_user_is_a_one_line_error_recorded(starter_kb_copy, tmp_path):
+def test_a_build_lock_owned_by_another_user_is_a_one_line_error_recorded(kb_copy, tmp_path):
     root = tmp_path / "index"
     root.mkdir()
     lock = root / ".build.lock"
@@ -508,7 +516,7 @@ def test_a_build_lock_owned_by_another_user_is_a_one_line_error_recorded(starter
     else:
         lock.chmod(0o444)
 
-    result = run_kb_without_override("--kb", starter_kb_copy, "--index", root, "index")
+    result = run_kb_without_override("--kb", kb_copy, "--index", root, "index")
 
     line = assert_one_line_error(result, str(lock), "删除它" if os.geteuid() == 0 else "写权限")
     outcome = json.loads((root / "last-build.json").read_text(encoding="utf-8"))
@@ -517,13 +525,13 @@ def test_a_build_lock_owned_by_another_user_is_a_one_line_error_recorded(starter
 
 
 @pytest.mark.parametrize("where", ["root", "below"])
-def test_a_read_only_index_root_is_a_one_line_error(starter_kb_copy, tmp_path, where):
+def test_a_read_only_index_root_is_a_one_line_error(kb_copy, tmp_path, where):
     root = tmp_path / "index"
     root.mkdir()
     root.chmod(0o555)
     target = root if where == "root" else root / "sub"
     try:
-        result = run_kb_without_override("--kb", starter_kb_copy, "--index", target, "index")
+        result = run_kb_without_override("--kb", kb_copy, "--index", target, "index")
     finally:
         root.chmod(0o755)
 

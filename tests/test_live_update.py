@@ -31,9 +31,9 @@ CASES = [
     "收到就碎了 箱子压坏了",
     "不想要了能退吗 七天无理由",
 ]
-LOST_PARCEL_FILE = "articles/in-transit/lost-parcel.md"
-# One new keyword per rebuild: only the new build can rank lost-parcel first for it.
-# Phrases no article shares a word with (no 快递, 包裹, 不见了): whether lost-parcel comes
+LOST_PARCEL_FILE = "articles/in-transit/parcel-not-received.md"
+# One new keyword per rebuild: only the new build can rank parcel-not-received first for it.
+# Phrases no article shares a word with (no 快递, 包裹, 不见了): whether parcel-not-received comes
 # first before the build must not depend on how the KB ranks delivery words.
 KEYWORDS = ["紫色独角兽音乐盒", "青铜狮子座摆件", "银色火烈鸟胸针"]
 
@@ -103,19 +103,19 @@ def first_id(server: KbServer, case: str) -> str | None:
     return results[0]["id"] if results else None
 
 
-def test_rebuilds_under_load_fail_no_request_and_reach_every_worker(starter_kb_copy, tmp_path):
+def test_rebuilds_under_load_fail_no_request_and_reach_every_worker(kb_copy, tmp_path):
     root = tmp_path / "index"
-    versions = {build_index(starter_kb_copy, root).kb_version}
+    versions = {build_index(kb_copy, root).kb_version}
     with (
-        kb_server(starter_kb_copy, root, tmp_path / "serve.log") as server,
+        kb_server(kb_copy, root, tmp_path / "serve.log") as server,
         load_on(server) as load,
     ):
         workers = server.worker_pids()
         for keyword in KEYWORDS:
-            assert first_id(server, keyword) != "lost-parcel"  # not before this build
-            edit(starter_kb_copy / LOST_PARCEL_FILE, "keywords:\n", f"keywords:\n  - {keyword}\n")
+            assert first_id(server, keyword) != "parcel-not-received"  # not before this build
+            edit(kb_copy / LOST_PARCEL_FILE, "keywords:\n", f"keywords:\n  - {keyword}\n")
 
-            done = run_kb("--kb", starter_kb_copy, "--index", root, "index")
+            done = run_kb("--kb", kb_copy, "--index", root, "index")
 
             assert done.returncode == 0, done.stderr
             version = last_build(root)["kb_version"]
@@ -124,7 +124,7 @@ def test_rebuilds_under_load_fail_no_request_and_reach_every_worker(starter_kb_c
                 with server.only_worker(pid):
                     ready = request(server.url, "GET", "/readyz").json()
                     assert ready["kb_version"] == version, (pid, ready)
-                    assert first_id(server, keyword) == "lost-parcel", (pid, keyword)
+                    assert first_id(server, keyword) == "parcel-not-received", (pid, keyword)
             load.wait_for_more(THREADS * 3)  # the load goes on over the new build
         assert server.worker_pids() == workers  # no worker was restarted
 
@@ -135,21 +135,19 @@ def test_rebuilds_under_load_fail_no_request_and_reach_every_worker(starter_kb_c
     assert version in load.versions  # and the last build did serve the load
 
 
-def test_a_kb_that_fails_lint_mid_load_leaves_the_last_good_build_serving(
-    starter_kb_copy, tmp_path
-):
+def test_a_kb_that_fails_lint_mid_load_leaves_the_last_good_build_serving(kb_copy, tmp_path):
     root = tmp_path / "index"
-    good = build_index(starter_kb_copy, root).kb_version
+    good = build_index(kb_copy, root).kb_version
     with (
-        kb_server(starter_kb_copy, root, tmp_path / "serve.log") as server,
+        kb_server(kb_copy, root, tmp_path / "serve.log") as server,
         load_on(server) as load,
     ):
-        edit(starter_kb_copy / LOST_PARCEL_FILE, "拼多多, 京东", "拼夕夕, 京东")  # unknown platform
+        edit(kb_copy / LOST_PARCEL_FILE, "拼多多, 京东", "拼夕夕, 京东")  # unknown platform
 
-        done = run_kb("--kb", starter_kb_copy, "--index", root, "index")
+        done = run_kb("--kb", kb_copy, "--index", root, "index")
 
         assert done.returncode == 1
-        assert "个错误" in done.stderr and "lost-parcel.md" in done.stderr
+        assert "个错误" in done.stderr and "parcel-not-received.md" in done.stderr
         for pid in server.worker_pids():
             with server.only_worker(pid):
                 ready = request(server.url, "GET", "/readyz")
@@ -157,13 +155,15 @@ def test_a_kb_that_fails_lint_mid_load_leaves_the_last_good_build_serving(
                 assert ready.json()["kb_version"] == good
                 failure = ready.json()["last_build_failure"]
                 assert "个错误" in failure["error"]
-                assert any("lost-parcel.md" in p and "拼夕夕" in p for p in failure["problems"])
-                assert first_id(server, CASES[0]) == "lost-parcel"
+                assert any(
+                    "parcel-not-received.md" in p and "拼夕夕" in p for p in failure["problems"]
+                )
+                assert first_id(server, CASES[0]) == "parcel-not-received"
         load.wait_for_more(THREADS * 3)
 
         # Fixed and rebuilt: the failure is no longer reported.
-        edit(starter_kb_copy / LOST_PARCEL_FILE, "拼夕夕, 京东", "拼多多, 京东")
-        assert run_kb("--kb", starter_kb_copy, "--index", root, "index").returncode == 0
+        edit(kb_copy / LOST_PARCEL_FILE, "拼夕夕, 京东", "拼多多, 京东")
+        assert run_kb("--kb", kb_copy, "--index", root, "index").returncode == 0
         for pid in server.worker_pids():
             with server.only_worker(pid):
                 assert request(server.url, "GET", "/readyz").json()["last_build_failure"] is None
@@ -173,18 +173,16 @@ def test_a_kb_that_fails_lint_mid_load_leaves_the_last_good_build_serving(
     assert set(load.versions) == {good}  # the fixed KB is the same KB: the same version
 
 
-def test_kb_serve_watch_shows_an_edit_without_kb_index(starter_kb_copy, tmp_path):
+def test_kb_serve_watch_shows_an_edit_without_kb_index(kb_copy, tmp_path):
     # An editor's live preview (issue 13.11): save the file, ask the console, see the edit.
     root = tmp_path / "index"
-    build_index(starter_kb_copy, root)
-    case = "蓝鲸宝宝的包裹"
-    with kb_server(
-        starter_kb_copy, root, tmp_path / "serve.log", workers=1, extra=("--watch",)
-    ) as server:
-        assert first_id(server, case) != "lost-parcel"
-        edit(starter_kb_copy / LOST_PARCEL_FILE, "keywords:\n", "keywords:\n  - 蓝鲸宝宝的包裹\n")
+    build_index(kb_copy, root)
+    case = "蓝鲸宝宝的玩偶"
+    with kb_server(kb_copy, root, tmp_path / "serve.log", workers=1, extra=("--watch",)) as server:
+        assert first_id(server, case) != "parcel-not-received"
+        edit(kb_copy / LOST_PARCEL_FILE, "keywords:\n", "keywords:\n  - 蓝鲸宝宝的玩偶\n")
         deadline = time.monotonic() + 120  # a bound on waiting, not a speed the test asserts
-        while first_id(server, case) != "lost-parcel":
+        while first_id(server, case) != "parcel-not-received":
             assert time.monotonic() < deadline, (
                 f"the edit never reached the server:\n{server.log()}"
             )

@@ -6,23 +6,22 @@ import contextlib
 import socket
 
 import pytest
+from kb_helpers import SHOP_KB
 from live_helpers import kb_server, parse_reply, post_json, raw_exchange, request
 from web_helpers import assert_json_error, fetch
 
 from assist_app.server import REQUEST_READ_S
-from assist_app.settings import PROJECT_ROOT
 
 # Starts gunicorn with workers: slow (`make test-fast` skips it).
 pytestmark = pytest.mark.slow
 
-KB_DIR = PROJECT_ROOT / "kb"
 LOST_PARCEL = "快递说放门口了 可是门口啥也没有"
 
 
 @pytest.fixture(scope="module")
-def server(starter_index_root, tmp_path_factory):
+def server(index_root, tmp_path_factory):
     log = tmp_path_factory.mktemp("serve") / "serve.log"
-    with kb_server(KB_DIR, starter_index_root, log) as running:
+    with kb_server(SHOP_KB, index_root, log) as running:
         yield running
 
 
@@ -32,7 +31,7 @@ def test_kb_serve_runs_gunicorn_workers(server):
         fetch(f"{url}/api/assist", "POST", json_body={"case": LOST_PARCEL}) for _ in range(4)
     ]
     assert all(a.status == 200 for a in answers)
-    assert {a.json()["results"][0]["id"] for a in answers} == {"lost-parcel"}
+    assert {a.json()["results"][0]["id"] for a in answers} == {"parcel-not-received"}
     assert fetch(f"{url}/").status == 200
     assert fetch(f"{url}/api/nope").status == 404
     output = server.log()
@@ -67,7 +66,7 @@ def test_twenty_stalled_clients_hold_no_worker(server):
             assert request(server.url, "GET", "/healthz", timeout=5).status == 200
             reply = post_json(server.url, "/api/assist", {"case": LOST_PARCEL}, timeout=5)
             assert reply.status == 200
-            assert reply.json()["results"][0]["id"] == "lost-parcel"
+            assert reply.json()["results"][0]["id"] == "parcel-not-received"
         # A stalled client gets its answer once the read deadline passes: a 400, its thread free.
         stalled[0].settimeout(REQUEST_READ_S + 20)
         received = b""
