@@ -133,7 +133,10 @@ WRONG_ITEM_ORDER = "衣服颜色发错了 订单号3900123456789012345"
 
 
 def agents_session(base: str) -> set[str]:
-    """Several agents at work: cases typed in steps, copies, 有用 and 不对. Returns shown ids."""
+    """Several agents at work: cases typed in steps, copies, 有用 and 不对. Returns shown ids.
+
+    Written for the starter KB's articles (lost-parcel, wrong-item, invoice): serve kb/.
+    """
     shown = set()
 
     def ask(case, **fields):
