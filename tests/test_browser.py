@@ -2,8 +2,8 @@
 
 Never downloads a browser: without /usr/bin/chromium these tests are skipped. Screenshots go to
 test-artifacts/screenshots/ (the path is printed) for a person to look at. The console is
-served over the shop fixture KB (conftest `live_server`); the insights test runs the agents'
-session of web_helpers, which is written for the starter KB, and serves that.
+served over the shop fixture KB (conftest `live_server`); the test of kb learn's loop serves the
+starter KB, whose wordings test_learn was written for.
 """
 
 from __future__ import annotations
@@ -639,18 +639,14 @@ def test_search_articles_with_highlights(page, screenshots):
 # ------------------------------------------------------------------ insights
 
 
-def test_mark_a_result_helpful_and_see_it_in_insights(
-    browser, starter_index_root, tmp_path, screenshots
-):
+def test_mark_a_result_helpful_and_see_it_in_insights(browser, index_root, tmp_path, screenshots):
     from web_helpers import agents_session, serve_app
 
     from assist_app import create_app
     from assist_app.settings import Settings
 
     store = tmp_path / "insights.sqlite"
-    app = create_app(
-        Settings(kb_dir=PROJECT_ROOT / "kb", index_root=starter_index_root, insights_url=str(store))
-    )
+    app = create_app(Settings(kb_dir=SHOP_KB, index_root=index_root, insights_url=str(store)))
     with serve_app(app) as base:
         agents_session(base)  # other agents' work this week, through the API
         context, page, errors = watched_page(browser, base)
@@ -667,7 +663,7 @@ def test_mark_a_result_helpful_and_see_it_in_insights(
 
         page.get_by_role("link", name="检索洞察").click()
         page.wait_for_url("**/insights")
-        row = page.locator("#marks-title + .bars > li", has_text="运输破损")
+        row = page.locator("#marks-title + .bars > li", has_text="收到时商品破了")
         assert "有用 1" in row.inner_text() and "100%" in row.inner_text()
         page.get_by_role("link", name="近 7 天").click()
         page.wait_for_url("**/insights?days=7")

@@ -23,6 +23,7 @@ import pytest
 from click.testing import CliRunner
 from hypothesis import given
 from hypothesis import strategies as st
+from kb_helpers import SHOP_KB
 from web_helpers import (
     agents_session,
     assert_json_error,
@@ -39,9 +40,7 @@ from assist_app.insights_rollup import merge
 from assist_app.insights_store import SQLiteStore, StoreUnavailable, Writes, open_store
 from assist_app.masking import mask_personal_data
 from assist_app.recorder import InsightRecorder
-from assist_app.settings import PROJECT_ROOT, Settings
-
-KB_DIR = PROJECT_ROOT / "kb"
+from assist_app.settings import Settings
 
 # ------------------------------------------------------------------ masking
 
@@ -161,15 +160,13 @@ def store_url(request, tmp_path) -> str:
 
 
 @pytest.fixture
-def app_over(starter_index_root):
+def app_over(index_root):
     """Serve the real app over the session's index with a given insights store; yield (url, app)."""
     stack = contextlib.ExitStack()
 
     def start(store_url: str, **settings):
         app = create_app(
-            Settings(
-                kb_dir=KB_DIR, index_root=starter_index_root, insights_url=store_url, **settings
-            )
+            Settings(kb_dir=SHOP_KB, index_root=index_root, insights_url=store_url, **settings)
         )
         url = stack.enter_context(serve_app(app))
         stack.callback(app.extensions["insights"].close)
@@ -196,10 +193,10 @@ def check_report(report: dict, shown: set[str], active: set[str]) -> None:
     assert no_match["asdfgh"]["top_id"] is None
 
     by_article = {row["article_id"]: row for row in report["cases_by_article"]}
-    assert by_article["lost-parcel"]["cases"] == 2
-    assert by_article["wrong-item"]["cases"] == 2
-    assert by_article["invoice"]["cases"] == 2  # the API search and the browse page
-    lost_cases = {c["case"] for c in by_article["lost-parcel"]["top_cases"]}
+    assert by_article["parcel-not-received"]["cases"] == 2
+    assert by_article["wrong-goods"]["cases"] == 2
+    assert by_article["invoice-request"]["cases"] == 2  # the API search and the browse page
+    lost_cases = {c["case"] for c in by_article["parcel-not-received"]["top_cases"]}
     # A case counts as its last wording, masked.
     assert lost_cases == {
         "快递说放门口了 可是门口啥也没有 我叫* 电话1**********",
@@ -208,15 +205,18 @@ def check_report(report: dict, shown: set[str], active: set[str]) -> None:
 
     [copied] = report["most_copied"]
     assert (copied["article_id"], copied["reply_id"], copied["copies"]) == (
-        "lost-parcel",
-        "check-first",
+        "parcel-not-received",
+        "checking-delivery",
         2,
     )
     marks = {row["article_id"]: row for row in report["marks"]}
-    assert (marks["lost-parcel"]["helpful"], marks["lost-parcel"]["wrong"]) == (1, 0)
-    assert marks["lost-parcel"]["helpful_ratio"] == 1.0
-    assert (marks["wrong-item"]["helpful"], marks["wrong-item"]["wrong"]) == (1, 1)
-    assert marks["wrong-item"]["helpful_ratio"] == 0.5
+    assert (marks["parcel-not-received"]["helpful"], marks["parcel-not-received"]["wrong"]) == (
+        1,
+        0,
+    )
+    assert marks["parcel-not-received"]["helpful_ratio"] == 1.0
+    assert (marks["wrong-goods"]["helpful"], marks["wrong-goods"]["wrong"]) == (1, 1)
+    assert marks["wrong-goods"]["helpful_ratio"] == 0.5
     assert {a["article_id"] for a in report["never_shown"]} == active - shown
 
 
@@ -225,7 +225,7 @@ def active_articles(base: str) -> set[str]:
     return {a["id"] for a in articles if a["status"] != "expired"}
 
 
-def test_a_session_is_recorded_masked_and_read_back(store_url, app_over, starter_index_root):
+def test_a_session_is_recorded_masked_and_read_back(store_url, app_over, index_root):
     base, app = app_over(store_url)
     shown = agents_session(base)
     recorder = app.extensions["insights"]
@@ -246,7 +246,7 @@ def test_a_session_is_recorded_masked_and_read_back(store_url, app_over, starter
     # `kb insights --json` reads the same store and reports the session.
     result = CliRunner().invoke(
         main,
-        ["--index", str(starter_index_root), "insights", "--days", "7", "--json"],
+        ["--index", str(index_root), "insights", "--days", "7", "--json"],
         env={"KB_INSIGHTS_URL": store_url},
     )
     assert result.exit_code == 0, result.output
@@ -255,10 +255,10 @@ def test_a_session_is_recorded_masked_and_read_back(store_url, app_over, starter
     assert report["period"]["days"] == 7
 
     text = CliRunner().invoke(
-        main, ["--index", str(starter_index_root), "insights"], env={"KB_INSIGHTS_URL": store_url}
+        main, ["--index", str(index_root), "insights"], env={"KB_INSIGHTS_URL": store_url}
     )
     assert text.exit_code == 0, text.output
-    assert "今天天气不错" in text.stdout and "lost-parcel/check-first" in text.stdout
+    assert "今天天气不错" in text.stdout and "parcel-not-received/checking-delivery" in text.stdout
 
     # The page shows the same, with bars drawn as inline SVG.
     page = fetch(f"{base}/insights?days=7")
@@ -287,7 +287,9 @@ def test_a_session_is_recorded_masked_and_read_back(store_url, app_over, starter
 def test_any_case_text_can_be_stored(store_url):
     recorder = InsightRecorder(open_store(store_url), retention_days=90)
     for case in ("空字符\x00在中间", "孤立代理项\ud800", "表情😀和\u200b零宽"):
-        recorder.record_request("assist", case, {"platform": "淘宝"}, [("lost-parcel", 1.2)], "v1")
+        recorder.record_request(
+            "assist", case, {"platform": "淘宝"}, [("parcel-not-received", 1.2)], "v1"
+        )
     assert recorder.flush()
     recorder.close()
     assert recorder.stats()["written"] == 3 and recorder.stats()["failed"] == 0
@@ -307,32 +309,65 @@ def test_feedback_input_is_checked(tmp_path, app_over):
     rid = assist(base, "快递说放门口了")["request_id"]
     assert re.fullmatch(r"[0-9a-f]{32}", rid)
     cases = [
-        ({"action": "open", "article_id": "lost-parcel"}, "缺少 request_id"),
-        ({"request_id": "x", "action": "open", "article_id": "lost-parcel"}, "request_id"),
-        ({"request_id": rid, "action": "like", "article_id": "lost-parcel"}, "like"),
+        ({"action": "open", "article_id": "parcel-not-received"}, "缺少 request_id"),
+        ({"request_id": "x", "action": "open", "article_id": "parcel-not-received"}, "request_id"),
+        ({"request_id": rid, "action": "like", "article_id": "parcel-not-received"}, "like"),
         ({"request_id": rid, "action": "open", "article_id": "nope"}, "nope"),
         ({"request_id": rid, "action": "open", "article_id": 7}, "article_id"),
         (
             {
                 "request_id": rid,
                 "action": "helpful",
-                "article_id": "lost-parcel",
-                "reply_id": "check-first",
+                "article_id": "parcel-not-received",
+                "reply_id": "checking-delivery",
             },
             "copy",
         ),
         (
-            {"request_id": rid, "action": "copy", "article_id": "lost-parcel", "reply_id": "nope"},
-            "check-first",
+            {
+                "request_id": rid,
+                "action": "copy",
+                "article_id": "parcel-not-received",
+                "reply_id": "nope",
+            },
+            "checking-delivery",
         ),
-        ({"request_id": rid, "action": "open", "article_id": "lost-parcel", "who": "me"}, "who"),
+        (
+            {"request_id": rid, "action": "open", "article_id": "parcel-not-received", "who": "me"},
+            "who",
+        ),
         # A choice says where the chosen procedure stood: 2nd or lower; nothing else has a rank.
-        ({"request_id": rid, "action": "chose", "article_id": "lost-parcel"}, "rank"),
-        ({"request_id": rid, "action": "chose", "article_id": "lost-parcel", "rank": 1}, "2 到 20"),
-        ({"request_id": rid, "action": "chose", "article_id": "lost-parcel", "rank": 21}, "21"),
-        ({"request_id": rid, "action": "chose", "article_id": "lost-parcel", "rank": "2"}, '"2"'),
-        ({"request_id": rid, "action": "chose", "article_id": "lost-parcel", "rank": True}, "true"),
-        ({"request_id": rid, "action": "open", "article_id": "lost-parcel", "rank": 2}, "chose"),
+        ({"request_id": rid, "action": "chose", "article_id": "parcel-not-received"}, "rank"),
+        (
+            {"request_id": rid, "action": "chose", "article_id": "parcel-not-received", "rank": 1},
+            "2 到 20",
+        ),
+        (
+            {"request_id": rid, "action": "chose", "article_id": "parcel-not-received", "rank": 21},
+            "21",
+        ),
+        (
+            {
+                "request_id": rid,
+                "action": "chose",
+                "article_id": "parcel-not-received",
+                "rank": "2",
+            },
+            '"2"',
+        ),
+        (
+            {
+                "request_id": rid,
+                "action": "chose",
+                "article_id": "parcel-not-received",
+                "rank": True,
+            },
+            "true",
+        ),
+        (
+            {"request_id": rid, "action": "open", "article_id": "parcel-not-received", "rank": 2},
+            "chose",
+        ),
     ]
     for body, fragment in cases:
         response = fetch(f"{base}/api/feedback", "POST", json_body=body)
@@ -340,7 +375,12 @@ def test_feedback_input_is_checked(tmp_path, app_over):
     accepted = fetch(
         f"{base}/api/feedback",
         "POST",
-        json_body={"request_id": rid, "action": "chose", "article_id": "lost-parcel", "rank": 3},
+        json_body={
+            "request_id": rid,
+            "action": "chose",
+            "article_id": "parcel-not-received",
+            "rank": 3,
+        },
     )
     assert accepted.status == 202 and accepted.json()["rank"] == 3
     assert_json_error(fetch(f"{base}/api/feedback"), 405)
@@ -355,9 +395,7 @@ def test_feedback_input_is_checked(tmp_path, app_over):
 
 
 @pytest.mark.parametrize("down", ["unwritable", "postgres-unreachable"])
-def test_a_store_that_is_down_never_fails_or_slows_a_request(
-    down, tmp_path, app_over, starter_index_root
-):
+def test_a_store_that_is_down_never_fails_or_slows_a_request(down, tmp_path, app_over, index_root):
     if down == "unwritable":
         blocker = tmp_path / "not-a-directory"
         blocker.write_text("a file where the store's folder should be", encoding="utf-8")
@@ -387,7 +425,7 @@ def test_a_store_that_is_down_never_fails_or_slows_a_request(
     )
     assert fetch(f"{base}/").status == 200
     result = CliRunner().invoke(
-        main, ["--index", str(starter_index_root), "insights"], env={"KB_INSIGHTS_URL": url}
+        main, ["--index", str(index_root), "insights"], env={"KB_INSIGHTS_URL": url}
     )
     assert result.exit_code == 1 and "无法打开检索洞察存储" in result.output
 
@@ -441,10 +479,10 @@ class HangingStore(SQLiteStore):
 def test_a_full_queue_drops_and_counts_instead_of_waiting(tmp_path):
     store = HangingStore(tmp_path / "insights.sqlite")
     recorder = InsightRecorder(store, retention_days=90, queue_size=3)
-    recorder.record_request("assist", "第一个案例", {}, [("lost-parcel", 1.2)], "v1")
+    recorder.record_request("assist", "第一个案例", {}, [("parcel-not-received", 1.2)], "v1")
     assert store.entered.wait(5), "the writer took the first record and hangs in the store"
     for i in range(19):
-        recorder.record_request("assist", f"案例 {i}", {}, [("lost-parcel", 1.2)], "v1")
+        recorder.record_request("assist", f"案例 {i}", {}, [("parcel-not-received", 1.2)], "v1")
     # Still hanging in the store: the 19 calls returned without waiting for the writer.
     assert not store.left.is_set()
     assert recorder.stats()["dropped"] == 19 - 3
@@ -479,7 +517,7 @@ def test_a_forked_worker_starts_its_own_writer(tmp_path):
 # ------------------------------------------------------------------ retention
 
 
-def test_retention_deletes_old_records_and_keeps_new_ones(store_url, starter_index_root):
+def test_retention_deletes_old_records_and_keeps_new_ones(store_url, index_root):
     store = open_store(store_url)
     now = time.time()
 
@@ -491,7 +529,7 @@ def test_retention_deletes_old_records_and_keeps_new_ones(store_url, starter_ind
             "kind": "assist",
             "case_text": f"{days_ago} 天前的案例",
             "facts": "{}",
-            "top_id": "lost-parcel",
+            "top_id": "parcel-not-received",
             "top_score": 1.2,
             "result_count": 1,
             "kb_version": "v1",
@@ -504,7 +542,12 @@ def test_retention_deletes_old_records_and_keeps_new_ones(store_url, starter_ind
                 Writes(
                     requests=[request("a" * 32, 120), request("b" * 32, 45), request("c" * 32, 1)],
                     shown=[
-                        {"request_id": r * 32, "rank": 1, "article_id": "lost-parcel", "score": 1.2}
+                        {
+                            "request_id": r * 32,
+                            "rank": 1,
+                            "article_id": "parcel-not-received",
+                            "score": 1.2,
+                        }
                         for r in "abc"
                     ],
                     actions=[
@@ -512,8 +555,8 @@ def test_retention_deletes_old_records_and_keeps_new_ones(store_url, starter_ind
                             "request_id": r * 32,
                             "at": now - d * DAY_S,
                             "action": "copy",
-                            "article_id": "lost-parcel",
-                            "reply_id": "check-first",
+                            "article_id": "parcel-not-received",
+                            "reply_id": "checking-delivery",
                         }
                         for r, d in (("a", 120), ("b", 45), ("c", 1))
                     ],
@@ -536,7 +579,7 @@ def test_retention_deletes_old_records_and_keeps_new_ones(store_url, starter_ind
     # `kb insights --purge` with the configured retention.
     result = CliRunner().invoke(
         main,
-        ["--index", str(starter_index_root), "insights", "--purge"],
+        ["--index", str(index_root), "insights", "--purge"],
         env={"KB_INSIGHTS_URL": store_url, "KB_INSIGHTS_RETENTION_DAYS": "30"},
     )
     assert result.exit_code == 0, result.output
@@ -583,12 +626,12 @@ def test_store_urls_name_their_backend(tmp_path):
 
 
 @pytest.mark.slow
-def test_each_gunicorn_worker_records_after_the_fork(starter_index_root, tmp_path, monkeypatch):
+def test_each_gunicorn_worker_records_after_the_fork(index_root, tmp_path, monkeypatch):
     from live_helpers import kb_server
 
     db = tmp_path / "insights.sqlite"
     monkeypatch.setenv("KB_INSIGHTS_URL", str(db))  # `kb serve` inherits it
-    with kb_server(KB_DIR, starter_index_root, tmp_path / "serve.log", workers=2) as server:
+    with kb_server(SHOP_KB, index_root, tmp_path / "serve.log", workers=2) as server:
         ids = set()
         for pid in server.worker_pids():
             with server.only_worker(pid):  # every request of the block goes to this worker
@@ -613,7 +656,7 @@ def generated_writes(now: float, seed: int, requests: int = 400) -> Writes:
     """Records over the last three days; each case's requests and actions within one hour."""
     rng = random.Random(seed)
     texts = [f"案例措辞{n}" for n in range(12)]
-    articles = ["lost-parcel", "damaged-on-arrival", "wrong-item", "cancel-before-shipment"]
+    articles = ["parcel-not-received", "broken-in-transit", "wrong-goods", "cancel-unshipped"]
     rows, shown, actions = [], [], []
     for n in range(requests):
         hour = math.floor((now - rng.random() * 3 * DAY_S) / 3600) * 3600
@@ -651,14 +694,14 @@ def generated_writes(now: float, seed: int, requests: int = 400) -> Writes:
                     "at": min(at + 60, now - 60),
                     "action": action,
                     "article_id": rng.choice(results),
-                    "reply_id": "check-first" if action == "copy" else None,
+                    "reply_id": "checking-delivery" if action == "copy" else None,
                 }
             )
     return Writes(rows, shown, actions)
 
 
 @pytest.mark.parametrize("seed", [1, 2, 3])
-def test_a_report_from_roll_ups_is_the_report_from_the_records(store_url, starter_engine, seed):
+def test_a_report_from_roll_ups_is_the_report_from_the_records(store_url, engine, seed):
     store = open_store(store_url)
     now = 1_800_000_000.0 + seed * 4321.5  # mid-hour: raw edges at both ends of the period
     with store.connection() as conn:
@@ -666,8 +709,8 @@ def test_a_report_from_roll_ups_is_the_report_from_the_records(store_url, starte
         whole = merge([raw_sections(store, conn, now - 2 * DAY_S, now, 10**6, 10**6)])
         kept_before = store.query(conn, "SELECT COUNT(*) FROM insight_rollups", {})[0][0]
 
-    first = build_report(store, starter_engine.current().kb, 2, now=now)
-    again = build_report(store, starter_engine.current().kb, 2, now=now)  # now read from roll-ups
+    first = build_report(store, engine.current().kb, 2, now=now)
+    again = build_report(store, engine.current().kb, 2, now=now)  # now read from roll-ups
     with store.connection() as conn:
         days = store.query(
             conn, "SELECT COUNT(*) FROM insight_rollups WHERE bucket_seconds = 86400", {}
@@ -705,7 +748,7 @@ def test_the_writer_rolls_up_settled_days_in_the_background(store_url):
     with store.connection() as conn:
         store.write(conn, generated_writes(now, seed=4, requests=100))
     recorder = InsightRecorder(store, retention_days=7)
-    recorder.record_request("assist", "快递没收到", {}, [("lost-parcel", 1.2)], "v1")
+    recorder.record_request("assist", "快递没收到", {}, [("parcel-not-received", 1.2)], "v1")
 
     deadline = time.monotonic() + 30
     days = 0

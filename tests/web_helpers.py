@@ -135,7 +135,7 @@ WRONG_ITEM_ORDER = "衣服颜色发错了 订单号3900123456789012345"
 def agents_session(base: str) -> set[str]:
     """Several agents at work: cases typed in steps, copies, 有用 and 不对. Returns shown ids.
 
-    Written for the starter KB's articles (lost-parcel, wrong-item, invoice): serve kb/.
+    Written for the starter KB's articles (parcel-not-received, wrong-goods, invoice): serve kb/.
     """
     shown = set()
 
@@ -147,24 +147,24 @@ def agents_session(base: str) -> set[str]:
     # Case 1: typed in two steps (one case), a reply copied, marked helpful.
     first = ask("快递说放门口了")
     second = ask(LOST_PARCEL_PII, case_id=first["request_id"])
-    assert second["results"][0]["id"] == "lost-parcel"
-    feedback(base, second["request_id"], "copy", "lost-parcel", "check-first")
-    feedback(base, second["request_id"], "helpful", "lost-parcel")
+    assert second["results"][0]["id"] == "parcel-not-received"
+    feedback(base, second["request_id"], "copy", "parcel-not-received", "checking-delivery")
+    feedback(base, second["request_id"], "helpful", "parcel-not-received")
     # Case 2: the first result is marked wrong and nothing is used.
     wrong = ask(WRONG_ITEM_ORDER)
-    assert wrong["results"][0]["id"] == "wrong-item"
-    feedback(base, wrong["request_id"], "wrong", "wrong-item")
+    assert wrong["results"][0]["id"] == "wrong-goods"
+    feedback(base, wrong["request_id"], "wrong", "wrong-goods")
     # Case 3: marked wrong by mistake, then corrected to helpful (the last mark counts).
     fixed = ask("发错货了 要换蓝色的")
-    feedback(base, fixed["request_id"], "wrong", "wrong-item")
-    feedback(base, fixed["request_id"], "helpful", "wrong-item")
+    feedback(base, fixed["request_id"], "wrong", "wrong-goods")
+    feedback(base, fixed["request_id"], "helpful", "wrong-goods")
     # Case 4: small talk that still matches a word weakly; case 5: nothing matches at all.
     ask("今天天气不错")
     assert ask("asdfgh")["results"] == []
     # Case 6: another agent, the same problem, the same reply copied.
     again = ask("快递说放门口了 可是门口啥也没有")
-    feedback(base, again["request_id"], "open", "lost-parcel")
-    feedback(base, again["request_id"], "copy", "lost-parcel", "check-first")
+    feedback(base, again["request_id"], "open", "parcel-not-received")
+    feedback(base, again["request_id"], "copy", "parcel-not-received", "checking-delivery")
     # Case 7: an API search (no console, so no clicks expected).
     search = fetch(f"{base}/api/search?q=%E5%8F%91%E7%A5%A8%E6%80%8E%E4%B9%88%E5%BC%80")
     assert search.status == 200 and search.json()["request_id"]
