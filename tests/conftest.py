@@ -2,7 +2,7 @@
 
 Two KBs, for two kinds of test:
 - the shop fixture KB (tests/fixtures/shop_kb/, `index_root`, `engine`, `settings`,
-  `live_server`, `kb_copy`): eleven articles written for the tests, for tests of code
+  `live_server`, `kb_copy`): a dozen articles written for the tests, for tests of code
   (matching mechanics, assist, the API, the pages, the CLI). Editors never change it, so these
   tests change only when the code does.
 - the starter KB (kb/, the `starter_*` fixtures): for tests of the starter KB's content on

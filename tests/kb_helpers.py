@@ -15,7 +15,7 @@ from pathlib import Path
 
 FIXTURES = Path(__file__).parent / "fixtures"
 MINI_KB = FIXTURES / "mini_kb"
-# The shop fixture KB: eleven articles for tests of search, assist, the API and the pages
+# The shop fixture KB: a dozen articles for tests of search, assist, the API and the pages
 # (conftest builds it once per session; `kb_copy` copies it).
 SHOP_KB = FIXTURES / "shop_kb"
 KB_COMMAND = Path(sys.executable).parent / "kb"
