@@ -9,6 +9,7 @@ from flask import Blueprint, Response, abort, render_template, request
 from markupsafe import Markup
 
 from assist_app import render
+from assist_app.assist import fill_shop
 from assist_app.engine import article_detail, article_href, get_engine, get_settings
 from assist_app.recorder import get_recorder
 from assist_app.settings import DEFAULT_SEARCH_RESULTS, Settings
@@ -39,9 +40,15 @@ def console_data(loaded: LoadedIndex, settings: Settings) -> dict[str, Any]:
         ],
         "titles": {a.id: a.title for a in kb.articles},
         # Greetings and goodbyes the compose box may put around the replies, from any article
-        # that marks a reply `use: opening` or `use: closing`.
+        # that marks a reply `use: opening` or `use: closing`; the shop's settings are filled
+        # here as in every reply, the case's slots in the console.
         "common_replies": [
-            {"key": f"{a.id}/{r.id}", "title": r.title, "text": r.text, "use": r.use}
+            {
+                "key": f"{a.id}/{r.id}",
+                "title": r.title,
+                "text": fill_shop(r.text, kb)[0],
+                "use": r.use,
+            }
             for a in kb.articles
             for r in a.replies
             if r.use

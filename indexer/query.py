@@ -25,7 +25,8 @@ from indexer.weights import (
     TEXT_FIELDS,
 )
 
-_ASCII_WORD = re.compile(r"^[a-z]{2,12}$")
+# Pinyin as agents type it: initials (tk) up to a phrase spelt out (quxiaodingdan, 13).
+_ASCII_WORD = re.compile(r"^[a-z]{2,30}$")
 _LONG_NUMBER = re.compile(r"\d{5,}|[a-z]+\d{5,}")
 # Where a fact set by the shop's settings says it came from.
 SHOP_SETTING = "店铺设置"

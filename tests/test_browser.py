@@ -254,7 +254,8 @@ def test_compose_one_message_from_several_replies(page, screenshots):
     replies.nth(0).locator(".add-compose").check()
     assert page.locator("#compose-parts li").count() == 2
     composed = page.locator("#compose").input_value()
-    assert composed.startswith("亲，您好！欢迎光临")
+    assert composed.startswith("亲，您好！欢迎光临测试小店"), "the shop profile fills the opening"
+    assert "{{" not in composed
     assert composed.count("您好") == 1, "one greeting, not one per reply"
     assert composed.index(body_of(second)) < composed.index(body_of(first)), "in the order ticked"
     assert "祝您生活愉快" in composed.splitlines()[-1]

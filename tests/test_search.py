@@ -111,7 +111,13 @@ def test_a_case_of_only_syntax_is_harmless(engine, case):
 
 @pytest.mark.parametrize(
     ("typed", "word"),
-    [("tk", "退款"), ("tuikuan", "退款"), ("qxdd", "取消订单"), ("quxiao", "取消订单")],
+    [
+        ("tk", "退款"),
+        ("tuikuan", "退款"),
+        ("qxdd", "取消订单"),
+        ("quxiao", "取消订单"),
+        ("quxiaodingdan", "取消订单"),
+    ],
 )
 def test_pinyin_finds_the_word_in_the_top_three(engine, typed, word):
     top3 = engine.search(typed, limit=3).hits
