@@ -33,8 +33,9 @@ _CODES = 0x110000  # code points: a bigram's code is first × _CODES + second
 
 def model_grams(text: str) -> Counter[int]:
     """Character unigrams and bigrams of a text's letters, digits and Chinese characters,
-    across word boundaries (a chat message has few spaces where words end), as codes."""
-    codes = [ord(c) for c in analysis.normalize(text) if c.isalnum()]
+    across word boundaries (a chat message has few spaces where words end), as codes. A run of
+    one character counts as its first eight, as the words do (analysis.squeeze_runs)."""
+    codes = [ord(c) for c in analysis.squeeze_runs(analysis.normalize(text)) if c.isalnum()]
     grams = Counter(codes)
     grams.update(a * _CODES + b for a, b in zip(codes, codes[1:], strict=False))
     return grams

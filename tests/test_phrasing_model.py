@@ -76,3 +76,10 @@ def test_an_editors_new_phrasing_teaches_the_built_model(tmp_path):
     )
     after = share_of_damaged()
     assert before < 0.5 < after
+
+
+def test_a_long_run_of_one_character_weighs_as_its_first_eight(tmp_path):
+    model = model_of(tmp_path, FURNITURE, ["碎了碎了"])
+    eight = model.likelihoods("碎" * 8, np.array([0, 1]), 1.0)
+    many = model.likelihoods("碎" * 2000, np.array([0, 1]), 1.0)
+    assert eight.tolist() == many.tolist()
