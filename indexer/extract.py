@@ -73,10 +73,13 @@ _DAY_PATTERNS: tuple[tuple[re.Pattern, float | None], ...] = (
 )
 
 
-def days_since_receipt(text: str) -> Evidence | None:
-    """Read how many days ago the buyer signed for the parcel (签收第九天, 前天到的, 收到一周了)."""
+def days_since_receipt(text: str, spec: FactDef | None = None) -> Evidence | None:
+    """Read how many days ago the buyer signed for the parcel (签收第九天, 前天到的, 收到一周了).
+
+    A reading says nothing right after a word of the fact's `not_after` (必须今天收到 is a
+    wish) or inside one of its `ignore` phrases (刚才收到一条短信 is a text message)."""
     for pattern, how in _DAY_PATTERNS:
-        match = pattern.search(text)
+        match = next((m for m in pattern.finditer(text) if _says_receipt(text, m, spec)), None)
         if not match:
             continue
         if how is READ:
@@ -87,6 +90,22 @@ def days_since_receipt(text: str) -> Evidence | None:
             value = how
         return Evidence(float(value), match.group(0))
     return None
+
+
+def _says_receipt(text: str, match: re.Match, spec: FactDef | None) -> bool:
+    if spec is None:
+        return True
+    if _after_any(text, match.start(), spec.not_after):
+        return False
+    for phrase in spec.ignore:
+        needle = phrase.lower()
+        # Any occurrence of the ignored phrase that overlaps the reading hides it.
+        start = text.find(needle, max(0, match.start() - len(needle) + 1))
+        while start != -1 and start < match.end():
+            if start + len(needle) > match.start():
+                return False
+            start = text.find(needle, start + 1)
+    return True
 
 
 NUMBER_EXTRACTORS = {"days_since_receipt": days_since_receipt}
@@ -161,7 +180,7 @@ def extract_facts(
         if spec.type == "enum":
             evidence = extract_enum(text, spec)
         elif spec.extractor in NUMBER_EXTRACTORS:
-            evidence = NUMBER_EXTRACTORS[spec.extractor](text)
+            evidence = NUMBER_EXTRACTORS[spec.extractor](text, spec)
         elif slots and spec.extractor in slots:
             # A number fact read by a slot's patterns (amount).
             slot = slots[spec.extractor]

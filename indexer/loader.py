@@ -693,7 +693,15 @@ def load_facts(kb_dir: Path, problems: list[Problem]) -> dict[str, FactDef]:
                 not_after=_phrase_list(spec, "not_after", name, path, kb_dir, node, problems),
             )
         elif kind == "number" and spec.get("extractor"):
-            out[name] = FactDef(name, str(spec.get("label", name)), "number", {}, spec["extractor"])
+            out[name] = FactDef(
+                name,
+                str(spec.get("label", name)),
+                "number",
+                {},
+                spec["extractor"],
+                ignore=_phrase_list(spec, "ignore", name, path, kb_dir, node, problems),
+                not_after=_phrase_list(spec, "not_after", name, path, kb_dir, node, problems),
+            )
         else:
             problems.append(
                 Problem(

@@ -219,6 +219,13 @@ def test_days_since_receipt_is_a_fact(facts):
     assert facts("簽收第九天了 不想要了")["days_since_receipt"] == 9
 
 
+@pytest.mark.parametrize("case", ["刚才收到一条短信 说退了50块", "东西必须今天收到 明天要用"])
+def test_a_message_or_a_wish_is_no_day_of_receipt(facts, case):
+    # The fact's not_after (必须) and ignore (收到一条短信) in facts.yaml hold for the days too.
+    assert "days_since_receipt" not in facts(case)
+    assert facts("今天刚收到 就坏了")["days_since_receipt"] == 0
+
+
 @pytest.mark.parametrize(
     ("text", "number"),
     [("3", 3), ("十", 10), ("十五", 15), ("二十一", 21), ("两", 2), ("九", 9), ("廿", None)],
