@@ -56,6 +56,16 @@ def main(ctx: click.Context, kb_dir: Path | None, index_root: Path | None) -> No
     )
 
 
+# The period of the insights store that insights and learn read: the last N days.
+PERIOD_OPTION = click.option(
+    "--days",
+    default=30,
+    show_default=True,
+    type=click.IntRange(1, 3650),
+    help="The period: the last N days.",
+)
+
+
 @main.command()
 @click.option(
     "--strict", is_flag=True, help="Fail on warnings too (overdue reviews, expiring policies)."
@@ -318,13 +328,7 @@ def _served_kb(settings: Settings):
 
 
 @main.command()
-@click.option(
-    "--days",
-    default=30,
-    show_default=True,
-    type=click.IntRange(1, 3650),
-    help="The period: the last N days.",
-)
+@PERIOD_OPTION
 @click.option(
     "--json", "as_json", is_flag=True, help="Print the report as JSON (as /insights shows it)."
 )
@@ -362,13 +366,7 @@ def insights(ctx: click.Context, days: int, as_json: bool, purge: bool) -> None:
 
 
 @main.command()
-@click.option(
-    "--days",
-    default=30,
-    show_default=True,
-    type=click.IntRange(1, 3650),
-    help="The period: the last N days.",
-)
+@PERIOD_OPTION
 @click.option(
     "--min-cases",
     default=2,

@@ -27,6 +27,7 @@ from pathlib import Path
 import numpy as np
 
 from indexer import analysis
+from indexer.impacts import mapped
 
 _CODES = 0x110000  # code points: a bigram's code is first × _CODES + second
 
@@ -69,14 +70,11 @@ class PhrasingModel:
     """One build's phrasing model, memory-mapped; scores a case against chosen documents."""
 
     def __init__(self, directory: Path):
-        def load(name: str) -> np.ndarray:
-            return np.asarray(np.load(directory / name, mmap_mode="r", allow_pickle=False))
-
-        self.vocabulary = load("model_grams.npy")
-        self.offsets = load("model_offsets.npy")
-        self.docs = load("model_docs.npy")
-        self.counts = load("model_counts.npy")
-        self.totals = load("model_totals.npy")
+        self.vocabulary = mapped(directory / "model_grams.npy")
+        self.offsets = mapped(directory / "model_offsets.npy")
+        self.docs = mapped(directory / "model_docs.npy")
+        self.counts = mapped(directory / "model_counts.npy")
+        self.totals = mapped(directory / "model_totals.npy")
 
     def likelihoods(self, text: str, docs: np.ndarray, smoothing: float) -> np.ndarray:
         """Per document of `docs`: the mean log-probability of the case's known grams under

@@ -281,7 +281,10 @@ def test_a_session_is_recorded_masked_and_read_back(store_url, app_over, index_r
     assert "13812345678" not in html and "张三" not in html
     # Scripts come from files only (the Content-Security-Policy allows no inline script).
     body = html.split("</header>", 1)[1]
-    assert re.findall(r"<script[^>]*>", body) == ['<script src="/static/page.js">']
+    assert re.findall(r"<script[^>]*>", body) == [
+        '<script src="/static/clipboard.js">',
+        '<script src="/static/page.js">',
+    ]
 
 
 def test_any_case_text_can_be_stored(store_url):

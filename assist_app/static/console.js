@@ -860,32 +860,6 @@
 
   // ---------------------------------------------------------------- copy
 
-  async function writeClipboard(text) {
-    try {
-      if (navigator.clipboard && window.isSecureContext) {
-        await navigator.clipboard.writeText(text);
-        return true;
-      }
-    } catch {
-      // fall through to the older way
-    }
-    // Plain-HTTP intranet hosts have no async clipboard API: copy from a selected textarea.
-    const focused = document.activeElement;
-    const scratch = el("textarea", { class: "clipboard-scratch", readonly: true, "aria-hidden": "true" });
-    scratch.value = text;
-    document.body.append(scratch);
-    scratch.select();
-    let ok = false;
-    try {
-      ok = document.execCommand("copy");
-    } catch {
-      ok = false;
-    }
-    scratch.remove();
-    if (focused && focused.focus) focused.focus();
-    return ok;
-  }
-
   function copyNotice(kind, message, action) {
     const box = $("copy-notice");
     box.className = `copy-notice copy-${kind}`;
@@ -911,7 +885,7 @@
                        onclick: () => copyText(text, what, true, keys) }));
       return;
     }
-    const ok = await writeClipboard(text);
+    const ok = await window.writeClipboard(text);
     $("last-copied").value = text;
     if (!ok) {
       copyNotice("danger", "复制失败：浏览器不允许访问剪贴板，请选中文字后按 Ctrl+C。");
