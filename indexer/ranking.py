@@ -194,19 +194,17 @@ def rank(loaded: LoadedIndex, query: Query, limit: int, today: dt.date) -> list[
     for article_id in loaded.fact_candidates(query.facts, CANDIDATES - len(bm25)):
         bm25.setdefault(article_id, 0.0)
     top = max(bm25.values(), default=0.0) or 1.0
-    closest = loaded.impacts.closest_keywords(
-        query.grams, [loaded.doc_number[article_id] for article_id in bm25]
-    )
     numbers = np.array([loaded.doc_number[article_id] for article_id in bm25], dtype=np.int64)
+    closest = loaded.impacts.closest_keywords(query.grams, numbers)
     shares = loaded.model.preference(query.text, numbers, MODEL_SMOOTHING, MODEL_SHARPNESS)
     scored = []
-    for (article_id, raw), share in zip(bm25.items(), shares, strict=True):
+    for (article_id, raw), number, share in zip(bm25.items(), numbers, shares, strict=True):
         article = loaded.articles[article_id]
         status = article.status_on(today)
         if status == "expired":
             continue
         notes = fact_notes(article, query.facts, kb)
-        position, likeness = closest.get(loaded.doc_number[article_id], (0, 0.0))
+        position, likeness = closest.get(int(number), (0, 0.0))
         phrase = article.keywords[position] if likeness else ""
         score = (
             raw / top
