@@ -273,7 +273,8 @@ def _build_locked(
             partial / layout.ARRAYS_DIR,
         )
         phrasing_model.derive(
-            [(a.title, *a.tags, *a.keywords) for a in kb.articles], partial / layout.ARRAYS_DIR
+            [(a.title, *a.tags, *a.keywords, *a.examples) for a in kb.articles],
+            partial / layout.ARRAYS_DIR,
         )
         derived = time.perf_counter()
         (partial / layout.SNAPSHOT_FILE).write_text(snapshot, encoding="utf-8")

@@ -88,6 +88,8 @@ def describe_change(old: Article | None, new: Article | None) -> list[str]:
         notes.append("正文更新")
     if old.keywords != new.keywords or old.tags != new.tags:
         notes.append("关键词或标签更新")
+    if old.examples != new.examples:
+        notes.append("买家问法示例更新")
     return notes or ["格式调整"]
 
 

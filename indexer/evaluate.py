@@ -236,11 +236,13 @@ COPIED_PHRASE_CHARS = 10
 
 def copied_cases(cases: list[dict[str, Any]], kb: KnowledgeBase) -> list[dict[str, str]]:
     """Evaluation cases the KB contains verbatim, or that contain a long KB phrase (keyword,
-    fact phrase, synonym): such a case measures the KB against itself, not matching."""
+    example, fact phrase, synonym): such a case measures the KB against itself, not matching."""
     phrases: dict[str, str] = {}
     for article in kb.articles:
         for keyword in article.keywords:
             phrases[_squash(keyword)] = f"{article.path} keywords: {keyword}"
+        for example in article.examples:
+            phrases[_squash(example)] = f"{article.path} examples: {example}"
     for name, spec in kb.facts.items():
         for value, signals in spec.values.items():
             for phrase in signals:

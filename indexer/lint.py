@@ -394,6 +394,51 @@ def rule_raw_html_closed(article: Article, kb: KnowledgeBase, src: SourceLines, 
             )
 
 
+# An example longer than this is more than one buyer message: it teaches the model every
+# concern it mentions.
+EXAMPLE_MAX_CHARS = 150
+# Five digits in a row are an order, phone or tracking number: personal data, and a number no
+# other case shares.
+_LONG_NUMBER = re.compile(r"[0-9０-９]{5,}")
+
+
+@reports("example-duplicate", "example-number", "example-long")
+def rule_examples_clean(article: Article, kb: KnowledgeBase, src: SourceLines, today: dt.date):
+    """`examples` 是买家原话式的示例，只用来教匹配模型：同一篇里不要重复；不要带订单号、电话、单号这类长数字（写“订单号”三个字即可，长数字是个人信息，也不会在别的案例里再出现）；每条写一条消息，超过 150 字给出警告。"""
+    line = article.lines.get("examples", 2)
+    seen: dict[str, int] = {}  # example -> its line
+    for example in article.examples:
+        # Examples are in file order: look from the previous one's line (a flow list holds
+        # them all on one line), and past the first copy for a repeated one.
+        line = src.find(example, seen[example] + 1 if example in seen else line)
+        if example in seen:
+            yield Problem(
+                article.path,
+                line,
+                f"示例「{example}」重复：删掉这一条，或换一种买家会用的说法",
+                "example-duplicate",
+            )
+        seen.setdefault(example, line)
+        number = _LONG_NUMBER.search(example)
+        if number:
+            yield Problem(
+                article.path,
+                line,
+                f"示例「{example}」含长数字「{number.group(0)}」：删去号码，"
+                "只写“订单号”“单号”“电话”等字样",
+                "example-number",
+            )
+        if len(example) > EXAMPLE_MAX_CHARS:
+            yield Problem(
+                article.path,
+                line,
+                f"示例「{example[:20]}…」有 {len(example)} 字：每条只写买家的一条消息"
+                f"（{EXAMPLE_MAX_CHARS} 字以内），多个问题分成几条",
+                "example-long",
+                "warning",
+            )
+
+
 @reports("sources-missing")
 def rule_sources_named(article: Article, kb: KnowledgeBase, src: SourceLines, today: dt.date):
     """文章要用 `sources` 写明所依据的法律法规或平台规则（例如 `sources: [消费者权益保护法 第二十五条]`），规则修订时编辑才知道要复核哪些文章；缺少时给出警告。"""
@@ -423,6 +468,7 @@ RULES: tuple[Rule, ...] = (
     rule_effective_dates,
     rule_raw_html_closed,
     rule_sources_named,
+    rule_examples_clean,
 )
 
 
@@ -446,12 +492,31 @@ def _duplicate_ids(kb: KnowledgeBase) -> Iterator[Problem]:
             )
 
 
+@reports("example-shared")
+def _shared_examples(kb: KnowledgeBase, root: Path) -> Iterator[Problem]:
+    """同一条示例写进了两篇文章：它同时教匹配模型两篇都对，两篇会互相抢第一；只留在真正处理它的那篇；警告。"""
+    owners: dict[str, list[Article]] = {}
+    for article in kb.articles:
+        for example in dict.fromkeys(article.examples):
+            owners.setdefault(example, []).append(article)
+    for example, articles in owners.items():
+        for article in articles[1:]:
+            start = article.lines.get("examples", 2)
+            yield Problem(
+                article.path,
+                SourceLines(root, article).find(example, start),
+                f"示例「{example}」也写在 {articles[0].path}：只留在处理它的那一篇",
+                "example-shared",
+                "warning",
+            )
+
+
 def problem_codes() -> list[tuple[tuple[str, ...], str]]:
     """Every problem code `kb lint` reports, grouped by the check that reports them, with the
     check's documentation for editors: the loader's first, then the rules'."""
     return [
         *(((code,), documentation) for code, documentation in PROBLEM_CODES.items()),
-        *((check.codes, check.__doc__) for check in (*RULES, _duplicate_ids)),
+        *((check.codes, check.__doc__) for check in (*RULES, _duplicate_ids, _shared_examples)),
     ]
 
 
@@ -463,8 +528,8 @@ def lint_kb(kb_dir: Path, today: dt.date | None = None) -> tuple[KnowledgeBase, 
     # to it from other files resolve: one missing field must not hide its other problems nor
     # turn into false errors elsewhere.
     seen = dataclasses.replace(kb, articles=kb.articles + tuple(drafts))
-    problems = list(problems) + list(_duplicate_ids(seen))
     root = kb_dir.parent
+    problems = [*problems, *_duplicate_ids(seen), *_shared_examples(seen, root)]
     for article in seen.articles:
         src = SourceLines(root, article)
         for rule in RULES:

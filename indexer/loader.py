@@ -39,6 +39,7 @@ ARTICLE_FIELDS: dict[str, tuple[bool, str]] = {
     "tags": (True, "str_list"),
     "platforms": (False, "str_list"),
     "keywords": (False, "str_list"),
+    "examples": (False, "str_list"),
     "owner": (True, "str"),
     "reviewed": (True, "date"),
     "review_every_days": (True, "positive_int"),
@@ -70,6 +71,7 @@ FIELD_EXAMPLES = {
     "tags": "tags: [退款, 未发货]",
     "platforms": "platforms: [淘宝, 拼多多]",
     "keywords": "keywords: [不想要了, 拍错了能取消吗]",
+    "examples": "examples: [在吗 刚拍的那单不想要了 还没发吧 帮我取消]",
     "owner": "owner: 售后组",
     "reviewed": "reviewed: 2026-11-20",
     "review_every_days": "review_every_days: 180",
@@ -449,6 +451,7 @@ def _article(
         effective_until=data.get("effective_until"),
         audience=data.get("audience", "buyer"),
         sources=tuple(s.strip() for s in data.get("sources") or ()),
+        examples=tuple(data.get("examples") or ()),
         lines=key_lines,
     )
 

@@ -70,6 +70,10 @@ class Article:
     # The law or platform rule the procedure rests on, so an editor knows what to re-check
     # when it changes (消费者权益保护法 第二十五条, 淘宝平台争议处理规则 …).
     sources: tuple[str, ...] = ()
+    # Whole messages as buyers write them (在吗 我买的水壶底下一直漏水): they teach the phrasing
+    # model how the article is asked about, and are not searched as keywords (a long message
+    # would make BM25 find the article by its every word).
+    examples: tuple[str, ...] = ()
     # Line of each front-matter key and of the body's first line, for problems found later.
     lines: dict[str, int] = field(default_factory=dict, compare=False)
 

@@ -1,10 +1,11 @@
 """A model of how each article is asked about, learned from the KB's own phrasings.
 
 BM25 scores the words a case shares with an article; buyers often share few (椅子腿断了 and
-坏了 have no word in common). This model reads every article's title, tags and keywords as
-examples of how it is asked about, and scores a case by how likely its characters are under
-each article's examples: a multinomial naive Bayes over character unigrams and bigrams, the
-classic text classifier that needs no training loop and learns from a few dozen phrasings.
+坏了 have no word in common). This model reads every article's title, tags, keywords and
+`examples` (whole messages as buyers write them, by editors) as phrasings of how it is asked
+about, and scores a case by how likely its characters are under each article's phrasings: a
+multinomial naive Bayes over character unigrams and bigrams, the classic text classifier that
+needs no training loop and learns from a few dozen phrasings.
 It is rebuilt with the index, so an editor who adds a phrasing teaches it (`kb check` shows
 the effect); nothing in it comes from code.
 

@@ -100,6 +100,7 @@ def _article(data: dict) -> Article:
         effective_until=_date(data["effective_until"]),
         audience=sys.intern(data.get("audience", "buyer")),
         sources=tuple(sys.intern(s) for s in data.get("sources", ())),
+        examples=tuple(data.get("examples", ())),
         lines=data["lines"],
     )
 

@@ -70,7 +70,7 @@ PHRASING_WEIGHT = 0.5
 # A closest phrasing is shown as a reason from this cosine on.
 PHRASING_SHOWN_FROM = 0.3
 # The phrasing model (indexer/phrasing_model.py: naive Bayes over characters of every
-# article's title, tags and keywords) shares 1 among the candidates; an article gets this
+# article's title, tags, keywords and examples) shares 1 among the candidates; an article gets this
 # much times its share. It sees what a case says in words no article uses (凳子腿折断了 ~ 椅子腿断了)
 # and weighs all of an article's phrasings, where the closest phrasing weighs one.
 MODEL_WEIGHT = 0.3

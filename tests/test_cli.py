@@ -379,6 +379,27 @@ def test_an_eval_case_the_kb_holds_verbatim_fails_the_set(mini, tmp_path):
     assert "cancel-order.md keywords: 拍错了不要了" in result.stdout
 
 
+def test_an_eval_case_copied_from_an_example_fails_the_set(tmp_path):
+    kb = copy_mini_kb(tmp_path)
+    edit(
+        kb / "articles/product-issues/damaged-item.md",
+        "owner:",
+        "examples:\n  - 快递送来的时候箱子就塌了 里面杯子碎了两个\nowner:",
+    )
+    root = tmp_path / "index"
+    assert run_kb("--kb", kb, "--index", root, "index").returncode == 0
+    # The example inside a longer case is a copy too.
+    copied = [
+        {"case": "你好 快递送来的时候箱子就塌了，里面杯子碎了两个！", "expected": ["damaged-item"]}
+    ]
+    write_eval(tmp_path / "eval", {"copied.yaml": copied}, {})
+
+    result = run_kb("--kb", kb, "--index", root, "eval", tmp_path / "eval" / "copied.yaml")
+
+    assert result.returncode == 1
+    assert "damaged-item.md examples: 快递送来的时候箱子就塌了" in result.stdout
+
+
 def test_eval_breaks_figures_down_by_shape_and_by_article(mini, tmp_path):
     kb, root = mini
     shaped = [

@@ -16,7 +16,7 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 from conftest import KB_DIR
-from kb_helpers import CANCEL_ORDER, copy_mini_kb, run_kb, write_article
+from kb_helpers import CANCEL_ORDER, copy_mini_kb, edit, run_kb, write_article
 
 import assist_app
 import indexer
@@ -212,6 +212,47 @@ def test_banned_phrase(kb):
 def test_banned_phrase_ignores_case(kb):
     (kb / "banned_phrases.yaml").write_text("加V: 引导买家离开平台。\n", encoding="utf-8")
     check(kb, change("原路退回。", "原路退回，有事加v。"), (19, "banned-phrase"))
+
+
+def test_examples_repeated_or_holding_a_number_name_their_lines(kb):
+    examples = (
+        "platforms: [淘宝, 拼多多]\nexamples:\n"
+        "  - 刚拍的不要了 还没发吧\n"
+        "  - 刚拍的不要了 还没发吧\n"
+        "  - 订单号１２３４５６７８９ 帮我取消\n"
+        "  - 拍了两件 退一件行吗\n"
+        f"  - {'还没发货的话就取消吧' * 16}\n"
+    )
+    problems = check(
+        kb,
+        change("platforms: [淘宝, 拼多多]\n", examples),
+        (9, "example-duplicate"),
+        (10, "example-number"),
+        (12, "example-long"),
+    )
+    number = next(p for p in problems if p.rule == "example-number")
+    assert "１２３４５６７８９" in number.message and "订单号" in number.message
+    assert next(p for p in problems if p.rule == "example-long").level == "warning"
+
+
+def test_an_example_in_two_articles_is_a_warning_on_the_second(kb):
+    write_article(
+        kb,
+        ARTICLE,
+        change(
+            "platforms: [淘宝, 拼多多]\n", "platforms: [淘宝]\nexamples: [东西到了但是压坏了]\n"
+        ),
+    )
+    damaged = kb / "articles/product-issues/damaged-item.md"
+    edit(damaged, "\nowner:", "\nexamples:\n  - 发错颜色了\n  - 东西到了但是压坏了\nowner:")
+    _, problems = lint_kb(kb, TODAY)
+    shared = [p for p in problems if p.rule == "example-shared"]
+    assert [(p.path, p.level) for p in shared] == [
+        ("kb/articles/product-issues/damaged-item.md", "warning")
+    ]
+    line = damaged.read_text(encoding="utf-8").split("\n")[shared[0].line - 1]
+    assert "东西到了但是压坏了" in line
+    assert "before-shipment/cancel-order.md" in shared[0].message
 
 
 def test_reviewed_future(kb):

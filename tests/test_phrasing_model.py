@@ -10,6 +10,7 @@ from indexer import phrasing_model
 from indexer.build import build_index
 from indexer.layout import ARRAYS_DIR, current_build
 from indexer.phrasing_model import PhrasingModel
+from indexer.query import query_terms
 from indexer.search import SearchEngine
 
 FURNITURE = ["椅子腿断了", "桌面裂开了", "柜门掉下来了"]
@@ -83,3 +84,30 @@ def test_a_long_run_of_one_character_weighs_as_its_first_eight(tmp_path):
     eight = model.likelihoods("碎" * 8, np.array([0, 1]), 1.0)
     many = model.likelihoods("碎" * 2000, np.array([0, 1]), 1.0)
     assert eight.tolist() == many.tolist()
+
+
+def test_examples_teach_the_model_and_are_not_searched_as_words(tmp_path):
+    kb_dir = copy_mini_kb(tmp_path)
+    root = tmp_path / "index"
+    case = "边角磕掉了一块"
+    article = kb_dir / "articles/product-issues/damaged-item.md"
+
+    def built() -> tuple[float, float]:
+        """damaged-item's model share for the case, and its BM25 score for 磕掉."""
+        build_index(kb_dir, root)
+        engine = SearchEngine(root)
+        loaded = engine.current()
+        number = loaded.doc_number["damaged-item"]
+        model = PhrasingModel(current_build(root) / ARRAYS_DIR)
+        shares = model.preference(case, np.arange(len(loaded.impacts.docs)), 1.0, 4.0)
+        bm25 = loaded.impacts.scores(query_terms(engine.analyse("磕掉")))[number]
+        return float(shares[number]), float(bm25)
+
+    share_before, bm25_before = built()
+    edit(article, "owner:", "examples:\n  - 桌子边角磕坏了一块 怎么弄\nowner:")
+    share_after, bm25_after = built()
+    assert share_before < 0.5 < share_after
+    assert bm25_before == bm25_after == 0.0, "an example is no keyword: BM25 does not see it"
+    assert SearchEngine(root).current().kb.by_id["damaged-item"].examples == (
+        "桌子边角磕坏了一块 怎么弄",
+    ), "the served snapshot carries the examples"
