@@ -273,6 +273,10 @@ class Generator:
         front["checklist"] = self._checklist(base, siblings, w)
         front["replies"] = self._replies(base, siblings, w)
         body = self._body(base, siblings, w)
+        examples = rng.sample(base.examples, k=min(len(base.examples), rng.randint(5, 15)))
+        if examples:
+            # Each names the article's product, as a buyer's message would.
+            front["examples"] = [f"{e} {product}" for e in examples]
         self.generated[base.id].append(article_id)
         return {"front": front, "body": body, "product": product}
 
