@@ -33,6 +33,7 @@ def test_changes_say_what_happened_to_each_article(tmp_path):
         "  - 通知仓库拦截订单。\n", "  - 通知仓库拦截订单。\n  - 备注订单已拦截。\n"
     )
     text = text.replace("已拦截，款项", "已为您拦截，款项")
+    text = text.replace("owner:", "examples: [刚拍的还没发 不要了]\nowner:")
     cancel.write_text(text, encoding="utf-8")
     (kb / "articles/product-issues/damaged-item.md").unlink()
     commit(tmp_path, "edit cancel-order, drop damaged-item")
@@ -42,6 +43,7 @@ def test_changes_say_what_happened_to_each_article(tmp_path):
     assert set(found) == {"cancel-order", "damaged-item"}
     assert "新增或改写 1 个步骤" in found["cancel-order"].summary
     assert "修改回复 confirm-cancel" in found["cancel-order"].summary
+    assert "买家问法示例更新" in found["cancel-order"].summary
     assert found["damaged-item"].summary == ("已删除",)
     assert found["cancel-order"].last_changed == dt.date.today().isoformat()
 
