@@ -276,7 +276,7 @@ class Generator:
         examples = rng.sample(base.examples, k=min(len(base.examples), rng.randint(5, 15)))
         if examples:
             # Each names the article's product, as a buyer's message would.
-            front["examples"] = [f"{e} {product}" for e in examples]
+            front["examples"] = [f"{e} {w['noun']}" for e in examples]
         self.generated[base.id].append(article_id)
         return {"front": front, "body": body, "product": product}
 
