@@ -68,10 +68,12 @@ _CARD_PREFIX = re.compile(r"(?:62|4|5[1-5]|2[2-7]|3[4-8]|6011|65)")
 # --- Accounts and plates ------------------------------------------------------------------------
 
 # WeChat and QQ ids after the word that announces them (微信号 wxid_abc123, vx: abc_123, QQ 12345).
+# WeChat asks for 6-20 characters, but a buyer may type an old or mistyped one (hwu25): after
+# the word that announces it, 4 are enough to be theirs.
 _WECHAT = re.compile(
     r"(?P<lead>(?:微信号?|威信|薇信|v信|V信|vx|VX|Vx|wx|WX|Wx|weixin|wechat|WeChat)"
     r"\s*号?\s*(?:是|为)?\s*[:：]?\s*)"
-    r"(?P<id>[A-Za-z][-_A-Za-z0-9]{5,19}|\d{6,20})(?![-_A-Za-z0-9])"
+    r"(?P<id>[A-Za-z][-_A-Za-z0-9]{3,19}|\d{6,20})(?![-_A-Za-z0-9])"
 )
 _QQ = re.compile(
     r"(?P<lead>(?:QQ|qq|Qq|扣扣|企鹅)\s*(?:号码?)?\s*(?:是|为)?\s*[:：]?\s*)(?P<id>[1-9]\d{4,11})(?!\d)"

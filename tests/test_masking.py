@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 import yaml
 from faker import Faker
-from hypothesis import HealthCheck, assume, given, settings
+from hypothesis import HealthCheck, assume, example, given, settings
 from hypothesis import strategies as st
 from kb_helpers import SHOP_KB
 from web_helpers import fetch, serve_app
@@ -51,6 +51,8 @@ KB_DIR = PROJECT_ROOT / "kb"
         ("寄到杭州 西湖 文三路 快点发", "文三路"),
         ("加我微信 wxid_k2j3h4 谢谢", "wxid_k2j3h4"),
         ("vx：zhangwei_1990 加一下", "zhangwei_1990"),
+        # Shorter than WeChat allows (6), but what a buyer typed is still theirs.
+        ("退款的事加我微信hwu25说", "hwu25"),
         ("我的QQ号是 734820156", "734820156"),
         ("车牌浙A·12345的司机说放门口了", "12345"),
         ("送货的车粤B D12345", "D12345"),
@@ -109,6 +111,7 @@ def _ambiguous_name(name: str) -> bool:
     suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
 )
 @given(seed=st.integers(min_value=0, max_value=2**32 - 1))
+@example(seed=1084297)  # a five-character WeChat id (加我微信hwu25) once went through unmasked
 def test_generated_personal_data_never_reaches_the_store(tmp_path, seed):
     """60 seeds x 60 sentences: thousands of names, phones, ids, cards and addresses."""
     faker = Faker("zh_CN")
