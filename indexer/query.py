@@ -55,6 +55,9 @@ class Query:
     context: frozenset[str] = frozenset()
     # Facts taken from the shop's settings, not from the case (the shop's one platform).
     from_shop: frozenset[str] = frozenset()
+    # The buyer's latest message when a chat has several (else ""), which the phrasing model
+    # weighs apart from the whole buyer side.
+    latest_text: str = ""
 
 
 def analyse_case(
@@ -92,6 +95,7 @@ def analyse_case(
         latest_words,
         context_words(text, kb),
         frozenset([SHOP_PLATFORM]) if shop_default else frozenset(),
+        latest if latest != text else "",
     )
 
 

@@ -16,6 +16,7 @@ from indexer.model import Article, KnowledgeBase
 from indexer.query import Query, query_terms
 from indexer.snippets import matched_terms, snippet
 from indexer.weights import (
+    AGENT_FACT_WEIGHT,
     CANDIDATES,
     CONTEXT_MATCH_BONUS,
     DEFAULT_FACT_WEIGHT,
@@ -23,6 +24,7 @@ from indexer.weights import (
     FACT_MATCH_BONUS,
     FACT_WEIGHTS,
     GATE_MISSING_PENALTY,
+    LATEST_TURN_MODEL_SHARE,
     MODEL_SHARPNESS,
     MODEL_SMOOTHING,
     MODEL_WEIGHT,
@@ -163,13 +165,13 @@ def fact_notes(article: Article, facts: dict[str, Evidence], kb: KnowledgeBase) 
 def adjustment(notes: list[FactNote], certain: frozenset[str] = frozenset()) -> float:
     """What the notes add to an article's score (a share of the query's best BM25 score).
 
-    A fact in `certain` (the agent set it) counts at least in full: its reduced weight is for
+    A fact in `certain` (the agent set it) counts AGENT_FACT_WEIGHT: reduced weights are for
     what the text only suggests."""
     total = 0.0
     for note in notes:
         weight = FACT_WEIGHTS.get(note.fact, DEFAULT_FACT_WEIGHT)
         if note.fact in certain:
-            weight = max(weight, DEFAULT_FACT_WEIGHT)
+            weight = max(weight, AGENT_FACT_WEIGHT)
         if note.kind == "gate":
             total -= GATE_MISSING_PENALTY
         elif note.kind == "audience":
@@ -197,6 +199,11 @@ def rank(loaded: LoadedIndex, query: Query, limit: int, today: dt.date) -> list[
     numbers = np.array([loaded.doc_number[article_id] for article_id in bm25], dtype=np.int64)
     closest = loaded.impacts.closest_keywords(query.grams, numbers)
     shares = loaded.model.preference(query.text, numbers, MODEL_SMOOTHING, MODEL_SHARPNESS)
+    if query.latest_text:
+        latest = loaded.model.preference(
+            query.latest_text, numbers, MODEL_SMOOTHING, MODEL_SHARPNESS
+        )
+        shares = (1 - LATEST_TURN_MODEL_SHARE) * shares + LATEST_TURN_MODEL_SHARE * latest
     scored = []
     for (article_id, raw), number, share in zip(bm25.items(), numbers, shares, strict=True):
         article = loaded.articles[article_id]
