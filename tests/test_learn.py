@@ -41,7 +41,9 @@ CASES = (
     "寄回去的快递好几天都没有物流信息 我电话13912345678",
     "我把东西寄回去了物流一直不更新 订单号 3900123456789012345",
 )
-FOURTH = "我寄回的包裹物流停了三天"
+# A fourth wording the starter KB still puts under FIRST; as its matching improves, a wording
+# it now gets right has to be replaced by one it does not (the learning is what is tested).
+FOURTH = "寄回给你们的货好几天没更新"
 NUMBERS = re.compile(r"\d{3,}")
 
 
