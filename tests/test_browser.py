@@ -2,8 +2,8 @@
 
 Never downloads a browser: without /usr/bin/chromium these tests are skipped. Screenshots go to
 test-artifacts/screenshots/ (the path is printed) for a person to look at. The console is
-served over the shop fixture KB (conftest `live_server`); the test of kb learn's loop serves the
-starter KB, whose wordings test_learn was written for.
+served over the shop fixture KB (conftest `live_server`); the test of kb learn's loop serves
+test_learn's fixture KB (the shop's plus an article its cases do not find first yet).
 """
 
 from __future__ import annotations
@@ -673,23 +673,22 @@ def test_mark_a_result_helpful_and_see_it_in_insights(browser, index_root, tmp_p
         assert not errors, f"errors in the page: {errors}"
 
 
-def test_working_from_a_lower_procedure_is_reported_once_and_learnt(
-    browser, starter_index_root, tmp_path, screenshots
-):
+def test_working_from_a_lower_procedure_is_reported_once_and_learnt(browser, tmp_path, screenshots):
     """The console reports `chose` when the agent works from a procedure below the first (a
     copied reply, a ticked step, or another pick after marking the first 不对), once per case;
     the insights page then proposes the buyers' wording and copies its patch."""
-    from test_learn import CASES, WANTED
+    from test_learn import CASES, WANTED, write_learn_kb
     from web_helpers import serve_app
 
     from assist_app import create_app
     from assist_app.settings import Settings
+    from indexer.build import build_index
 
+    kb_dir = write_learn_kb(tmp_path / "kb")
+    build_index(kb_dir, tmp_path / "index")
     store_url = str(tmp_path / "insights.sqlite")
-    app = create_app(
-        Settings(kb_dir=PROJECT_ROOT / "kb", index_root=starter_index_root, insights_url=store_url)
-    )
-    first_title = "物流延迟"
+    app = create_app(Settings(kb_dir=kb_dir, index_root=tmp_path / "index", insights_url=store_url))
+    first_title = "物流好几天不更新"
     wanted = "#candidate-list .candidate", "寄回的退货包裹"
     with serve_app(app) as base:
         context, page, errors = watched_page(browser, base)

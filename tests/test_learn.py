@@ -1,5 +1,6 @@
 """Learning from the agents (`kb learn`): their corrections in a real store become keyword
-proposals, checked against the real search, applied to a copy of the starter KB.
+proposals, checked against the real search, applied to a copy of a fixture KB (the shop
+fixture plus an article the cases' wording does not find yet).
 
 The acceptance test ("Show it" in issue 14) runs the whole loop over HTTP and real `kb`
 commands; the others write records straight into a store on disk and ask `propose`.
@@ -15,10 +16,12 @@ import shutil
 import sqlite3
 import time
 import uuid
+from pathlib import Path
 from urllib.parse import urlencode
 
 import pytest
 import yaml
+from kb_helpers import SHOP_KB
 from live_helpers import run_kb
 from web_helpers import fetch, serve_app
 
@@ -27,29 +30,77 @@ from assist_app.insights import purge_older_than
 from assist_app.insights_store import Writes, open_store
 from assist_app.learn import apply_proposals, clean_phrasing, propose
 from assist_app.masking import mask_personal_data
-from assist_app.settings import PROJECT_ROOT, Settings
+from assist_app.settings import Settings
+from indexer.build import build_index
 from indexer.loader import load_kb
+from indexer.search import SearchEngine
 
-KB_DIR = PROJECT_ROOT / "kb"
 # The kind of case this file learns: the buyer's *return* parcel is stuck on its way back to
-# the shop (return-parcel-problems), which the starter KB ranks under the outbound logistics
-# delay (logistics-delay) — found by trying wordings against the starter KB.
-WANTED = "return-parcel-problems"
-FIRST = "logistics-delay"
+# the shop. The fixture KB's article for it (RETURN_PARCEL_BACK) shares none of the cases'
+# wording about a stuck parcel, so they rank under the outbound delay (slow-delivery) until the
+# agents' choices teach it; the starter KB is not used, so its content can improve freely.
+WANTED = "return-parcel-back"
+FIRST = "slow-delivery"
+RETURN_PARCEL_BACK = """---
+id: return-parcel-back
+title: 买家寄回的退货包裹出问题：被拒收、地址写错
+category: returns-refunds
+tags: [退货, 寄回]
+keywords:
+  - 退货包裹被拒收了
+  - 退货地址写错了
+owner: 售后组
+reviewed: 2026-11-01
+review_every_days: 3650
+sources: [淘宝平台争议处理规则]
+checklist:
+  - 查退货单号的物流。
+  - 联系快递改地址或重新派送。
+replies:
+  - id: check-return
+    title: 查退货物流
+    text: 亲，退货单号 {{tracking_no}} 我们来查，有进展告诉您。
+---
+买家寄回的退货包裹在路上出问题时，按本流程查物流、联系快递。
+"""
 CASES = (
     "退货物流停在半路了怎么办 单号SF1234567890123",
     "寄回去的快递好几天都没有物流信息 我电话13912345678",
     "我把东西寄回去了物流一直不更新 订单号 3900123456789012345",
 )
-# A fourth wording the starter KB still puts under FIRST; as its matching improves, a wording
-# it now gets right has to be replaced by one it does not (the learning is what is tested).
 FOURTH = "寄回给你们的货好几天没更新"
 NUMBERS = re.compile(r"\d{3,}")
 
 
+def write_learn_kb(target: Path) -> Path:
+    """The shop fixture KB plus the article for a buyer's return parcel, at `target`."""
+    shutil.copytree(SHOP_KB, target)
+    article = target / "articles" / "returns-refunds" / f"{WANTED}.md"
+    article.write_text(RETURN_PARCEL_BACK, encoding="utf-8")
+    return target
+
+
 @pytest.fixture(scope="module")
-def kb():
-    return load_kb(KB_DIR)[0]
+def learn_kb(tmp_path_factory) -> Path:
+    """write_learn_kb's KB, once for this module (read-only: copy it to change it)."""
+    return write_learn_kb(tmp_path_factory.mktemp("learn") / "kb")
+
+
+@pytest.fixture(scope="module")
+def learn_index(learn_kb, tmp_path_factory) -> Path:
+    root = tmp_path_factory.mktemp("learn-index")
+    build_index(learn_kb, root)
+    return root
+
+
+@pytest.fixture(scope="module")
+def learn_engine(learn_index) -> SearchEngine:
+    return SearchEngine(learn_index)
+
+
+@pytest.fixture(scope="module")
+def kb(learn_kb):
+    return load_kb(learn_kb)[0]
 
 
 def proposal_for(report: dict, article_id: str) -> dict | None:
@@ -67,12 +118,12 @@ def post(base: str, path: str, body: dict) -> dict:
 
 @pytest.mark.slow
 def test_agents_choices_become_a_keyword_that_puts_the_article_first(
-    tmp_path, starter_index_root, starter_engine
+    tmp_path, learn_kb, learn_index, learn_engine
 ):
     """Show it: three cases choose Y under X; `kb learn` proposes Y's phrasings from exactly
     those cases; applied to a copy and rebuilt, a fourth wording finds Y first."""
     store_url = str(tmp_path / "insights.sqlite")
-    app = create_app(Settings(kb_dir=KB_DIR, index_root=starter_index_root, insights_url=store_url))
+    app = create_app(Settings(kb_dir=learn_kb, index_root=learn_index, insights_url=store_url))
     with serve_app(app) as base:
         for n, case in enumerate(CASES):
             # The console asks while the agent types, then again with the whole text (case_id).
@@ -115,14 +166,14 @@ def test_agents_choices_become_a_keyword_that_puts_the_article_first(
     app.extensions["insights"].close()
 
     env = {**os.environ, "KB_INSIGHTS_URL": store_url}
-    learned = run_kb("--kb", KB_DIR, "--index", starter_index_root, "learn", "--json", env=env)
+    learned = run_kb("--kb", learn_kb, "--index", learn_index, "learn", "--json", env=env)
     assert learned.returncode == 0, learned.stderr
     report = json.loads(learned.stdout)
     proposal = proposal_for(report, WANTED)
     assert proposal is not None, report
     assert proposal["cases"] == 3
     assert proposal["ranked_first"] == [
-        {"article_id": FIRST, "title": starter_engine.current().kb.article(FIRST).title, "cases": 3}
+        {"article_id": FIRST, "title": learn_engine.current().kb.article(FIRST).title, "cases": 3}
     ]
     phrasings = [row["phrasing"] for row in proposal["phrasings"]]
     assert len(phrasings) == 3 and all(row["cases"] == 1 for row in proposal["phrasings"])
@@ -130,12 +181,10 @@ def test_agents_choices_become_a_keyword_that_puts_the_article_first(
 
     # Applied to a copy of the KB: only keyword lines are added to the one article.
     copy = tmp_path / "kb"
-    shutil.copytree(KB_DIR, copy)
+    shutil.copytree(learn_kb, copy)
     article = copy / "articles" / "returns-refunds" / f"{WANTED}.md"
     before = article.read_text(encoding="utf-8")
-    applied = run_kb(
-        "--kb", copy, "--index", starter_index_root, "learn", "--apply", WANTED, env=env
-    )
+    applied = run_kb("--kb", copy, "--index", learn_index, "learn", "--apply", WANTED, env=env)
     assert applied.returncode == 0, applied.stderr
     after = article.read_text(encoding="utf-8")
     added = [line for line in after.splitlines() if line not in before.splitlines()]
@@ -149,7 +198,7 @@ def test_agents_choices_become_a_keyword_that_puts_the_article_first(
     assert not any(ch.isdigit() for p in phrasings for ch in p)
 
     # Rebuilt, a fourth wording of the same kind finds the article first (it did not before).
-    assert starter_engine.search(FOURTH).hits[0].article.id == FIRST
+    assert learn_engine.search(FOURTH).hits[0].article.id == FIRST
     new_index = tmp_path / "index"
     built = run_kb("--kb", copy, "--index", new_index, "index")
     assert built.returncode == 0, built.stderr
@@ -229,18 +278,18 @@ def store(tmp_path):
     return open_store(str(tmp_path / "insights.sqlite"))
 
 
-def test_one_odd_case_proposes_nothing_and_two_do(store, kb, starter_engine):
+def test_one_odd_case_proposes_nothing_and_two_do(store, kb, learn_engine):
     now = time.time()
     record(store, chose(CASES[0], now - 60))
-    assert propose(store, kb, starter_engine, now=now)["proposals"] == []
-    assert propose(store, kb, starter_engine, min_cases=1, now=now)["proposals"][0]["cases"] == 1
+    assert propose(store, kb, learn_engine, now=now)["proposals"] == []
+    assert propose(store, kb, learn_engine, min_cases=1, now=now)["proposals"][0]["cases"] == 1
 
     record(store, chose(CASES[1], now - 50))
-    [proposal] = propose(store, kb, starter_engine, now=now)["proposals"]
+    [proposal] = propose(store, kb, learn_engine, now=now)["proposals"]
     assert (proposal["article_id"], proposal["cases"]) == (WANTED, 2)
 
 
-def test_a_case_counts_once_however_many_times_the_choice_was_reported(store, kb, starter_engine):
+def test_a_case_counts_once_however_many_times_the_choice_was_reported(store, kb, learn_engine):
     now = time.time()
     case_id = uuid.uuid4().hex
     shown = [FIRST, WANTED]
@@ -255,11 +304,11 @@ def test_a_case_counts_once_however_many_times_the_choice_was_reported(store, kb
             now - 80,
         ),
     )
-    report = propose(store, kb, starter_engine, min_cases=1, now=now)
+    report = propose(store, kb, learn_engine, min_cases=1, now=now)
     assert proposal_for(report, WANTED)["cases"] == 1
 
 
-def test_a_choice_the_agent_then_marked_wrong_counts_for_nothing(store, kb, starter_engine):
+def test_a_choice_the_agent_then_marked_wrong_counts_for_nothing(store, kb, learn_engine):
     now = time.time()
     for case in CASES[:2]:
         record(
@@ -272,11 +321,11 @@ def test_a_choice_the_agent_then_marked_wrong_counts_for_nothing(store, kb, star
                 now - 60,
             ),
         )
-    assert propose(store, kb, starter_engine, now=now)["proposals"] == []
+    assert propose(store, kb, learn_engine, now=now)["proposals"] == []
 
 
 def test_a_no_good_match_search_resolved_later_in_the_case_proposes_its_wording(
-    store, kb, starter_engine
+    store, kb, learn_engine
 ):
     now = time.time()
     for n, case in enumerate(CASES[:2]):
@@ -289,7 +338,7 @@ def test_a_no_good_match_search_resolved_later_in_the_case_proposes_its_wording(
                 case_id, "退货 寄回 物流", [WANTED], [("copy", WANTED, None)], now - 50 + n
             ),
         )
-    proposal = proposal_for(propose(store, kb, starter_engine, now=now), WANTED)
+    proposal = proposal_for(propose(store, kb, learn_engine, now=now), WANTED)
     assert proposal["cases"] == 2
     assert {row["sources"][0] for row in proposal["phrasings"]} == {"no_good_match"}
     assert {row["phrasing"] for row in proposal["phrasings"]} == {
@@ -304,10 +353,10 @@ PERSONAL = (
 )
 
 
-def test_personal_data_never_becomes_a_keyword(store, kb, starter_engine, tmp_path):
+def test_personal_data_never_becomes_a_keyword(store, kb, learn_kb, learn_engine, tmp_path):
     now = time.time()
     record(store, *(chose(case, now - 60 + i) for i, case in enumerate(PERSONAL)))
-    report = propose(store, kb, starter_engine, now=now)
+    report = propose(store, kb, learn_engine, now=now)
     proposal = proposal_for(report, WANTED)
     phrasings = [row["phrasing"] for row in proposal["phrasings"]]
     assert proposal["cases"] == 3 and phrasings
@@ -316,84 +365,84 @@ def test_personal_data_never_becomes_a_keyword(store, kb, starter_engine, tmp_pa
     assert not any(ch.isdigit() for p in phrasings for ch in p)
 
     copy = tmp_path / "kb"
-    shutil.copytree(KB_DIR, copy)
+    shutil.copytree(learn_kb, copy)
     [(path, added)] = apply_proposals(copy, report, [WANTED])
     text = (copy.parent / path).read_text(encoding="utf-8")
     for digits in NUMBERS.findall("".join(PERSONAL)):
         assert digits[-4:] not in text.split("---\n")[1], digits
 
 
-def test_banned_wording_is_never_proposed(store, kb, starter_engine):
+def test_banned_wording_is_never_proposed(store, kb, learn_engine):
     now = time.time()
     record(
         store,
         chose("退货寄回去了物流不动 加微信说吧", now - 60),
         chose("退货寄回去物流卡住了 好评返现还给吗", now - 50),
     )
-    report = propose(store, kb, starter_engine, min_cases=1, now=now)
+    report = propose(store, kb, learn_engine, min_cases=1, now=now)
     assert report["proposals"] == [] and report["skipped"]["banned"] == 2
 
 
 def test_a_phrasing_wanted_by_two_articles_is_a_conflict_and_not_applied(
-    store, kb, starter_engine, tmp_path
+    store, kb, learn_kb, learn_engine, tmp_path
 ):
     now = time.time()
     shared = "寄回的退货快递好几天没有物流信息"
-    other = ("lost-parcel", "return-in-transit")
+    other = ("parcel-not-received", "no-reason-return")
     record(
         store,
         chose(shared, now - 90),
         chose(CASES[0], now - 80),
-        chose(shared, now - 70, article="return-in-transit", shown=other),
-        chose("还没收到货想退掉", now - 60, article="return-in-transit", shown=other),
+        chose(shared, now - 70, article="no-reason-return", shown=other),
+        chose("还没收到货想退掉", now - 60, article="no-reason-return", shown=other),
     )
-    report = propose(store, kb, starter_engine, now=now)
-    mine, theirs = proposal_for(report, WANTED), proposal_for(report, "return-in-transit")
+    report = propose(store, kb, learn_engine, now=now)
+    mine, theirs = proposal_for(report, WANTED), proposal_for(report, "no-reason-return")
     conflict = {row["phrasing"]: row["conflict_with"] for row in mine["phrasings"]}
-    assert conflict[shared] == ["return-in-transit"]
+    assert conflict[shared] == ["no-reason-return"]
     assert {row["phrasing"]: row["conflict_with"] for row in theirs["phrasings"]}[shared] == [
         WANTED
     ]
     assert shared not in mine["yaml"]
 
     copy = tmp_path / "kb"
-    shutil.copytree(KB_DIR, copy)
+    shutil.copytree(learn_kb, copy)
     written = dict(apply_proposals(copy, report, [], apply_all=True))
     assert all(shared not in added for added in written.values())
     assert any(clean_phrasing(mask_personal_data(CASES[0])) in a for a in written.values())
 
 
-def test_a_dismissed_phrasing_is_not_proposed_again(store, kb, starter_engine):
+def test_a_dismissed_phrasing_is_not_proposed_again(store, kb, learn_engine):
     now = time.time()
     record(store, *(chose(case, now - 60 + i) for i, case in enumerate(CASES)))
-    first = proposal_for(propose(store, kb, starter_engine, now=now), WANTED)
+    first = proposal_for(propose(store, kb, learn_engine, now=now), WANTED)
     dropped = first["phrasings"][0]["phrasing"]
     with store.connection() as conn:
         store.dismiss(conn, WANTED, dropped, "laoli", now)
-    report = propose(store, kb, starter_engine, now=now)
+    report = propose(store, kb, learn_engine, now=now)
     assert dropped not in [row["phrasing"] for row in proposal_for(report, WANTED)["phrasings"]]
     assert report["skipped"]["dismissed"] == 1
 
 
-def test_a_phrasing_that_already_finds_its_article_first_is_not_proposed(store, kb, starter_engine):
+def test_a_phrasing_that_already_finds_its_article_first_is_not_proposed(store, kb, learn_engine):
     now = time.time()
-    already = "退回去的包裹物流好几天不动了"  # the starter KB puts WANTED first for this
-    assert starter_engine.search(already).hits[0].article.id == WANTED
+    already = "我的退货包裹被快递拒收了"  # the fixture KB puts WANTED first for this
+    assert learn_engine.search(already).hits[0].article.id == WANTED
     record(store, chose(already, now - 60), chose(already + " 急", now - 50))
-    report = propose(store, kb, starter_engine, min_cases=1, now=now)
+    report = propose(store, kb, learn_engine, min_cases=1, now=now)
     assert report["proposals"] == [] and report["skipped"]["already_first"] == 2
 
 
-def test_retention_of_the_raw_records_is_unchanged_and_dismissals_stay(store, kb, starter_engine):
+def test_retention_of_the_raw_records_is_unchanged_and_dismissals_stay(store, kb, learn_engine):
     now = time.time()
     old = now - 100 * 86400
     record(store, *(chose(case, old + i) for i, case in enumerate(CASES)))
     with store.connection() as conn:
         store.dismiss(conn, WANTED, "某个说法", "laoli", old)
-    assert proposal_for(propose(store, kb, starter_engine, days=365, now=now), WANTED)["cases"] == 3
+    assert proposal_for(propose(store, kb, learn_engine, days=365, now=now), WANTED)["cases"] == 3
 
     assert purge_older_than(store, 90, now=now) == 3
-    assert propose(store, kb, starter_engine, days=365, now=now)["proposals"] == []
+    assert propose(store, kb, learn_engine, days=365, now=now)["proposals"] == []
     with store.connection() as conn:
         assert store.query(conn, "SELECT phrasing FROM insight_dismissals", {}) == [("某个说法",)]
 
@@ -464,7 +513,7 @@ def check_migrated(url: str, kb, engine, now: float) -> None:
     open_store(url).open().close()  # opening again changes nothing
 
 
-def test_an_old_sqlite_store_is_migrated_without_losing_data(tmp_path, kb, starter_engine):
+def test_an_old_sqlite_store_is_migrated_without_losing_data(tmp_path, kb, learn_engine):
     now = time.time()
     path = tmp_path / "old.sqlite"
     with contextlib.closing(sqlite3.connect(path)) as conn:
@@ -473,10 +522,10 @@ def test_an_old_sqlite_store_is_migrated_without_losing_data(tmp_path, kb, start
         for sql, params in old_rows(now):
             conn.execute(sql, params)
         conn.commit()
-    check_migrated(str(path), kb, starter_engine, now)
+    check_migrated(str(path), kb, learn_engine, now)
 
 
-def test_an_old_postgres_store_is_migrated_without_losing_data(kb, starter_engine):
+def test_an_old_postgres_store_is_migrated_without_losing_data(kb, learn_engine):
     import psycopg
     from test_insights import _postgres_schema, _postgres_url
 
@@ -487,21 +536,21 @@ def test_an_old_postgres_store_is_migrated_without_losing_data(kb, starter_engin
                 conn.execute(sql.format(id="BIGINT GENERATED ALWAYS AS IDENTITY PRIMARY KEY"))
             for sql, params in old_rows(now):
                 conn.execute(sql.replace("?", "%s"), params)
-        check_migrated(url, kb, starter_engine, now)
+        check_migrated(url, kb, learn_engine, now)
 
 
 # ------------------------------------------------------------------ the insights page
 
 
 def test_insights_page_lists_proposals_with_a_patch_and_a_way_to_dismiss(
-    tmp_path, starter_index_root
+    tmp_path, learn_kb, learn_index
 ):
     store_url = str(tmp_path / "insights.sqlite")
     store = open_store(store_url)
     now = time.time()
     record(store, *(chose(case, now - 600 + i) for i, case in enumerate(CASES)))
     phrasings = [clean_phrasing(mask_personal_data(c)) for c in CASES]
-    app = create_app(Settings(kb_dir=KB_DIR, index_root=starter_index_root, insights_url=store_url))
+    app = create_app(Settings(kb_dir=learn_kb, index_root=learn_index, insights_url=store_url))
     with serve_app(app) as base:
         html = fetch(f"{base}/insights?days=7").text
         section = html.split('id="learn-title"', 1)[1].split("</section>", 1)[0]
@@ -545,7 +594,7 @@ def test_insights_page_lists_proposals_with_a_patch_and_a_way_to_dismiss(
 
 
 def test_kb_learn_prints_proposals_and_refuses_an_unknown_id_changing_nothing(
-    tmp_path, starter_index_root
+    tmp_path, learn_kb, learn_index
 ):
     from click.testing import CliRunner
 
@@ -555,13 +604,13 @@ def test_kb_learn_prints_proposals_and_refuses_an_unknown_id_changing_nothing(
     now = time.time()
     record(open_store(store_url), *(chose(case, now - 60 + i) for i, case in enumerate(CASES)))
     copy = tmp_path / "kb"
-    shutil.copytree(KB_DIR, copy)
+    shutil.copytree(learn_kb, copy)
     before = {p: p.read_bytes() for p in copy.rglob("*.md")}
 
     def kb(*args):
         return CliRunner().invoke(
             main,
-            ["--kb", str(copy), "--index", str(starter_index_root), "learn", *args],
+            ["--kb", str(copy), "--index", str(learn_index), "learn", *args],
             env={"KB_INSIGHTS_URL": store_url},
         )
 
