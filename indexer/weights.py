@@ -64,7 +64,7 @@ GATE_MISSING_PENALTY = 0.35
 # than a fact about the problem, since where a case happens is not what it is about. Since the
 # articles' examples teach the phrasing model their platform's words, 0.3 counted the platform
 # twice and pulled JD questions about refunds or delivery to jd-after-sales; 0.15 measured
-# better on the real messages I studied (+2 of 261) and alike on the own sets.
+# better on the studied half of the real messages (+2 of 261) and alike on the own sets.
 CONTEXT_MATCH_BONUS = 0.15
 # A back-office procedure (`audience: staff`) is lowered this much for a case that does not
 # read as staff asking (the `asker` fact): a buyer's 我要退货 is not a wholesale return.
