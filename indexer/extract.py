@@ -5,6 +5,7 @@ from __future__ import annotations
 import bisect
 import math
 import re
+from collections.abc import Iterator
 from dataclasses import dataclass
 
 from indexer.model import FactDef, SlotDef
@@ -97,15 +98,22 @@ def _says_receipt(text: str, match: re.Match, spec: FactDef | None) -> bool:
         return True
     if _after_any(text, match.start(), spec.not_after):
         return False
+    # An ignored phrase that overlaps the reading hides it: the first occurrence that could
+    # reach into it is the one to look at.
     for phrase in spec.ignore:
         needle = phrase.lower()
-        # Any occurrence of the ignored phrase that overlaps the reading hides it.
         start = text.find(needle, max(0, match.start() - len(needle) + 1))
-        while start != -1 and start < match.end():
-            if start + len(needle) > match.start():
-                return False
-            start = text.find(needle, start + 1)
+        if start != -1 and start < match.end():
+            return False
     return True
+
+
+def _occurrences(text: str, needle: str) -> Iterator[int]:
+    """Where `needle` starts in `text`, overlapping occurrences included."""
+    at = text.find(needle)
+    while at != -1:
+        yield at
+        at = text.find(needle, at + 1)
 
 
 NUMBER_EXTRACTORS = {"days_since_receipt": days_since_receipt}
@@ -127,21 +135,17 @@ def extract_enum(text: str, spec: FactDef) -> Evidence | None:
     for value, phrases in spec.values.items():
         for phrase in phrases:
             needle = phrase.lower()
-            start = text.find(needle)
-            while start != -1:
+            for start in _occurrences(text, needle):
                 if not _after_any(text, start, spec.not_after):
                     spans.append((start, start + len(needle), value, phrase))
-                start = text.find(needle, start + 1)
     for value, regexes in spec.patterns.items():
         for regex in regexes:
             for match in re.finditer(regex, text):
                 spans.append((match.start(), match.end(), value, match.group(0)))
     for phrase in spec.ignore:
         needle = phrase.lower()
-        start = text.find(needle)
-        while start != -1:
+        for start in _occurrences(text, needle):
             spans.append((start, start + len(needle), None, phrase))
-            start = text.find(needle, start + 1)
     if not spans:
         return None
     spans.sort(key=lambda s: (-(s[1] - s[0]), s[0]))
