@@ -162,6 +162,11 @@ def fact_notes(article: Article, facts: dict[str, Evidence], kb: KnowledgeBase) 
     return notes
 
 
+def fact_weight(fact: str) -> float:
+    """How much a fact read from the text counts (FACT_WEIGHTS, else in full)."""
+    return FACT_WEIGHTS.get(fact, DEFAULT_FACT_WEIGHT)
+
+
 def adjustment(notes: list[FactNote], certain: frozenset[str] = frozenset()) -> float:
     """What the notes add to an article's score (a share of the query's best BM25 score).
 
@@ -169,7 +174,7 @@ def adjustment(notes: list[FactNote], certain: frozenset[str] = frozenset()) -> 
     what the text only suggests."""
     total = 0.0
     for note in notes:
-        weight = FACT_WEIGHTS.get(note.fact, DEFAULT_FACT_WEIGHT)
+        weight = fact_weight(note.fact)
         if note.fact in certain:
             weight = max(weight, AGENT_FACT_WEIGHT)
         if note.kind == "gate":
@@ -253,9 +258,7 @@ def match_evidence(hit: Hit | None, facts: dict[str, Evidence]) -> float:
     # Only a fact that counts in full vouches for an out-of-scope case: 签收了 agrees with the
     # return procedure whatever the buyer then asks (评价不了).
     agreed = any(
-        n.effect > 0
-        and n.kind == "fact"
-        and FACT_WEIGHTS.get(n.fact, DEFAULT_FACT_WEIGHT) >= DEFAULT_FACT_WEIGHT
+        n.effect > 0 and n.kind == "fact" and fact_weight(n.fact) >= DEFAULT_FACT_WEIGHT
         for n in hit.fact_notes
     )
     if OUT_OF_SCOPE_FACT in facts and not agreed:
