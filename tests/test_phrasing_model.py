@@ -8,7 +8,6 @@ from kb_helpers import copy_mini_kb, edit
 
 from indexer import phrasing_model
 from indexer.build import build_index
-from indexer.layout import ARRAYS_DIR, current_build
 from indexer.phrasing_model import PhrasingModel
 from indexer.query import query_terms
 from indexer.search import SearchEngine
@@ -56,26 +55,30 @@ def test_the_case_length_does_not_sharpen_the_preference(tmp_path):
     assert abs(once[0] - thrice[0]) < 0.05
 
 
+DAMAGED = "damaged-item"
+CHIPPED = "边角磕掉了一块"  # no word of the mini KB's damaged-item article
+
+
+def rebuilt(kb_dir, root) -> tuple[SearchEngine, float]:
+    """Build kb_dir into root: the engine, and the built model's share for CHIPPED that goes
+    to damaged-item among all articles."""
+    build_index(kb_dir, root)
+    engine = SearchEngine(root)
+    loaded = engine.current()
+    shares = loaded.model.preference(CHIPPED, np.arange(len(loaded.impacts.docs)), 1.0, 4.0)
+    return engine, float(shares[loaded.doc_number[DAMAGED]])
+
+
 def test_an_editors_new_phrasing_teaches_the_built_model(tmp_path):
     kb_dir = copy_mini_kb(tmp_path)
     root = tmp_path / "index"
-    case = "边角磕掉了一块"
-
-    def share_of_damaged() -> float:
-        build_index(kb_dir, root)
-        loaded = SearchEngine(root).current()
-        model = PhrasingModel(current_build(root) / ARRAYS_DIR)
-        docs = np.arange(len(loaded.impacts.docs))
-        shares = model.preference(case, docs, 1.0, 4.0)
-        return float(shares[loaded.doc_number["damaged-item"]])
-
-    before = share_of_damaged()
+    _, before = rebuilt(kb_dir, root)
     edit(
         kb_dir / "articles/product-issues/damaged-item.md",
         "  - 收到就碎了",
         "  - 收到就碎了\n  - 边角磕坏了",
     )
-    after = share_of_damaged()
+    _, after = rebuilt(kb_dir, root)
     assert before < 0.5 < after
 
 
@@ -89,25 +92,24 @@ def test_a_long_run_of_one_character_weighs_as_its_first_eight(tmp_path):
 def test_examples_teach_the_model_and_are_not_searched_as_words(tmp_path):
     kb_dir = copy_mini_kb(tmp_path)
     root = tmp_path / "index"
-    case = "边角磕掉了一块"
-    article = kb_dir / "articles/product-issues/damaged-item.md"
 
-    def built() -> tuple[float, float]:
-        """damaged-item's model share for the case, and its BM25 score for 磕掉."""
-        build_index(kb_dir, root)
-        engine = SearchEngine(root)
+    def bm25_of_chipped_word(engine: SearchEngine) -> float:
         loaded = engine.current()
-        number = loaded.doc_number["damaged-item"]
-        model = PhrasingModel(current_build(root) / ARRAYS_DIR)
-        shares = model.preference(case, np.arange(len(loaded.impacts.docs)), 1.0, 4.0)
-        bm25 = loaded.impacts.scores(query_terms(engine.analyse("磕掉")))[number]
-        return float(shares[number]), float(bm25)
+        scores = loaded.impacts.scores(query_terms(engine.analyse("磕掉")))
+        return float(scores[loaded.doc_number[DAMAGED]])
 
-    share_before, bm25_before = built()
-    edit(article, "owner:", "examples:\n  - 桌子边角磕坏了一块 怎么弄\nowner:")
-    share_after, bm25_after = built()
+    engine, share_before = rebuilt(kb_dir, root)
+    bm25_before = bm25_of_chipped_word(engine)
+    edit(
+        kb_dir / "articles/product-issues/damaged-item.md",
+        "owner:",
+        "examples:\n  - 桌子边角磕坏了一块 怎么弄\nowner:",
+    )
+    engine, share_after = rebuilt(kb_dir, root)
     assert share_before < 0.5 < share_after
-    assert bm25_before == bm25_after == 0.0, "an example is no keyword: BM25 does not see it"
-    assert SearchEngine(root).current().kb.by_id["damaged-item"].examples == (
-        "桌子边角磕坏了一块 怎么弄",
-    ), "the served snapshot carries the examples"
+    assert bm25_before == bm25_of_chipped_word(engine) == 0.0, (
+        "an example is no keyword: BM25 does not see it"
+    )
+    assert engine.current().kb.by_id[DAMAGED].examples == ("桌子边角磕坏了一块 怎么弄",), (
+        "the served snapshot carries the examples"
+    )
