@@ -92,7 +92,9 @@ def cached_proposals(store, kb, engine, days: int, manifest: dict) -> dict:
     return learned
 
 
-MAX_PHRASING_CHARS = 200
+# The longest phrasing a dismissal accepts: room above learn.MAX_PHRASING_CHARS for phrasings
+# proposed by an earlier version, a bound on what a form can store.
+MAX_DISMISSED_CHARS = 200
 
 
 @bp.post("/insights/dismiss")
@@ -103,9 +105,9 @@ def dismiss_phrasing():
     phrasing = request.form.get("phrasing", "").strip()
     if get_engine().current().articles.get(article_id) is None:
         abort(400, f"没有 id 为“{article_id}”的文章")
-    if not phrasing or len(phrasing) > MAX_PHRASING_CHARS:
+    if not phrasing or len(phrasing) > MAX_DISMISSED_CHARS:
         abort(
-            400, f"phrasing 必须是 1 到 {MAX_PHRASING_CHARS} 个字的问法，收到 {len(phrasing)} 个字"
+            400, f"phrasing 必须是 1 到 {MAX_DISMISSED_CHARS} 个字的问法，收到 {len(phrasing)} 个字"
         )
     visitor = current_visitor()
     who = visitor.name if visitor and visitor.name else "本机编辑"
