@@ -33,38 +33,62 @@ from indexer.impacts import mapped
 _CODES = 0x110000  # code points: a bigram's code is first × _CODES + second
 
 
+def _letters(text: str) -> list[int]:
+    """Code points of a text's letters, digits and Chinese characters, normalised; a run of
+    one character counts as its first eight, as the words do (analysis.squeeze_runs)."""
+    return [ord(c) for c in analysis.squeeze_runs(analysis.normalize(text)) if c.isalnum()]
+
+
 def model_grams(text: str) -> Counter[int]:
     """Character unigrams and bigrams of a text's letters, digits and Chinese characters,
-    across word boundaries (a chat message has few spaces where words end), as codes. A run of
-    one character counts as its first eight, as the words do (analysis.squeeze_runs)."""
-    codes = [ord(c) for c in analysis.squeeze_runs(analysis.normalize(text)) if c.isalnum()]
+    across word boundaries (a chat message has few spaces where words end), as codes."""
+    codes = _letters(text)
     grams = Counter(codes)
     grams.update(a * _CODES + b for a, b in zip(codes, codes[1:], strict=False))
     return grams
 
 
 def derive(phrasings: Sequence[Sequence[str]], out_dir: Path) -> None:
-    """Write the model of documents whose phrasings are `phrasings` (in document order)."""
-    runs: dict[int, list[tuple[int, int]]] = {}
-    totals = np.zeros(len(phrasings), dtype=np.float64)
+    """Write the model of documents whose phrasings are `phrasings` (in document order).
+
+    The grams of model_grams, counted for every document at once with numpy: a 10,000-article
+    KB has some 250,000 phrasings, and a Counter per phrasing took a tenth of the build."""
+    letters: list[int] = []  # every phrasing's letters, each phrasing followed by -1
+    owners: list[int] = []  # the document of each entry of letters
     for doc, phrases in enumerate(phrasings):
-        counts: Counter[int] = Counter()
         for phrase in phrases:
-            counts.update(model_grams(phrase))
-        totals[doc] = sum(counts.values())
-        for gram, n in counts.items():
-            runs.setdefault(gram, []).append((doc, n))
-    vocabulary = sorted(runs)
-    offsets, docs, counts_out = [0], [], []
-    for gram in vocabulary:
-        docs.extend(d for d, _ in runs[gram])
-        counts_out.extend(n for _, n in runs[gram])
-        offsets.append(len(docs))
-    np.save(out_dir / "model_grams.npy", np.array(vocabulary, dtype=np.int64))
-    np.save(out_dir / "model_offsets.npy", np.array(offsets, dtype=np.int64))
-    np.save(out_dir / "model_docs.npy", np.array(docs, dtype=np.int32))
-    np.save(out_dir / "model_counts.npy", np.array(counts_out, dtype=np.float32))
+            codes = _letters(phrase)
+            letters.extend(codes)
+            letters.append(-1)  # no bigram spans two phrasings
+            owners.extend([doc] * (len(codes) + 1))
+    text = np.array(letters, dtype=np.int64)
+    owner = np.array(owners, dtype=np.int64)
+    letter = text >= 0
+    pair = letter[:-1] & letter[1:]
+    grams = np.concatenate([text[letter], text[:-1][pair] * _CODES + text[1:][pair]])
+    docs = np.concatenate([owner[letter], owner[:-1][pair]])
+    order = np.lexsort((docs, grams))
+    grams, docs = grams[order], docs[order]
+    # One row per (gram, document) with how often it occurs there.
+    starts = np.flatnonzero(_changes(grams, docs))
+    counts = np.diff(np.append(starts, len(grams)))
+    grams, docs = grams[starts], docs[starts]
+    runs = np.flatnonzero(_changes(grams))
+    totals = np.bincount(docs, weights=counts, minlength=len(phrasings)).astype(np.float64)
+    np.save(out_dir / "model_grams.npy", grams[runs].astype(np.int64))
+    np.save(out_dir / "model_offsets.npy", np.append(runs, len(grams)).astype(np.int64))
+    np.save(out_dir / "model_docs.npy", docs.astype(np.int32))
+    np.save(out_dir / "model_counts.npy", counts.astype(np.float32))
     np.save(out_dir / "model_totals.npy", totals)
+
+
+def _changes(*keys: np.ndarray) -> np.ndarray:
+    """Where sorted rows start a new key: True at the first row and wherever a key changes."""
+    first = np.zeros(len(keys[0]), dtype=bool)
+    first[:1] = True
+    for key in keys:
+        first[1:] |= key[1:] != key[:-1]
+    return first
 
 
 class PhrasingModel:

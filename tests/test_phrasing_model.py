@@ -3,7 +3,11 @@ article whose examples share the case's characters, and an editor's new phrasing
 
 from __future__ import annotations
 
+from collections import Counter
+
 import numpy as np
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from kb_helpers import copy_mini_kb, edit
 
 from indexer import phrasing_model
@@ -21,6 +25,31 @@ def model_of(tmp_path, *phrasings) -> PhrasingModel:
     out.mkdir()
     phrasing_model.derive(phrasings, out)
     return PhrasingModel(out)
+
+
+# Phrasings drawn from a few characters, so grams repeat within and across documents: Chinese,
+# traditional (folded to simplified), full-width digits, Latin, punctuation and line breaks.
+PHRASE = st.text(alphabet="椅子腿断快递臺灣ａＢ１2 ，!\n", max_size=12)
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.lists(st.lists(PHRASE, max_size=4), max_size=5))
+def test_the_built_counts_are_the_grams_a_case_is_read_by(tmp_path_factory, phrasings):
+    # derive counts every document at once; a case is read with model_grams: the two must
+    # agree gram for gram, or an article's own words would not score as its own.
+    out = tmp_path_factory.mktemp("arrays")
+    phrasing_model.derive(phrasings, out)
+    model = PhrasingModel(out)
+    built = [Counter() for _ in phrasings]
+    for run, gram in enumerate(model.vocabulary.tolist()):
+        start, stop = model.offsets[run], model.offsets[run + 1]
+        owners, counts = model.docs[start:stop].tolist(), model.counts[start:stop].tolist()
+        for doc, n in zip(owners, counts, strict=True):
+            built[doc][gram] += n
+    for doc, phrases in enumerate(phrasings):
+        wanted = sum((phrasing_model.model_grams(p) for p in phrases), Counter())
+        assert built[doc] == wanted
+        assert model.totals[doc] == sum(wanted.values())
 
 
 def test_prefers_the_article_whose_phrasings_share_the_case_characters(tmp_path):
