@@ -1,6 +1,11 @@
 """Learn from the agents: phrasings buyers used for a procedure the KB ranked low become
 keywords proposed to editors, each one a KB change `kb check` evaluates like any other.
 
+Keywords, not `examples`: a learnt phrasing is short (MAX_PHRASING_CHARS), and as a keyword it
+is searched as words and can be the closest phrasing to a case, both of which count in the
+no-good-match evidence (indexer/ranking.match_evidence), so a case the search flagged stops
+being flagged once its phrasing is learnt; an example would only teach the phrasing model.
+
 Two signals in the insights store say an agent corrected the search:
 - the agent worked from a procedure below the first: chose it (the console's `chose`), copied
   one of its replies, or marked it 有用 while it was ranked 2nd or lower in that answer;
