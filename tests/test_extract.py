@@ -226,6 +226,16 @@ def test_a_message_or_a_wish_is_no_day_of_receipt(facts, case):
     assert facts("今天刚收到 就坏了")["days_since_receipt"] == 0
 
 
+def test_the_shop_signing_for_a_return_is_the_parcel_back_not_the_buyers_receipt(facts):
+    # 你们已经签收 is the shop receiving the buyer's return: the return parcel is back, the
+    # days since the buyer's own receipt are unknown, and 钱什么时候到 is no parcel in transit.
+    read = facts("退货的钱什么时候到 你们已经签收两天了")
+    assert read["return_parcel"] == "已退回仓库"
+    assert "days_since_receipt" not in read
+    assert read["order_status"] != "运输中"
+    assert facts("我签收三天了 你们签收两天了")["days_since_receipt"] == 3
+
+
 @pytest.mark.parametrize(
     ("text", "number"),
     [("3", 3), ("十", 10), ("十五", 15), ("二十一", 21), ("两", 2), ("九", 9), ("廿", None)],
