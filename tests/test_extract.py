@@ -236,6 +236,16 @@ def test_the_shop_signing_for_a_return_is_the_parcel_back_not_the_buyers_receipt
     assert facts("我签收三天了 你们签收两天了")["days_since_receipt"] == 3
 
 
+@pytest.mark.parametrize("case", ["我寄回去三天了 还没退款", "退回去两周了", "寄回5天 没消息"])
+def test_a_return_sent_back_some_days_ago_is_read_by_its_shape(facts, case):
+    assert facts(case)["return_parcel"] == "已寄回"
+
+
+def test_the_shop_receiving_a_return_is_not_the_buyers_order_status(facts):
+    assert "order_status" not in facts("你们收到货了吗 我寄回去三天了")
+    assert "return_parcel" not in facts("卖家收到货后多久退款")
+
+
 @pytest.mark.parametrize(
     ("text", "number"),
     [("3", 3), ("十", 10), ("十五", 15), ("二十一", 21), ("两", 2), ("九", 9), ("廿", None)],
