@@ -166,4 +166,9 @@ def detail(article: Article, kb: KnowledgeBase, today: dt.date, href: Href) -> d
             direction: [{"id": a.id, "title": a.title, "url": href(a.id)} for a in articles]
             for direction, articles in links.items()
         },
+        "specializes": (
+            {"id": general.id, "title": general.title, "url": href(general.id)}
+            if (general := kb.article(article.specializes))
+            else None
+        ),
     }

@@ -80,7 +80,11 @@ def describe_change(old: Article | None, new: Article | None) -> list[str]:
     ]
     if changed:
         notes.append(f"修改回复 {', '.join(sorted(changed))}")
-    if old.applies_when != new.applies_when or old.platforms != new.platforms:
+    if (old.applies_when, old.platforms, old.specializes) != (
+        new.applies_when,
+        new.platforms,
+        new.specializes,
+    ):
         notes.append("适用范围变化")
     if (old.effective_from, old.effective_until) != (new.effective_from, new.effective_until):
         notes.append(f"生效期改为 {new.effective_from or '…'} 至 {new.effective_until or '…'}")

@@ -284,6 +284,37 @@ def rule_links_resolve(article: Article, kb: KnowledgeBase, src: SourceLines, to
                 )
 
 
+@reports("specializes-unknown", "specializes-no-context")
+def rule_specializes_resolves(
+    article: Article, kb: KnowledgeBase, src: SourceLines, today: dt.date
+):
+    """`specializes` 写本文是哪篇通用流程的平台版本（拼多多换货之于通用换货）：必须是另一篇存在的文章；本文的 applies_when 要写出平台等场景条件，案例符合时本文才排到通用流程前面，没写则不起作用（警告）。"""
+    target = article.specializes
+    if not target:
+        return
+    line = article.lines.get("specializes", 2)
+    if target == article.id or target not in kb.by_id:
+        others = [i for i in kb.by_id if i != article.id]
+        close = difflib.get_close_matches(target, others, n=1)
+        hint = f"，是不是 `{close[0]}`？" if close else "：写通用流程那篇文章的 id"
+        what = "本文自己" if target == article.id else "不存在的文章"
+        yield Problem(
+            article.path,
+            line,
+            f"`specializes: {target}` 指向{what}{hint}",
+            "specializes-unknown",
+        )
+    if not any(fact in kb.facts and kb.facts[fact].gate for fact in article.applies_when):
+        yield Problem(
+            article.path,
+            line,
+            "`specializes` 只在案例符合本文的场景时起作用：在 applies_when 里写出场景条件，"
+            "例如 applies_when: {platform: 拼多多}",
+            "specializes-no-context",
+            "warning",
+        )
+
+
 @reports("banned-phrase")
 def rule_banned_phrases(article: Article, kb: KnowledgeBase, src: SourceLines, today: dt.date):
     """回复模板不能含平台处罚的说法（banned_phrases.yaml），例如好评返现、引导加微信。"""
@@ -463,6 +494,7 @@ RULES: tuple[Rule, ...] = (
     rule_no_literal_promises,
     rule_reply_ids_unique,
     rule_links_resolve,
+    rule_specializes_resolves,
     rule_banned_phrases,
     rule_review_dates,
     rule_effective_dates,

@@ -40,6 +40,7 @@ ARTICLE_FIELDS: dict[str, tuple[bool, str]] = {
     "platforms": (False, "str_list"),
     "keywords": (False, "str_list"),
     "examples": (False, "str_list"),
+    "specializes": (False, "str"),
     "owner": (True, "str"),
     "reviewed": (True, "date"),
     "review_every_days": (True, "positive_int"),
@@ -72,6 +73,7 @@ FIELD_EXAMPLES = {
     "platforms": "platforms: [淘宝, 拼多多]",
     "keywords": "keywords: [不想要了, 拍错了能取消吗]",
     "examples": "examples: [在吗 刚拍的那单不想要了 还没发吧 帮我取消]",
+    "specializes": "specializes: exchange-general",
     "owner": "owner: 售后组",
     "reviewed": "reviewed: 2026-11-20",
     "review_every_days": "review_every_days: 180",
@@ -452,6 +454,7 @@ def _article(
         audience=data.get("audience", "buyer"),
         sources=tuple(s.strip() for s in data.get("sources") or ()),
         examples=tuple(data.get("examples") or ()),
+        specializes=(data.get("specializes") or "").strip(),
         lines=key_lines,
     )
 

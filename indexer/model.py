@@ -74,6 +74,9 @@ class Article:
     # model how the article is asked about, and are not searched as keywords (a long message
     # would make BM25 find the article by its every word).
     examples: tuple[str, ...] = ()
+    # The general procedure this article is a platform's own version of (pdd-exchange of
+    # exchange-general): on a case that shows its platform it ranks just above that one.
+    specializes: str = ""
     # Line of each front-matter key and of the body's first line, for problems found later.
     lines: dict[str, int] = field(default_factory=dict, compare=False)
 

@@ -32,6 +32,7 @@ from indexer.weights import (
     PHRASING_EVIDENCE,
     PHRASING_SHOWN_FROM,
     PHRASING_WEIGHT,
+    SPECIALIZED_LEAD,
     STAFF_AUDIENCE_PENALTY,
     UPCOMING_WEIGHT,
 )
@@ -53,7 +54,8 @@ class FactNote:
     text: str
     # "fact": a fact agrees or conflicts; "context": a context fact (platform, season …) agrees;
     # "gate": the case does not show the article's context; "audience": a back-office
-    # procedure for a buyer's case.
+    # procedure for a buyer's case; "version": the platform's own version of a procedure that
+    # scored higher (it leads, see lead_platform_versions).
     kind: str = "fact"
 
 
@@ -227,6 +229,7 @@ def rank(loaded: LoadedIndex, query: Query, limit: int, today: dt.date) -> list[
         if status == "upcoming":
             score *= UPCOMING_WEIGHT
         scored.append((round(score, 4), article_id, raw, notes, phrase, likeness))
+    scored = lead_platform_versions(scored, loaded.articles)
     scored.sort(key=lambda s: (-s[0], s[1]))
     hits = []
     for score, article_id, raw, notes, phrase, likeness in scored[:limit]:
@@ -247,6 +250,35 @@ def rank(loaded: LoadedIndex, query: Query, limit: int, today: dt.date) -> list[
             )
         )
     return hits
+
+
+def lead_platform_versions(scored: list[tuple], articles: dict[str, Article]) -> list[tuple]:
+    """Scored candidates (score, id, …, notes, …) where each article that `specializes` a
+    general one which scored higher now scores just above it (SPECIALIZED_LEAD), with a note
+    saying why, when the case shows the article's context (a context note agrees) and no note
+    speaks against it."""
+    score_of = {entry[1]: entry[0] for entry in scored}
+    led = []
+    for score, article_id, raw, notes, phrase, likeness in scored:
+        general = articles[article_id].specializes
+        context = [n for n in notes if n.kind == "context" and n.effect > 0]
+        if (
+            general in score_of
+            and score_of[general] >= score
+            and context
+            and all(n.effect > 0 for n in notes)
+        ):
+            score = round(score_of[general] + SPECIALIZED_LEAD, 4)
+            note = FactNote(
+                "specializes",
+                general,
+                +1,
+                f"{context[0].value}的专门流程，排在通用流程“{articles[general].title}”之前",
+                "version",
+            )
+            notes = [*notes, note]
+        led.append((score, article_id, raw, notes, phrase, likeness))
+    return led
 
 
 def match_evidence(hit: Hit | None, facts: dict[str, Evidence]) -> float:

@@ -101,6 +101,7 @@ def _article(data: dict) -> Article:
         audience=sys.intern(data.get("audience", "buyer")),
         sources=tuple(sys.intern(s) for s in data.get("sources", ())),
         examples=tuple(data.get("examples", ())),
+        specializes=data.get("specializes", ""),
         lines=data["lines"],
     )
 

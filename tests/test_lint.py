@@ -235,6 +235,33 @@ def test_examples_repeated_or_holding_a_number_name_their_lines(kb):
     assert next(p for p in problems if p.rule == "example-long").level == "warning"
 
 
+def test_specializes_names_another_article_and_needs_a_context(kb):
+    def specializing(target: str, platform: str = "") -> str:
+        source = change(
+            "platforms: [淘宝, 拼多多]\n", f"platforms: [拼多多]\nspecializes: {target}\n"
+        )
+        return source.replace("  order_status: 未发货\n", f"  order_status: 未发货\n{platform}")
+
+    # Line 7 is `specializes`; the mini KB's platform is no context fact (no `gate`) yet.
+    typo = check(
+        kb,
+        specializing("seven-day-retrun"),
+        (7, "specializes-unknown"),
+        (7, "specializes-no-context"),
+    )
+    assert "`seven-day-return`" in next(p for p in typo if p.rule == "specializes-unknown").message
+    itself = check(
+        kb, specializing("cancel-order"), (7, "specializes-unknown"), (7, "specializes-no-context")
+    )
+    assert "本文自己" in next(p for p in itself if p.rule == "specializes-unknown").message
+    [warning] = check(
+        kb, specializing("seven-day-return", "  platform: 拼多多\n"), (7, "specializes-no-context")
+    )
+    assert warning.level == "warning" and "applies_when" in warning.message
+    edit(kb / "facts.yaml", "  label: 平台\n", "  label: 平台\n  gate: true\n")
+    check(kb, specializing("seven-day-return", "  platform: 拼多多\n"))
+
+
 def test_an_example_in_two_articles_is_a_warning_on_the_second(kb):
     write_article(
         kb,

@@ -13,8 +13,11 @@ import re
 import shutil
 
 import pytest
-from kb_helpers import SHOP_KB, copy_mini_kb
+from kb_helpers import SHOP_KB, copy_mini_kb, edit
+from web_helpers import fetch, serve_app
 
+from assist_app import create_app
+from assist_app.settings import Settings
 from indexer.analysis import fold
 from indexer.build import build_index
 from indexer.search import SearchEngine
@@ -312,6 +315,43 @@ def test_a_platform_specific_procedure_leads_only_on_its_platform(engine):
     for case in ["烧水壶漏水了 想换一个", "换货怎么弄 颜色不喜欢", "怎么申请售后 东西坏了"]:
         assert first(engine, case) not in specific
     assert first(engine, "拼多多上买的水壶漏水了 想换一个") == "pdd-exchange-rules"
+
+
+def test_a_platform_version_leads_its_general_procedure_on_its_platform(engine, kb_copy):
+    # The shop fixture's general size exchange knows the buyer's words better than the PDD
+    # exchange, so a PDD size swap leads with the general one until the PDD article says it is
+    # PDD's own version of it (`specializes`).
+    pdd_swap, no_platform, taobao = (
+        "拼多多买的鞋子码小了 想换大一码",
+        "鞋子码小了 想换大一码",
+        "淘宝买的鞋子码小了 想换大一码",
+    )
+    assert first(engine, pdd_swap) == "size-exchange"
+    edit(
+        kb_copy / "articles/exchanges/pdd-exchange-rules.md",
+        "platforms: [拼多多]\n",
+        "platforms: [拼多多]\nspecializes: size-exchange\n",
+    )
+    root = kb_copy.parent / "index"
+    build_index(kb_copy, root)
+    versioned = SearchEngine(root)
+
+    leader, general = versioned.search(pdd_swap, limit=3).hits[:2]
+    assert (leader.article.id, general.article.id) == ("pdd-exchange-rules", "size-exchange")
+    assert leader.score > general.score
+    [note] = [n for n in leader.fact_notes if n.kind == "version"]
+    assert note.effect == 1 and "拼多多" in note.text and general.article.title in note.text
+    # Off its platform it does not lead: no platform named, or another one.
+    assert first(versioned, no_platform) == "size-exchange"
+    assert first(versioned, taobao) == "size-exchange"
+
+    # A new hire reading the PDD article sees which general procedure it is a version of.
+    with serve_app(create_app(Settings(kb_dir=kb_copy, index_root=root))) as base:
+        detail = fetch(f"{base}/api/articles/pdd-exchange-rules").json()
+        assert detail["specializes"]["id"] == "size-exchange"
+        assert fetch(f"{base}/api/articles/size-exchange").json()["specializes"] is None
+        page = fetch(f"{base}/articles/pdd-exchange-rules").text
+        assert "通用流程" in page and f'href="{detail["specializes"]["url"]}"' in page
 
 
 def test_back_office_procedures_do_not_answer_a_buyer_but_answer_staff(engine):
