@@ -77,6 +77,9 @@ _TABLES = (
     "CREATE INDEX IF NOT EXISTS insight_actions_at ON insight_actions (at)",
 )
 
+# The tables and indexes _TABLES creates, by name.
+_SCHEMA_OBJECTS = tuple(re.search(r"IF NOT EXISTS (\w+)", sql).group(1) for sql in _TABLES)
+
 INSERT_REQUEST = """
     INSERT INTO insight_requests
         (request_id, case_id, at, kind, case_text, facts, top_id, top_score, result_count, kb_version)
@@ -293,6 +296,7 @@ class PostgresStore(InsightStore):
 
     def __init__(self, url: str):
         self.url = url
+        self._schema_ready = False
 
     def describe(self) -> str:
         parts = urlsplit(self.url)
@@ -311,6 +315,33 @@ class PostgresStore(InsightStore):
         return _NAMED_PARAM.sub(r"%(\1)s", sql)
 
     def _create_tables(self, conn) -> None:
+        # DDL locks its table even when IF NOT EXISTS finds what it would create (ADD COLUMN IF
+        # NOT EXISTS an ACCESS EXCLUSIVE lock): run on every connection, it waited on the
+        # writers' open transactions and deadlocked with them. The catalog is read without
+        # locking any table, so the DDL runs only where something is missing, once per store.
+        if self._schema_ready:
+            return
+        if not self._schema_complete(conn):
+            self._run_ddl(conn)
+        self._schema_ready = True
+
+    def _schema_complete(self, conn) -> bool:
+        with _transaction(conn):
+            found = conn.execute(
+                "SELECT count(to_regclass(name)) FROM unnest(%(names)s::text[]) AS name",
+                {"names": list(_SCHEMA_OBJECTS)},
+            ).fetchone()[0]
+            columns = [
+                conn.execute(
+                    "SELECT 1 FROM information_schema.columns WHERE table_schema = "
+                    "current_schema() AND table_name = %(table)s AND column_name = %(column)s",
+                    {"table": table, "column": column},
+                ).fetchone()
+                for table, column, _ in ADDED_COLUMNS
+            ]
+        return found == len(_SCHEMA_OBJECTS) and all(columns)
+
+    def _run_ddl(self, conn) -> None:
         with _transaction(conn):
             # Workers starting together would race on CREATE TABLE IF NOT EXISTS (it is not
             # atomic in PostgreSQL): one at a time, for this transaction.

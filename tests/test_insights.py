@@ -745,6 +745,27 @@ def test_a_report_from_roll_ups_is_the_report_from_the_records(store_url, engine
     }
 
 
+def test_a_new_connection_waits_on_no_lock_a_writer_holds():
+    # Opening a connection ran the schema's DDL every time, and DDL locks tables even when
+    # IF NOT EXISTS finds them: it waited on (and deadlocked with) a writer's open transaction.
+    # lock_timeout turns any such wait into an error instead of a hang.
+    with _postgres_schema(_postgres_url()) as url:
+        with open_store(url).connection():
+            pass  # the schema exists now
+        writer = open_store(url).open()
+        try:
+            writer.execute(
+                "INSERT INTO insight_actions (request_id, at, action, article_id) "
+                "VALUES ('r1', 1.0, 'copy', 'a')"
+            )  # uncommitted: the writer holds its table's lock
+            impatient = open_store(f"{url}%20-clock_timeout%3D300")
+            with impatient.connection() as conn:
+                assert conn.execute("SELECT count(*) FROM insight_requests").fetchone() == (0,)
+        finally:
+            writer.rollback()
+            writer.close()
+
+
 def test_the_writer_rolls_up_settled_days_in_the_background(store_url):
     store = open_store(store_url)
     now = time.time()
