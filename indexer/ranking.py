@@ -229,7 +229,7 @@ def rank(loaded: LoadedIndex, query: Query, limit: int, today: dt.date) -> list[
         if status == "upcoming":
             score *= UPCOMING_WEIGHT
         scored.append((round(score, 4), article_id, raw, notes, phrase, likeness))
-    scored = lead_platform_versions(scored, loaded.articles)
+    scored = lead_platform_versions(scored, loaded.articles, today)
     scored.sort(key=lambda s: (-s[0], s[1]))
     hits = []
     for score, article_id, raw, notes, phrase, likeness in scored[:limit]:
@@ -252,11 +252,13 @@ def rank(loaded: LoadedIndex, query: Query, limit: int, today: dt.date) -> list[
     return hits
 
 
-def lead_platform_versions(scored: list[tuple], articles: dict[str, Article]) -> list[tuple]:
-    """Scored candidates (score, id, …, notes, …) where each article that `specializes` a
-    general one which scored higher now scores just above it (SPECIALIZED_LEAD), with a note
-    saying why, when the case shows the article's context (a context note agrees) and no note
-    speaks against it."""
+def lead_platform_versions(
+    scored: list[tuple], articles: dict[str, Article], today: dt.date
+) -> list[tuple]:
+    """Scored candidates (score, id, …, notes, …) where each article in force that
+    `specializes` a general one which scored higher now scores just above it
+    (SPECIALIZED_LEAD), with a note saying why, when the case shows the article's context (a
+    context note agrees) and no note speaks against it."""
     score_of = {entry[1]: entry[0] for entry in scored}
     led = []
     for score, article_id, raw, notes, phrase, likeness in scored:
@@ -265,6 +267,7 @@ def lead_platform_versions(scored: list[tuple], articles: dict[str, Article]) ->
         if (
             general in score_of
             and score_of[general] >= score
+            and articles[article_id].status_on(today) == "active"
             and context
             and all(n.effect > 0 for n in notes)
         ):
