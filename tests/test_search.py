@@ -345,6 +345,18 @@ def test_a_platform_version_leads_its_general_procedure_on_its_platform(engine, 
     assert first(versioned, no_platform) == "size-exchange"
     assert first(versioned, taobao) == "size-exchange"
 
+    # A version not yet in force (即将生效) does not lead what applies today.
+    tomorrow = dt.date.today() + dt.timedelta(days=1)
+    edit(
+        kb_copy / "articles/exchanges/pdd-exchange-rules.md",
+        "\nowner:",
+        f"\neffective_from: {tomorrow}\nowner:",
+    )
+    build_index(kb_copy, root)
+    assert first(SearchEngine(root), pdd_swap) == "size-exchange"
+    edit(kb_copy / "articles/exchanges/pdd-exchange-rules.md", f"effective_from: {tomorrow}\n", "")
+    build_index(kb_copy, root)
+
     # A new hire reading the PDD article sees which general procedure it is a version of.
     with serve_app(create_app(Settings(kb_dir=kb_copy, index_root=root))) as base:
         detail = fetch(f"{base}/api/articles/pdd-exchange-rules").json()
