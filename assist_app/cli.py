@@ -209,6 +209,11 @@ def search(ctx: click.Context, case: str, as_json: bool, limit: int) -> None:
 )
 @click.option("--write", is_flag=True, help="With --calibrate: write it to kb/matching.yaml.")
 @click.option("--by-article", is_flag=True, help="Also print top-1 and top-3 per expected article.")
+@click.option(
+    "--figures-only",
+    is_flag=True,
+    help="Print figures and counts but no case's text (a held-out set stays unread).",
+)
 @click.pass_context
 def evaluate(
     ctx: click.Context,
@@ -218,13 +223,20 @@ def evaluate(
     calibrate: bool,
     write: bool,
     by_article: bool,
+    figures_only: bool,
 ) -> None:
     """Run an evaluation set and compare its metrics with the thresholds beside it.
 
     FILE defaults to kb/eval/cases.yaml; thresholds come from thresholds.yaml in the same folder.
     Exit status 1 when a metric is under its threshold.
     """
-    from indexer.evaluate import EvalError, format_articles, format_report, run_eval
+    from indexer.evaluate import (
+        EvalError,
+        format_articles,
+        format_report,
+        run_eval,
+        without_case_texts,
+    )
 
     settings = _settings(ctx)
     engine = open_engine(settings)
@@ -236,10 +248,12 @@ def evaluate(
         report = run_eval(engine, file, baseline=baseline)
     except EvalError as e:
         raise click.ClickException(str(e)) from None
+    if figures_only:
+        report = without_case_texts(report)
     if as_json:
         click.echo(json.dumps(report, ensure_ascii=False, indent=2))
     else:
-        click.echo(format_report(report))
+        click.echo(format_report(report, max_failures=0 if figures_only else 40))
         if by_article:
             click.echo("\n" + format_articles(report))
     sys.exit(0 if report["passed"] else 1)

@@ -320,6 +320,22 @@ def format_articles(report: dict[str, Any]) -> str:
     return "\n".join(lines)
 
 
+# The lists of a report that name cases, each entry with the case's text under "case".
+CASE_LISTS = ("failures", "fact_misses", "slot_misses", "copied")
+
+
+def without_case_texts(report: dict[str, Any]) -> dict[str, Any]:
+    """The report with no case's text in it (ids, ranks, counts and figures stay): for a
+    held-out set whose texts the people tuning matching must not read."""
+    return {
+        **report,
+        **{
+            key: [{k: v for k, v in item.items() if k != "case"} for item in report[key]]
+            for key in CASE_LISTS
+        },
+    }
+
+
 def format_report(report: dict[str, Any], max_failures: int = 40) -> str:
     m, t = report["metrics"], report["thresholds"]
     base = report.get("baseline") or {}

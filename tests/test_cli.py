@@ -431,3 +431,32 @@ def test_eval_breaks_figures_down_by_shape_and_by_article(mini, tmp_path):
     assert "baseline_top1" in report["by_article"]["cancel-order"]
     assert re.search(r"^chat\s+1\s+1\.000", result.stdout, re.M)
     assert re.search(r"^cancel-order\s+2\s", result.stdout, re.M)
+
+
+def test_eval_figures_only_counts_misses_without_any_case_text(mini, tmp_path):
+    # A held-out set measures matching only while no one tuning it reads its texts.
+    kb, root = mini
+    held_out = [
+        {**EVAL_CASES[0], "shape": "single"},
+        {"case": "拍错了 还没发货 想取消订单 顺便问下发票", "expected": ["seven-day-return"]},
+        {
+            "case": "发票抬头开错了 能改吗",
+            "expected": ["damaged-item"],
+            "facts": {"reason": "破损"},
+        },
+        {"case": "这款手机支持双卡吗", "expected": [], "shape": "neg"},
+    ]
+    write_eval(tmp_path / "eval", {"held.yaml": held_out}, {})
+    path = tmp_path / "eval" / "held.yaml"
+
+    full = run_kb("--kb", kb, "--index", root, "eval", path).stdout
+    text = run_kb("--kb", kb, "--index", root, "eval", path, "--figures-only", "--by-article")
+    as_json = run_kb("--kb", kb, "--index", root, "eval", path, "--figures-only", "--json")
+
+    assert "顺便问下发票" in full  # the plain report lists the misses
+    misses = re.search(r"第一名不对的案例（(\d+)）", full).group(1)
+    assert f"第一名不对的案例（{misses}）" in text.stdout and "事实读错（1）" in text.stdout
+    report = json.loads(as_json.stdout)
+    assert len(report["failures"]) == int(misses) and report["fact_misses"]
+    for case in held_out:
+        assert case["case"] not in text.stdout and case["case"] not in as_json.stdout
