@@ -389,6 +389,20 @@ def test_the_platform_is_read_from_an_order_id_or_the_chat_clients_stub(
     assert starter_engine.search(case).query.facts["platform"].value == platform
 
 
+@pytest.mark.parametrize("message", ["东西还没发 能取消吗", "快递几天没动了", "发票什么时候开"])
+def test_the_chat_clients_order_card_fills_slots_but_does_not_match(starter_engine, message):
+    # JD's client heads a message with the order asked about; its 金额 and 时间 are not what
+    # the buyer asks (they pulled urge-shipment up), but the amount is the order's.
+    card = "请选择咨询订单 咨询订单号:287364150928 订单金额:89.00 下单时间:2026-11-20 10:12:33\n"
+    carded = starter_engine.search(card + message)
+    stub = starter_engine.search("咨询订单号:287364150928\n" + message)
+    assert [(h.article.id, h.score) for h in carded.hits] == [
+        (h.article.id, h.score) for h in stub.hits
+    ]
+    assert carded.query.slots["amount"].value == "89.00"
+    assert carded.query.facts["platform"].value == "京东"
+
+
 @pytest.mark.parametrize(
     ("case", "fact", "value"),
     [
