@@ -50,8 +50,7 @@ def console_data(loaded: LoadedIndex, settings: Settings) -> dict[str, Any]:
                 "use": r.use,
             }
             for a in kb.articles
-            for r in a.replies
-            if r.use
+            for r in a.framing_replies()
         ],
     }
 

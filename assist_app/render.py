@@ -100,16 +100,10 @@ def template_html(text: str, kb: KnowledgeBase) -> str:
     return _GAP_OR_SLOT.sub(mark, html.escape(text))
 
 
-def link_targets(article: Article) -> list[str]:
-    """Ids the article links to from its body and steps, first mention first."""
-    texts = [article.body, *(step.text for step in article.checklist)]
-    return list(dict.fromkeys(t.strip() for text in texts for t in LINK.findall(text)))
-
-
 def related(article: Article, kb: KnowledgeBase) -> dict[str, list[Article]]:
     """Articles this one links to and articles that link to it."""
-    outgoing = [a for a in (kb.article(i) for i in link_targets(article)) if a is not None]
-    incoming = [a for a in kb.articles if a.id != article.id and article.id in link_targets(a)]
+    outgoing = [a for a in (kb.article(i) for i in article.links()) if a is not None]
+    incoming = [a for a in kb.articles if a.id != article.id and article.id in a.links()]
     return {"to": outgoing, "from": incoming}
 
 

@@ -7,6 +7,13 @@ import re
 
 # A link to another article by its id, in a body or a step: [[seven-day-return]].
 LINK = re.compile(r"\[\[([^\[\]]*)\]\]")
+
+
+def links_in(*texts: str) -> tuple[str, ...]:
+    """Article ids that texts link to ([[id]]), first mention first."""
+    return tuple(dict.fromkeys(t.strip() for text in texts for t in LINK.findall(text)))
+
+
 # A placeholder in a reply template: {{order_id}}, spaces inside allowed. Any name between the
 # braces is a placeholder, not only snake_case: lint then names an undefined one, and a slot
 # slots.yaml defines under another spelling is filled like any other (tests/test_markup.py).

@@ -6,6 +6,8 @@ import datetime as dt
 import functools
 from dataclasses import dataclass, field
 
+from indexer.markup import links_in
+
 
 @dataclass(frozen=True)
 class Problem:
@@ -82,6 +84,14 @@ class Article:
 
     def review_due(self) -> dt.date:
         return self.reviewed + dt.timedelta(days=self.review_every_days)
+
+    def links(self) -> tuple[str, ...]:
+        """Ids the article links to ([[id]]) from its body and steps, first mention first."""
+        return links_in(self.body, *(step.text for step in self.checklist))
+
+    def framing_replies(self) -> tuple[Reply, ...]:
+        """Replies that open or close any composed message (`use: opening` / `closing`)."""
+        return tuple(reply for reply in self.replies if reply.use)
 
     def status_on(self, day: dt.date) -> str:
         """Return "active", "upcoming" (即将生效) or "expired" (已失效) for a time-boxed policy."""

@@ -11,11 +11,14 @@ import dataclasses
 import datetime as dt
 import functools
 import json
+import os
 import sys
+import weakref
 from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
+from indexer.markup import links_in
 from indexer.model import (
     Article,
     Category,
@@ -73,37 +76,139 @@ def _conditions(when: dict[str, list[str]]) -> dict[str, list[str]]:
     return {sys.intern(fact): [sys.intern(v) for v in values] for fact, values in when.items()}
 
 
+def _checklist(data: dict) -> tuple[Step, ...]:
+    return tuple(Step(s["text"], _conditions(s["when"]), s["line"]) for s in data["checklist"])
+
+
+def _replies(data: dict) -> tuple[Reply, ...]:
+    return tuple(
+        Reply(r["id"], r["title"], r["text"], r["line"], _conditions(r["when"]), r.get("use", ""))
+        for r in data["replies"]
+    )
+
+
+def _lines(data: dict) -> dict[str, int]:
+    # The same dozen keys in every article: one string object each.
+    return {sys.intern(key): line for key, line in data["lines"].items()}
+
+
+def _head(data: dict) -> dict[str, Any]:
+    """The fields of an article that ranking, lists and facts read (all but its contents)."""
+    return {
+        "id": data["id"],
+        "title": data["title"],
+        "category": sys.intern(data["category"]),
+        "tags": tuple(sys.intern(t) for t in data["tags"]),
+        "keywords": tuple(data["keywords"]),
+        "platforms": tuple(sys.intern(p) for p in data["platforms"]),
+        "owner": sys.intern(data["owner"]),
+        "reviewed": _date(data["reviewed"]),
+        "review_every_days": data["review_every_days"],
+        "applies_when": _conditions(data["applies_when"]),
+        "path": data["path"],
+        "effective_from": _date(data["effective_from"]),
+        "effective_until": _date(data["effective_until"]),
+        "audience": sys.intern(data.get("audience", "buyer")),
+        "sources": tuple(sys.intern(s) for s in data.get("sources", ())),
+        "specializes": data.get("specializes", ""),
+    }
+
+
+def _contents(data: dict) -> tuple:
+    """An article's contents, in DeferredArticle.CONTENTS order."""
+    return (
+        _checklist(data),
+        _replies(data),
+        data["body"],
+        tuple(data.get("examples", ())),
+        _lines(data),
+    )
+
+
 def _article(data: dict) -> Article:
     return Article(
-        id=data["id"],
-        title=data["title"],
-        category=sys.intern(data["category"]),
-        tags=tuple(sys.intern(t) for t in data["tags"]),
-        keywords=tuple(data["keywords"]),
-        platforms=tuple(sys.intern(p) for p in data["platforms"]),
-        owner=sys.intern(data["owner"]),
-        reviewed=_date(data["reviewed"]),
-        review_every_days=data["review_every_days"],
-        applies_when=_conditions(data["applies_when"]),
-        checklist=tuple(
-            Step(s["text"], _conditions(s["when"]), s["line"]) for s in data["checklist"]
-        ),
-        replies=tuple(
-            Reply(
-                r["id"], r["title"], r["text"], r["line"], _conditions(r["when"]), r.get("use", "")
-            )
-            for r in data["replies"]
-        ),
-        body=data["body"],
-        path=data["path"],
-        effective_from=_date(data["effective_from"]),
-        effective_until=_date(data["effective_until"]),
-        audience=sys.intern(data.get("audience", "buyer")),
-        sources=tuple(sys.intern(s) for s in data.get("sources", ())),
-        examples=tuple(data.get("examples", ())),
-        specializes=data.get("specializes", ""),
-        lines=data["lines"],
+        **_head(data), **dict(zip(DeferredArticle.CONTENTS, _contents(data), strict=True))
     )
+
+
+# Contents of this many articles stay decoded per served build: the first hits of recent cases
+# and the pages agents open (a case reads the contents of its first few hits only).
+CONTENTS_CACHED = 1024
+
+
+class SnapshotContents:
+    """A snapshot file's article lines, decoded on demand.
+
+    Read through a descriptor kept open, so a build folder deleted under a running server stays
+    readable for as long as the build is served (an unlinked file lives on while it is open),
+    and with pread, which threads may share. Not memory-mapped: the pages of a mapping count
+    in the worker's resident memory, and the kernel maps them in 64 KB runs, so a few thousand
+    articles read mapped the whole file (+95 MB at 10,000 articles)."""
+
+    def __init__(self, path: Path):
+        self._fd = os.open(path, os.O_RDONLY)
+        weakref.finalize(self, os.close, self._fd)
+        self.read = functools.lru_cache(maxsize=CONTENTS_CACHED)(self._read)
+
+    def _read(self, start: int, end: int) -> tuple:
+        return _contents(json.loads(os.pread(self._fd, end - start, start)))
+
+
+class DeferredArticle(Article):
+    """An article of a served build: its head in memory, its contents (checklist, replies, body,
+    examples, line numbers) read from the build's snapshot when something asks for them.
+
+    At 10,000 articles the contents are ~80 MB of Python objects in every serving worker, while a
+    case reads those of its first few hits. Every field reads as on an Article (the properties
+    below shadow the dataclass's slots), so no reader can see an article without its contents.
+    """
+
+    __slots__ = ("_source", "_start", "_end", "_links", "_framing")
+    CONTENTS = ("checklist", "replies", "body", "examples", "lines")
+
+    checklist = property(lambda self: self._source.read(self._start, self._end)[0])
+    replies = property(lambda self: self._source.read(self._start, self._end)[1])
+    body = property(lambda self: self._source.read(self._start, self._end)[2])
+    examples = property(lambda self: self._source.read(self._start, self._end)[3])
+    lines = property(lambda self: self._source.read(self._start, self._end)[4])
+
+    def __new__(cls, *args: Any, **fields: Any) -> Article:  # type: ignore[misc]
+        # Built from fields (dataclasses.replace), it is an article in memory like any other.
+        return Article(*args, **fields)
+
+    @classmethod
+    def of(cls, data: dict, source: SnapshotContents, start: int, end: int) -> DeferredArticle:
+        article = object.__new__(cls)
+        fields = {
+            **_head(data),
+            "_source": source,
+            "_start": start,
+            "_end": end,
+            # Kept, as what follows: an article page lists the articles that link to it, which
+            # would read every article's contents.
+            "_links": links_in(data["body"], *(step["text"] for step in data["checklist"])),
+            # Kept: the console offers every article's greetings and goodbyes.
+            "_framing": tuple(r for r in _replies(data) if r.use),
+        }
+        for name, value in fields.items():
+            object.__setattr__(article, name, value)
+        return article
+
+    def links(self) -> tuple[str, ...]:
+        return self._links
+
+    def framing_replies(self) -> tuple[Reply, ...]:
+        return self._framing
+
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, Article):
+            return NotImplemented
+        return all(getattr(self, f) == getattr(other, f) for f in _COMPARED)
+
+    __hash__ = None  # as an Article's (its dicts are unhashable)
+
+
+_COMPARED = tuple(f.name for f in dataclasses.fields(Article) if f.compare)
 
 
 def kb_from_json(text: str) -> KnowledgeBase:
@@ -111,9 +216,21 @@ def kb_from_json(text: str) -> KnowledgeBase:
 
 
 def read_snapshot(path: Path) -> KnowledgeBase:
-    """The KB a build indexed, read a line (an article) at a time."""
-    with open(path, encoding="utf-8") as lines:
-        return kb_from_lines(lines)
+    """The KB a build indexed, read a line (an article) at a time; the articles' contents stay
+    in the file until read (DeferredArticle)."""
+    source = SnapshotContents(path)
+    articles = []
+    with open(path, "rb") as lines:
+        settings = json.loads(next(lines, b"") or b"null")
+        if settings is None:
+            raise ValueError("知识库快照是空的")
+        start = lines.tell()
+        for line in lines:
+            end = start + len(line)
+            if line.strip():
+                articles.append(DeferredArticle.of(json.loads(line), source, start, end))
+            start = end
+    return _knowledge_base(settings, tuple(articles))
 
 
 def read_dictionary(path: Path) -> tuple[str, ...]:
@@ -129,6 +246,10 @@ def kb_from_lines(lines: Iterable[str]) -> KnowledgeBase:
     except StopIteration:
         raise ValueError("知识库快照是空的") from None
     articles = tuple(_article(json.loads(line)) for line in lines if line.strip())
+    return _knowledge_base(data, articles)
+
+
+def _knowledge_base(data: dict, articles: tuple[Article, ...]) -> KnowledgeBase:
     return KnowledgeBase(
         articles=articles,
         categories={k: Category(**v) for k, v in data["categories"].items()},

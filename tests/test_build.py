@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
 import shutil
@@ -18,7 +19,7 @@ from indexer.build import BuildError, build_index
 from indexer.layout import KEEP_BUILDS, current_build
 from indexer.loader import load_kb
 from indexer.search import SearchEngine
-from indexer.snapshot import kb_from_json, kb_to_json
+from indexer.snapshot import kb_from_json, kb_to_json, read_snapshot
 
 CASES = {
     "拍错了 还没发货 想取消订单": "cancel-order",
@@ -90,6 +91,26 @@ def test_kb_json_is_the_kb_as_indexed(kb, root):
 
     assert text == kb_to_json(loaded)
     assert kb_from_json(text) == loaded
+
+
+def test_a_served_build_reads_as_the_kb_it_indexed_even_once_deleted(kb_copy, root):
+    # Served articles keep their contents in the build's snapshot until read (DeferredArticle):
+    # every field, link and greeting must read as the files say, after the folder is gone too.
+    build_index(kb_copy, root)
+    files, _ = load_kb(kb_copy)
+    served = read_snapshot(current_build(root) / layout.SNAPSHOT_FILE)
+    shutil.rmtree(root)
+
+    assert served == files
+    for article, expected in zip(served.articles, files.articles, strict=True):
+        assert article.checklist == expected.checklist and article.body == expected.body
+        assert article.links() == expected.links()
+        assert article.framing_replies() == expected.framing_replies()
+    assert any(a.links() for a in served.articles)
+    assert any(a.framing_replies() for a in served.articles)
+    # A changed copy is an article in memory, with the change.
+    changed = dataclasses.replace(served.articles[0], body="改过的正文")
+    assert changed.body == "改过的正文" and changed.checklist == files.articles[0].checklist
 
 
 def test_build_is_searchable(kb, root):
