@@ -226,6 +226,7 @@ def run_gunicorn(settings: Settings, host: str, port: int, workers: int) -> None
     from assist_app import create_app
 
     app = create_app(settings)
+    app.extensions["search_engine"].freeze_builds = True
     load_before_fork(app)
     AssistServer(
         app,

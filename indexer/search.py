@@ -8,6 +8,7 @@ that decides the order). This module serves the current build and switches atomi
 from __future__ import annotations
 
 import datetime as dt
+import gc
 import threading
 import time
 from dataclasses import dataclass, field
@@ -56,6 +57,9 @@ class SearchEngine:
         self._loaded: LoadedIndex | None = None
         self._target: str | None = None
         self.load_error: str | None = None
+        # A long-running server sets this: each loaded build is then kept out of the cyclic
+        # garbage collector's passes (see _keep_out_of_gc).
+        self.freeze_builds = False
 
     def today(self) -> dt.date:
         return self._today or dt.date.today()
@@ -89,6 +93,8 @@ class SearchEngine:
             self._target = target
             return
         self._loaded, self._target, self.load_error = loaded, target, None
+        if self.freeze_builds:
+            _keep_out_of_gc()
 
     def analyse(self, case: str, overrides=None) -> Query:
         loaded = self.current()
@@ -108,3 +114,19 @@ class SearchEngine:
         return SearchResult(
             query, tuple(hits), took, loaded.kb, loaded.manifest, evidence, no_good_match
         )
+
+
+def _keep_out_of_gc() -> None:
+    """Free what earlier builds left, then move every object alive now (the loaded build, some
+    100,000 at 10,000 articles) out of the cyclic collector's reach until the next load.
+
+    A loaded build lives until the next one and holds no garbage, but every full collection
+    walked it: 50 ms each at 10,000 articles (180 ms before articles read their contents on
+    demand), which put POST /api/assist's p99 at ~70 ms. Frozen, a full collection walks only
+    what requests left behind. Frozen before gunicorn forks, the build's pages also stay shared
+    with the workers (gc.freeze's documented use). A build still in use by a request during a
+    load stays frozen until the next load, which frees it.
+    """
+    gc.unfreeze()
+    gc.collect()
+    gc.freeze()

@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import dataclasses
+import gc
 import json
 import os
 import shutil
 import tempfile
 import threading
+import weakref
 from pathlib import Path
 
 import pytest
@@ -344,6 +346,22 @@ def test_deleting_files_under_a_live_engine_leaves_it_answering(kb, root, remove
     assert {case: _first(engine, case) for case in CASES} == before == CASES
     if remove == "index root":
         assert engine.load_error  # the service can report it (readiness)
+
+
+def test_a_server_engine_keeps_its_build_out_of_gc_and_frees_the_builds_it_left(kb, root):
+    build_index(kb, root)
+    engine = SearchEngine(root)
+    engine.freeze_builds = True  # as `kb serve` sets it
+    try:
+        first = weakref.ref(engine.current())
+        assert gc.get_freeze_count() > 0
+        for _ in range(2):
+            build_index(kb, root)
+            assert _first(engine, "收到就碎了 箱子压坏") == "damaged-item"
+        # Frozen objects in a cycle are never collected: each load unfreezes and collects first.
+        assert first() is None
+    finally:
+        gc.unfreeze()
 
 
 def test_a_broken_new_build_does_not_replace_the_loaded_one(kb, root):
