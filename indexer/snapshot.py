@@ -3,6 +3,8 @@
 The first line holds everything but the articles, then one line per article: a server reads
 the file a line at a time (parsing one 60 MB document at 10,000 articles left ~70 MB of freed
 but unreturned memory in every worker), and what needs only the dictionary reads one line.
+A served build keeps each article's head in memory and reads its contents back from its line
+when asked (read_snapshot, DeferredArticle).
 """
 
 from __future__ import annotations
