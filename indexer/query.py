@@ -76,7 +76,7 @@ def analyse_case(
     turns = split_turns(analysis.encodable(_ends(case, 2 * MAX_ANALYSED_CHARS)))
     read = buyer_side(turns)
     buyer_text = _ends("\n".join(t.text for t in read), MAX_ANALYSED_CHARS)
-    folded = analysis.fold(_PLACEHOLDER.sub(" ", buyer_text))
+    folded = _folded(buyer_text)
     text = folded.lower()
     slots = extract_slots(folded, kb.slots)
     facts = extract_facts(text, kb.facts, slots)
@@ -89,8 +89,10 @@ def analyse_case(
         facts[SHOP_PLATFORM] = Evidence(shop_default, SHOP_SETTING)
     tokens, expansions, pinyin, grams = analyse_text(text, kb, synonyms)
     latest = latest_message(read)
+    if latest == text:  # the buyer's side is that one message
+        latest = ""
     latest_words: frozenset[str] = frozenset()
-    if latest and latest != text:
+    if latest:
         words = analyse_text(latest, kb, synonyms)
         latest_words = frozenset(w for part in words for w in part)
     return Query(
@@ -106,7 +108,7 @@ def analyse_case(
         latest_words,
         context,
         frozenset([SHOP_PLATFORM]) if shop_default else frozenset(),
-        latest if latest != text else "",
+        latest,
     )
 
 
@@ -152,7 +154,12 @@ def latest_message(read: list[Turn]) -> str:
     more cases than it won (buyers state the problem first and chat after it)."""
     if len(read) < 2:
         return ""
-    return _CLIENT_CARD.sub(" ", analysis.fold(_PLACEHOLDER.sub(" ", read[-1].text)).lower())
+    return _CLIENT_CARD.sub(" ", _folded(read[-1].text).lower())
+
+
+def _folded(text: str) -> str:
+    """Buyer text with placeholders left out, folded (full width, traditional characters)."""
+    return analysis.fold(_PLACEHOLDER.sub(" ", text))
 
 
 def analyse_text(text: str, kb: KnowledgeBase, synonyms) -> tuple[tuple[str, ...], ...]:
