@@ -223,9 +223,7 @@ def read_snapshot(path: Path) -> KnowledgeBase:
     source = SnapshotContents(path)
     articles = []
     with open(path, "rb") as lines:
-        settings = json.loads(next(lines, b"") or b"null")
-        if settings is None:
-            raise ValueError("知识库快照是空的")
+        settings = _settings(next(lines, None))
         start = lines.tell()
         for line in lines:
             end = start + len(line)
@@ -243,12 +241,16 @@ def read_dictionary(path: Path) -> tuple[str, ...]:
 
 def kb_from_lines(lines: Iterable[str]) -> KnowledgeBase:
     lines = iter(lines)
-    try:
-        data = json.loads(next(lines))
-    except StopIteration:
-        raise ValueError("知识库快照是空的") from None
+    data = _settings(next(lines, None))
     articles = tuple(_article(json.loads(line)) for line in lines if line.strip())
     return _knowledge_base(data, articles)
+
+
+def _settings(first_line: str | bytes | None) -> dict:
+    """The snapshot's first line: everything but the articles."""
+    if first_line is None:
+        raise ValueError("知识库快照是空的")
+    return json.loads(first_line)
 
 
 def _knowledge_base(data: dict, articles: tuple[Article, ...]) -> KnowledgeBase:
