@@ -4,7 +4,7 @@ closest example phrasing; every hit says why it ranks where it does."""
 from __future__ import annotations
 
 import datetime as dt
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 
@@ -69,6 +69,19 @@ class Hit:
     snippet: str
     closest: str = ""  # the article keyword most like the case, if any is alike
     likeness: float = 0.0  # the closest keyword's character-bigram cosine with the case
+
+
+@dataclass(frozen=True)
+class Candidate:
+    """An article of the candidate pool as ranking scored it, before it becomes a Hit."""
+
+    score: float
+    article: Article
+    status: str  # Article.status_on today: "active" or "upcoming" (expired ones are dropped)
+    bm25: float
+    notes: tuple[FactNote, ...]
+    phrase: str  # the article keyword most like the case ("" when none is alike)
+    likeness: float
 
 
 def top_documents(scores: np.ndarray, k: int) -> np.ndarray:
@@ -219,7 +232,6 @@ def rank(loaded: LoadedIndex, query: Query, limit: int, today: dt.date) -> list[
             continue
         notes = fact_notes(article, query.facts, kb)
         position, likeness = closest.get(int(number), (0, 0.0))
-        phrase = article.keywords[position] if likeness else ""
         score = (
             raw / top
             + PHRASING_WEIGHT * likeness
@@ -228,59 +240,62 @@ def rank(loaded: LoadedIndex, query: Query, limit: int, today: dt.date) -> list[
         )
         if status == "upcoming":
             score *= UPCOMING_WEIGHT
-        scored.append((round(score, 4), article_id, raw, notes, phrase, likeness))
-    scored = lead_platform_versions(scored, loaded.articles, today)
-    scored.sort(key=lambda s: (-s[0], s[1]))
+        phrase = article.keywords[position] if likeness else ""
+        scored.append(
+            Candidate(round(score, 4), article, status, raw, tuple(notes), phrase, likeness)
+        )
+    scored = lead_platform_versions(scored)
+    scored.sort(key=lambda c: (-c.score, c.article.id))
     hits = []
-    for score, article_id, raw, notes, phrase, likeness in scored[:limit]:
-        article = loaded.articles[article_id]
+    for candidate in scored[:limit]:
+        article = candidate.article
         terms = matched_terms(
-            loaded.normalized_text(article_id), (*query.tokens, *query.expansions)
+            loaded.normalized_text(article.id), (*query.tokens, *query.expansions)
         )
         hits.append(
             Hit(
                 article,
-                score,
-                round(raw, 3),
+                candidate.score,
+                round(candidate.bm25, 3),
                 tuple(terms),
-                tuple(notes),
+                candidate.notes,
                 snippet(article, terms, loaded.snippet_candidates(article.id)),
-                phrase if likeness >= PHRASING_SHOWN_FROM else "",
-                round(likeness, 4),
+                candidate.phrase if candidate.likeness >= PHRASING_SHOWN_FROM else "",
+                round(candidate.likeness, 4),
             )
         )
     return hits
 
 
-def lead_platform_versions(
-    scored: list[tuple], articles: dict[str, Article], today: dt.date
-) -> list[tuple]:
-    """Scored candidates (score, id, …, notes, …) where each article in force that
-    `specializes` a general one which scored higher now scores just above it
-    (SPECIALIZED_LEAD), with a note saying why, when the case shows the article's context (a
-    context note agrees) and no note speaks against it."""
-    score_of = {entry[1]: entry[0] for entry in scored}
+def lead_platform_versions(scored: list[Candidate]) -> list[Candidate]:
+    """The candidates, where each article in force that `specializes` a general one which
+    scored higher now scores just above it (SPECIALIZED_LEAD), with a note saying why, when
+    the case shows the article's context (a context note agrees) and no note speaks against it."""
+    by_id = {c.article.id: c for c in scored}
     led = []
-    for score, article_id, raw, notes, phrase, likeness in scored:
-        general = articles[article_id].specializes
-        context = [n for n in notes if n.kind == "context" and n.effect > 0]
+    for candidate in scored:
+        general = candidate.article.specializes
+        context = [n for n in candidate.notes if n.kind == "context" and n.effect > 0]
         if (
-            general in score_of
-            and score_of[general] >= score
-            and articles[article_id].status_on(today) == "active"
+            general in by_id
+            and by_id[general].score >= candidate.score
+            and candidate.status == "active"
             and context
-            and all(n.effect > 0 for n in notes)
+            and all(n.effect > 0 for n in candidate.notes)
         ):
-            score = round(score_of[general] + SPECIALIZED_LEAD, 4)
             note = FactNote(
                 "specializes",
                 general,
                 +1,
-                f"{context[0].value}的专门流程，排在通用流程“{articles[general].title}”之前",
+                f"{context[0].value}的专门流程，排在通用流程“{by_id[general].article.title}”之前",
                 "version",
             )
-            notes = [*notes, note]
-        led.append((score, article_id, raw, notes, phrase, likeness))
+            candidate = replace(
+                candidate,
+                score=round(by_id[general].score + SPECIALIZED_LEAD, 4),
+                notes=(*candidate.notes, note),
+            )
+        led.append(candidate)
     return led
 
 
