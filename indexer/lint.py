@@ -13,7 +13,7 @@ import datetime as dt
 import difflib
 import re
 from collections import Counter
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
 
 from indexer.conditions import COMPARISON
@@ -184,12 +184,17 @@ def rule_placeholders_known(article: Article, kb: KnowledgeBase, src: SourceLine
             )
 
 
+def _did_you_mean(written: str, known: Iterable[str], shown: str, otherwise: str) -> str:
+    """The end of a message about a name that is not known: "，是不是 <the closest known
+    name, written as `shown` writes it>？" for a typo, else `otherwise`."""
+    close = difflib.get_close_matches(written, list(known), n=1)
+    return f"，是不是 {shown.format(close[0])}？" if close else otherwise
+
+
 def _nearest_slot(name: str, kb: KnowledgeBase) -> str:
     """是不是 {{order_id}}？ for a typo; the whole list when nothing is close."""
-    close = difflib.get_close_matches(name, list(kb.slots), n=1, cutoff=0.6)
-    if close:
-        return f"，是不是 `{{{{{close[0]}}}}}`？"
-    return f"，可用：{', '.join('{{' + s + '}}' for s in kb.slots)}"
+    listed = ", ".join("{{" + s + "}}" for s in kb.slots)
+    return _did_you_mean(name, kb.slots, "`{{{{{}}}}}`", f"，可用：{listed}")
 
 
 @reports("shop-unknown")
@@ -205,11 +210,11 @@ def rule_shop_references_resolve(
             key = shop_key(name)
             if key is None or key in kb.shop:
                 continue
-            close = difflib.get_close_matches(key, kb.shop, n=1)
-            hint = (
-                f"，是不是 `{{{{shop.{close[0]}}}}}`？"
-                if close
-                else f"：在 kb/shop.yaml 里加上 `{key}`，或改用已有的键"
+            hint = _did_you_mean(
+                key,
+                kb.shop,
+                "`{{{{shop.{}}}}}`",
+                f"：在 kb/shop.yaml 里加上 `{key}`，或改用已有的键",
             )
             yield Problem(
                 article.path,
@@ -274,8 +279,7 @@ def rule_links_resolve(article: Article, kb: KnowledgeBase, src: SourceLines, to
     for text, start in texts:
         for target in LINK.findall(text):
             if target.strip() not in ids:
-                close = difflib.get_close_matches(target, ids, n=1)
-                hint = f"，是不是 [[{close[0]}]]？" if close else "：检查拼写，或先写那篇文章"
+                hint = _did_you_mean(target, ids, "[[{}]]", "：检查拼写，或先写那篇文章")
                 yield Problem(
                     article.path,
                     src.find(f"[[{target}]]", start),
@@ -295,8 +299,7 @@ def rule_specializes_resolves(
     line = article.lines.get("specializes", 2)
     if target == article.id or target not in kb.by_id:
         others = [i for i in kb.by_id if i != article.id]
-        close = difflib.get_close_matches(target, others, n=1)
-        hint = f"，是不是 `{close[0]}`？" if close else "：写通用流程那篇文章的 id"
+        hint = _did_you_mean(target, others, "`{}`", "：写通用流程那篇文章的 id")
         what = "本文自己" if target == article.id else "不存在的文章"
         yield Problem(
             article.path,
