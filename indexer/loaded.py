@@ -33,6 +33,9 @@ class LoadedIndex:
         if set(self.impacts.docs) != set(self.articles):
             raise ValueError("索引与知识库快照的文章不一致")
         self.doc_number = {article_id: n for n, article_id in enumerate(self.impacts.docs)}
+        # The out-of-scope topics' phrases as the phrasing model counts them: what a case that
+        # no procedure covers reads like (ranking.reads_out_of_scope).
+        self.out_of_scope = self.model.outside(self.kb.out_of_scope_phrases())
         # applies_when conditions by (fact, value), to find articles a case's facts agree with.
         self.by_condition: dict[tuple[str, str], list[str]] = {}
         for a in self.kb.articles:

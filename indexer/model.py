@@ -165,6 +165,8 @@ class ShopEntry:
 # The shop entry naming the one platform a shop sells on (kb/shop.yaml), which is also the
 # name of the fact it sets when a case does not say its platform.
 SHOP_PLATFORM = "platform"
+# The fact that names a topic no procedure covers (pre-sales, account, membership …).
+OUT_OF_SCOPE_FACT = "out_of_scope"
 
 
 @dataclass(frozen=True)
@@ -197,6 +199,12 @@ class KnowledgeBase:
 
     def article(self, article_id: str) -> Article | None:
         return self.by_id.get(article_id)
+
+    def out_of_scope_phrases(self) -> tuple[str, ...]:
+        """How buyers ask about what no procedure covers: the phrases of the out-of-scope
+        fact's values (facts.yaml), none when the KB declares no such fact."""
+        spec = self.facts.get(OUT_OF_SCOPE_FACT)
+        return tuple(p for phrases in spec.values.values() for p in phrases) if spec else ()
 
     def banned_in(self, text: str) -> list[tuple[str, int]]:
         """The banned phrases (banned_phrases.yaml) in `text`, ignoring case, with where each

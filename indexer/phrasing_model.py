@@ -7,7 +7,10 @@ about, and scores a case by how likely its characters are under each article's p
 multinomial naive Bayes over character unigrams and bigrams, the classic text classifier that
 needs no training loop and learns from a few dozen phrasings.
 It is rebuilt with the index, so an editor who adds a phrasing teaches it (`kb check` shows
-the effect); nothing in it comes from code.
+the effect); nothing in it comes from code. Phrasings that belong to no article (the
+out-of-scope topics' phrases in facts.yaml) are counted on the same vocabulary when a build is
+loaded (`outside`), so a case can be asked whether it reads more like them than like its first
+procedure.
 
 Files, in `<build>/arrays/` next to the score arrays, memory-mapped read-only (a worker holds
 no Python set of grams, which would be millions of objects at 10,000 articles):
@@ -23,6 +26,7 @@ from __future__ import annotations
 
 from collections import Counter
 from collections.abc import Sequence
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -91,6 +95,15 @@ def _changes(*keys: np.ndarray) -> np.ndarray:
     return first
 
 
+@dataclass(frozen=True)
+class OutsidePhrasings:
+    """Phrasings of what no document covers, as counts of the model's known grams."""
+
+    runs: np.ndarray  # int64 positions in the model's vocabulary, sorted
+    counts: np.ndarray  # float64 how often the phrasings use each
+    total: float  # grams in the phrasings, known or not
+
+
 class PhrasingModel:
     """One build's phrasing model, memory-mapped; scores a case against chosen documents."""
 
@@ -101,19 +114,24 @@ class PhrasingModel:
         self.counts = mapped(directory / "model_counts.npy")
         self.totals = mapped(directory / "model_totals.npy")
 
-    def likelihoods(self, text: str, docs: np.ndarray, smoothing: float) -> np.ndarray:
-        """Per document of `docs`: the mean log-probability of the case's known grams under
-        that document's phrasings (additive smoothing), so cases of any length compare;
-        all zeros when the case has no gram the phrasings know."""
+    def _known_grams(self, text: str) -> tuple[np.ndarray, np.ndarray]:
+        """The case's grams the phrasings know: their runs (positions in the vocabulary) and
+        how often the case uses each."""
         grams = model_grams(text)
         codes = np.fromiter(grams.keys(), dtype=np.int64, count=len(grams))
         times = np.fromiter(grams.values(), dtype=np.float64, count=len(grams))
         runs = np.searchsorted(self.vocabulary, codes)
         known = runs < len(self.vocabulary)
         known[known] = self.vocabulary[runs[known]] == codes[known]
-        if not known.any():
+        return runs[known], times[known]
+
+    def likelihoods(self, text: str, docs: np.ndarray, smoothing: float) -> np.ndarray:
+        """Per document of `docs`: the mean log-probability of the case's known grams under
+        that document's phrasings (additive smoothing), so cases of any length compare;
+        all zeros when the case has no gram the phrasings know."""
+        runs, times = self._known_grams(text)
+        if not len(runs):
             return np.zeros(len(docs))
-        runs, times = runs[known], times[known]
         # Each gram's run lists the documents that use it, sorted: look the wanted documents
         # up in it (a run of a common character holds nearly every document of a big KB).
         seen = np.zeros(len(docs))
@@ -132,13 +150,47 @@ class PhrasingModel:
         )
         return (seen + unseen) / size
 
+    def outside(self, phrasings: Sequence[str]) -> OutsidePhrasings:
+        """Phrasings that belong to no document, counted on this model's vocabulary."""
+        counts: Counter[int] = Counter()
+        for phrase in phrasings:
+            counts.update(model_grams(phrase))
+        codes = np.fromiter(counts, dtype=np.int64, count=len(counts))
+        runs = np.searchsorted(self.vocabulary, codes)
+        known = runs < len(self.vocabulary)
+        known[known] = self.vocabulary[runs[known]] == codes[known]
+        weights = np.fromiter(counts.values(), dtype=np.float64, count=len(counts))
+        order = np.argsort(runs[known])
+        return OutsidePhrasings(
+            runs[known][order], weights[known][order], float(sum(counts.values()))
+        )
+
+    def outside_likelihood(self, text: str, outside: OutsidePhrasings, smoothing: float) -> float:
+        """The case's mean log-probability under `outside` phrasings, on the same scale as
+        `likelihoods` (the same known grams and smoothing); 0.0 when no gram is known."""
+        runs, times = self._known_grams(text)
+        if not len(runs):
+            return 0.0
+        where = np.searchsorted(outside.runs, runs)
+        found = where < len(outside.runs)
+        found[found] = outside.runs[where[found]] == runs[found]
+        counts = np.zeros(len(runs))
+        counts[found] = outside.counts[where[found]]
+        total = outside.total + smoothing * len(self.vocabulary)
+        return float((times * np.log((counts + smoothing) / total)).sum() / times.sum())
+
     def preference(
         self, text: str, docs: np.ndarray, smoothing: float, sharpness: float
     ) -> np.ndarray:
         """How much the model prefers each of `docs` for the case: a softmax over them of
         the likelihoods, summing to 1 (equal shares when the case has no known gram)."""
-        if len(docs) == 0:
-            return np.zeros(0)
-        log_like = self.likelihoods(text, docs, smoothing) * sharpness
-        shares = np.exp(log_like - log_like.max())
-        return shares / shares.sum()
+        return shares(self.likelihoods(text, docs, smoothing), sharpness)
+
+
+def shares(likelihoods: np.ndarray, sharpness: float) -> np.ndarray:
+    """A softmax of likelihoods (PhrasingModel.likelihoods) times `sharpness`, summing to 1."""
+    if len(likelihoods) == 0:
+        return np.zeros(0)
+    scaled = likelihoods * sharpness
+    exp = np.exp(scaled - scaled.max())
+    return exp / exp.sum()

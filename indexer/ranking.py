@@ -8,11 +8,12 @@ from dataclasses import dataclass, replace
 
 import numpy as np
 
+from indexer import phrasing_model
 from indexer.conditions import condition_holds, describe
 from indexer.extract import Evidence
 from indexer.loaded import LoadedIndex
 from indexer.markup import show_value
-from indexer.model import Article, KnowledgeBase
+from indexer.model import OUT_OF_SCOPE_FACT, Article, KnowledgeBase
 from indexer.query import Query, query_terms
 from indexer.snippets import matched_terms, snippet
 from indexer.weights import (
@@ -29,6 +30,7 @@ from indexer.weights import (
     MODEL_SMOOTHING,
     MODEL_WEIGHT,
     OUT_OF_SCOPE_EVIDENCE,
+    OUT_OF_SCOPE_READING_MARGIN,
     PHRASING_EVIDENCE,
     PHRASING_SHOWN_FROM,
     PHRASING_WEIGHT,
@@ -37,8 +39,6 @@ from indexer.weights import (
     UPCOMING_WEIGHT,
 )
 
-# The fact that names a topic no procedure covers (pre-sales, account, membership …).
-OUT_OF_SCOPE_FACT = "out_of_scope"
 # The fact that says a case is written by staff (an agent, the warehouse, finance, a
 # wholesale customer's store), for whom back-office procedures are meant.
 STAFF_FACT = "asker"
@@ -69,6 +69,9 @@ class Hit:
     snippet: str
     closest: str = ""  # the article keyword most like the case, if any is alike
     likeness: float = 0.0  # the closest keyword's character-bigram cosine with the case
+    # The case's (whole buyer side's) mean log-likelihood per character under the article's
+    # phrasings (indexer/phrasing_model.py).
+    likelihood: float = 0.0
 
 
 @dataclass(frozen=True)
@@ -82,6 +85,7 @@ class Candidate:
     notes: tuple[FactNote, ...]
     phrase: str  # the article keyword most like the case ("" when none is alike)
     likeness: float
+    likelihood: float  # the case's mean log-likelihood under the article's phrasings
 
 
 def top_documents(scores: np.ndarray, k: int) -> np.ndarray:
@@ -218,14 +222,17 @@ def rank(loaded: LoadedIndex, query: Query, limit: int, today: dt.date) -> list[
     top = max(bm25.values(), default=0.0) or 1.0
     numbers = np.array([loaded.doc_number[article_id] for article_id in bm25], dtype=np.int64)
     closest = loaded.impacts.closest_keywords(query.grams, numbers)
-    shares = loaded.model.preference(query.text, numbers, MODEL_SMOOTHING, MODEL_SHARPNESS)
+    likelihoods = loaded.model.likelihoods(query.text, numbers, MODEL_SMOOTHING)
+    shares = phrasing_model.shares(likelihoods, MODEL_SHARPNESS)
     if query.latest_text:
         latest = loaded.model.preference(
             query.latest_text, numbers, MODEL_SMOOTHING, MODEL_SHARPNESS
         )
         shares = (1 - LATEST_TURN_MODEL_SHARE) * shares + LATEST_TURN_MODEL_SHARE * latest
     scored = []
-    for (article_id, raw), number, share in zip(bm25.items(), numbers, shares, strict=True):
+    for (article_id, raw), number, share, likelihood in zip(
+        bm25.items(), numbers, shares, likelihoods, strict=True
+    ):
         article = loaded.articles[article_id]
         status = article.status_on(today)
         if status == "expired":
@@ -242,7 +249,16 @@ def rank(loaded: LoadedIndex, query: Query, limit: int, today: dt.date) -> list[
             score *= UPCOMING_WEIGHT
         phrase = article.keywords[position] if likeness else ""
         scored.append(
-            Candidate(round(score, 4), article, status, raw, tuple(notes), phrase, likeness)
+            Candidate(
+                round(score, 4),
+                article,
+                status,
+                raw,
+                tuple(notes),
+                phrase,
+                likeness,
+                float(likelihood),
+            )
         )
     scored = lead_platform_versions(scored)
     scored.sort(key=lambda c: (-c.score, c.article.id))
@@ -262,6 +278,7 @@ def rank(loaded: LoadedIndex, query: Query, limit: int, today: dt.date) -> list[
                 snippet(article, terms, loaded.snippet_candidates(article.id)),
                 candidate.phrase if candidate.likeness >= PHRASING_SHOWN_FROM else "",
                 round(candidate.likeness, 4),
+                candidate.likelihood,
             )
         )
     return hits
@@ -299,9 +316,21 @@ def lead_platform_versions(scored: list[Candidate]) -> list[Candidate]:
     return led
 
 
-def match_evidence(hit: Hit | None, facts: dict[str, Evidence]) -> float:
+def reads_out_of_scope(loaded: LoadedIndex, query: Query, hit: Hit) -> bool:
+    """Whether the case reads more like the out-of-scope topics' phrases (facts.yaml) than like
+    its first procedure's phrasings, by the phrasing model, per character, by more than
+    OUT_OF_SCOPE_READING_MARGIN: 防晒衣有没有XL码 names no out-of-scope phrase, but is worded
+    like them."""
+    outside = loaded.model.outside_likelihood(query.text, loaded.out_of_scope, MODEL_SMOOTHING)
+    return outside - hit.likelihood > OUT_OF_SCOPE_READING_MARGIN
+
+
+def match_evidence(
+    hit: Hit | None, facts: dict[str, Evidence], worded_out_of_scope: bool = False
+) -> float:
     """How strongly the case supports its first procedure, on a scale that does not depend on
-    the other hits: BM25 plus the closest phrasing, discounted for an out-of-scope topic."""
+    the other hits: BM25 plus the closest phrasing, discounted for an out-of-scope topic (a
+    phrase of one, or a case worded like them: reads_out_of_scope)."""
     if hit is None:
         return 0.0
     evidence = hit.bm25 + PHRASING_EVIDENCE * hit.likeness
@@ -311,6 +340,6 @@ def match_evidence(hit: Hit | None, facts: dict[str, Evidence]) -> float:
         n.effect > 0 and n.kind == "fact" and fact_weight(n.fact) >= DEFAULT_FACT_WEIGHT
         for n in hit.fact_notes
     )
-    if OUT_OF_SCOPE_FACT in facts and not agreed:
+    if (OUT_OF_SCOPE_FACT in facts or worded_out_of_scope) and not agreed:
         evidence *= OUT_OF_SCOPE_EVIDENCE
     return round(evidence, 3)

@@ -18,7 +18,7 @@ from indexer import analysis, layout
 from indexer.loaded import LoadedIndex
 from indexer.model import KnowledgeBase
 from indexer.query import Query, analyse_case
-from indexer.ranking import Hit, match_evidence, rank
+from indexer.ranking import Hit, match_evidence, rank, reads_out_of_scope
 
 
 class IndexNotReady(Exception):
@@ -38,6 +38,9 @@ class SearchResult:
     # calibrated line: then the hits are only candidates (可能相关), not the procedure.
     evidence: float = 0.0
     no_good_match: bool = True
+    # Whether the case reads like the out-of-scope topics more than like its first procedure
+    # (ranking.reads_out_of_scope), which discounted the evidence.
+    reads_out_of_scope: bool = False
 
     @property
     def match_strength(self) -> float | None:
@@ -108,11 +111,12 @@ class SearchEngine:
         loaded = self.current()
         query = analyse_case(case, loaded.kb, loaded.synonyms, overrides)
         hits = rank(loaded, query, limit, self.today())
-        evidence = match_evidence(hits[0] if hits else None, query.facts)
+        outside = bool(hits) and reads_out_of_scope(loaded, query, hits[0])
+        evidence = match_evidence(hits[0] if hits else None, query.facts, outside)
         no_good_match = not hits or evidence < loaded.kb.no_good_match_below
         took = (time.perf_counter() - started) * 1000
         return SearchResult(
-            query, tuple(hits), took, loaded.kb, loaded.manifest, evidence, no_good_match
+            query, tuple(hits), took, loaded.kb, loaded.manifest, evidence, no_good_match, outside
         )
 
 

@@ -62,6 +62,34 @@ def test_prefers_the_article_whose_phrasings_share_the_case_characters(tmp_path)
     assert shares[1] > 0.8
 
 
+@settings(max_examples=40, deadline=None)
+@given(PHRASE, st.lists(PHRASE, min_size=1, max_size=4))
+def test_phrasings_outside_every_document_read_on_the_documents_scale(
+    tmp_path_factory, case, phrases
+):
+    # The out-of-scope topics' phrases are compared with a procedure's phrasings per
+    # character: counted apart from the build, they must score a case exactly as a document
+    # holding the same phrasings does, or the comparison would be biased by construction.
+    out = tmp_path_factory.mktemp("arrays")
+    phrasing_model.derive([FURNITURE, phrases], out)
+    model = PhrasingModel(out)
+    as_document = model.likelihoods(case, np.array([1]), 0.5)[0]
+    outside = model.outside_likelihood(case, model.outside(phrases), 0.5)
+    assert abs(outside - as_document) < 1e-6  # float32 counts in the build
+
+
+def test_phrasings_outside_the_vocabulary_count_in_their_total_only(tmp_path):
+    model = model_of(tmp_path, FURNITURE, PARCEL)
+    known = model.outside(["椅子快递"])
+    more = model.outside(["椅子快递", "账号密码"])  # no gram of 账号密码 is in any document
+    assert known.runs.tolist() == more.runs.tolist()
+    assert more.total > known.total
+    assert model.outside_likelihood("椅子", more, 0.5) < model.outside_likelihood(
+        "椅子", known, 0.5
+    )
+    assert model.outside_likelihood("账号密码", known, 0.5) == 0.0  # nothing it could read
+
+
 def test_scores_only_the_documents_asked_for_in_their_order(tmp_path):
     model = model_of(tmp_path, FURNITURE, PARCEL, ["发票抬头开错了"])
     both = model.likelihoods("椅子断了", np.array([0, 2]), 1.0)

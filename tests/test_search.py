@@ -13,6 +13,7 @@ import re
 import shutil
 
 import pytest
+import yaml
 from kb_helpers import SHOP_KB, copy_mini_kb, edit
 from web_helpers import fetch, serve_app
 
@@ -401,6 +402,31 @@ def test_the_chat_clients_order_card_fills_slots_but_does_not_match(starter_engi
     ]
     assert carded.query.slots["amount"].value == "89.00"
     assert carded.query.facts["platform"].value == "京东"
+
+
+def test_a_case_worded_like_the_out_of_scope_topics_is_no_good_match(
+    starter_engine, starter_kb_copy, tmp_path
+):
+    # 这款有没有大码 asks about stock before buying: it holds none of the out-of-scope phrases
+    # (有货吗, 多大码 …) but is worded like them more than like the procedure it shares 码 with.
+    case = "这款有没有大码"
+    result = starter_engine.search(case)
+    assert "out_of_scope" not in result.query.facts
+    assert result.reads_out_of_scope
+    assert result.no_good_match
+    assert result.hits, "the nearest procedures are still shown as candidates"
+    # The reading is learned from the KB's phrases (facts.yaml), not from code: without them
+    # the same case is a match again.
+    facts = yaml.safe_load((starter_kb_copy / "facts.yaml").read_text(encoding="utf-8"))
+    del facts["out_of_scope"]
+    (starter_kb_copy / "facts.yaml").write_text(
+        yaml.safe_dump(facts, allow_unicode=True), encoding="utf-8"
+    )
+    build_index(starter_kb_copy, tmp_path / "index")
+    without = SearchEngine(tmp_path / "index").search(case)
+    assert [h.article.id for h in without.hits] == [h.article.id for h in result.hits]
+    assert not without.reads_out_of_scope
+    assert not without.no_good_match
 
 
 @pytest.mark.parametrize(
