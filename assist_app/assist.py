@@ -222,6 +222,10 @@ def assist(
         # The evidence as a share of the KB's calibrated line (under 1.0: no good match); null
         # when the KB has no line. Insights record it as the answer's match strength.
         "match_strength": result.match_strength,
+        # Whether the case is worded like the out-of-scope topics (pre-sales, account,
+        # membership …: facts.yaml) more than like its first procedure, which lowered the
+        # evidence: the console says so beside 未找到合适流程.
+        "reads_out_of_scope": result.reads_out_of_scope,
         # How the case was read: the turns of a pasted chat, and whose they were. The text is
         # HTML-escaped like snippets: a buyer's <script> comes back inert.
         "turns": [{"speaker": t.speaker, "text": html.escape(t.text)} for t in result.query.turns],
@@ -263,7 +267,12 @@ def format_answer(answer: dict[str, Any]) -> str:
             + " / ".join(f"{speakers[t['speaker']]}：{t['text'][:20]}" for t in answer["turns"])
         ]
     if answer["no_good_match"]:
-        lines.append("未找到合适流程；以下仅供参考（可能相关）：")
+        why = (
+            "（读起来像售前、账户、会员等售后流程以外的问题）"
+            if answer["reads_out_of_scope"]
+            else ""
+        )
+        lines.append(f"未找到合适流程{why}；以下仅供参考（可能相关）：")
     for rank, result in enumerate(answer["results"], start=1):
         lines.append(f"{rank}. {result['id']}  {result['title']}  ({result['score']:.3f})")
         terms = "、".join(result["why"]["matched_terms"][:8])

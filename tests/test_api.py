@@ -100,6 +100,7 @@ def test_assist_document_has_facts_slots_checklist_and_filled_replies(live_serve
         "no_good_match",
         "evidence",
         "match_strength",
+        "reads_out_of_scope",
         "turns",
         "facts",
         "fact_details",

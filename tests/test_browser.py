@@ -609,6 +609,28 @@ def test_no_good_match_shows_candidates_as_only_possibly_related(page):
 # ------------------------------------------------------------------ browsing
 
 
+def test_a_case_worded_like_an_out_of_scope_topic_says_so(browser, starter_server):
+    # The starter KB's out-of-scope phrases tell the agent why nothing fits: the buyer asks a
+    # pre-sales question (stock, sizes) that no after-sales procedure answers.
+    context, page, errors = watched_page(browser, starter_server)
+    page.goto("/")
+    page.wait_for_function("() => document.activeElement.id === 'case'")
+    page.keyboard.type("这款有没有大码")
+    page.wait_for_function(
+        "() => document.getElementById('candidates-label').textContent === '可能相关'"
+    )
+    notice = page.locator("#notice-bar").inner_text()
+    assert "未找到合适流程" in notice
+    assert "售后流程以外的问题" in notice
+    page.locator("#case").fill("收到的杯子碎了")  # a buyer-facing problem: no such notice
+    page.wait_for_function(
+        "() => document.getElementById('candidates-label').textContent !== '可能相关'"
+    )
+    assert "售后流程以外" not in page.locator("body").inner_text()
+    context.close()
+    assert not errors, f"errors in the page: {errors}"
+
+
 def test_browse_open_an_article_and_follow_a_link(page, screenshots):
     page.goto("/articles")
     page.get_by_role("link", name=re.compile("物流显示签收了却没收到包裹")).first.click()

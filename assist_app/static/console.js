@@ -640,7 +640,9 @@
     $("procedure").hidden = !result;
     if (!result) {
       if (state.answer && state.answer.no_good_match && results.length) {
-        showNotice("info", "未找到合适流程：左侧“可能相关”的流程只是相近，点开（Alt+数字）核对后再用；"
+        const outside = state.answer.reads_out_of_scope
+          ? "这条消息读起来像售前、账户、会员等售后流程以外的问题。" : "";
+        showNotice("info", "未找到合适流程：" + outside + "左侧“可能相关”的流程只是相近，点开（Alt+数字）核对后再用；"
           + "也可以换个说法，或补充平台、订单状态等细节再试。");
       } else if (state.answer) {
         showNotice("info", "未找到合适流程：换个说法，或补充平台、订单状态等细节再试。");
