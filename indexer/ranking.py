@@ -319,8 +319,8 @@ def lead_platform_versions(scored: list[Candidate]) -> list[Candidate]:
 def reads_out_of_scope(loaded: LoadedIndex, query: Query, hit: Hit) -> bool:
     """Whether the case reads more like the out-of-scope topics' phrases (facts.yaml) than like
     its first procedure's phrasings, by the phrasing model, per character, by more than
-    OUT_OF_SCOPE_READING_MARGIN: 防晒衣有没有XL码 names no out-of-scope phrase, but is worded
-    like them."""
+    OUT_OF_SCOPE_READING_MARGIN: 这款有没有大码 holds no out-of-scope phrase (有货吗, 多大码 …)
+    but is worded like them."""
     outside = loaded.model.outside_likelihood(query.text, loaded.out_of_scope, MODEL_SMOOTHING)
     return outside - hit.likelihood > OUT_OF_SCOPE_READING_MARGIN
 
