@@ -193,7 +193,7 @@ def run_eval(engine: SearchEngine, path: Path, baseline: bool = True) -> dict[st
         "slot_misses": slot_misses,
     }
     base_ranks = baseline_ranks(engine, cases) if baseline else None
-    if base_ranks is not None:
+    if base_ranks is not None and ranks:  # a set of negatives only has no ranks to compare
         report["baseline"] = rank_metrics(
             [r for r, c in zip(base_ranks, cases, strict=True) if c["expected"]]
         )

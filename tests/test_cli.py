@@ -366,6 +366,20 @@ def test_calibrate_writes_a_line_that_flags_what_no_article_covers(tmp_path):
     assert json.loads(flagged.stdout)["no_good_match"] is True
 
 
+def test_a_set_of_only_cases_no_article_covers_is_measured(mini, tmp_path):
+    # No positives means no ranks and no baseline to compare: recall is still reported.
+    kb, root = mini
+    negatives = [{"case": "今天天气不错", "expected": []}, {"case": "你是谁", "expected": []}]
+    write_eval(tmp_path / "eval", {"neg.yaml": negatives}, {"no_match_recall": 0.5})
+
+    result = run_kb("--kb", kb, "--index", root, "eval", tmp_path / "eval" / "neg.yaml", "--json")
+
+    assert result.returncode == 0, result.stderr
+    report = json.loads(result.stdout)
+    assert report["metrics"]["no_match_recall"] == 1.0
+    assert "top1" not in report["metrics"] and "baseline" not in report
+
+
 def test_an_eval_case_the_kb_holds_verbatim_fails_the_set(mini, tmp_path):
     kb, root = mini
     # 拍错了不要了 is one of the mini KB's keywords for cancel-order.
