@@ -247,6 +247,8 @@ def copied_cases(cases: list[dict[str, Any]], kb: KnowledgeBase) -> list[dict[st
         for value, signals in spec.values.items():
             for phrase in signals:
                 phrases[_squash(phrase)] = f"facts.yaml {name}.{value}: {phrase}"
+        for example in spec.examples:
+            phrases[_squash(example)] = f"facts.yaml {name} examples: {example}"
     for canonical, variants in kb.synonyms.items():
         for variant in variants:
             phrases[_squash(variant)] = f"synonyms.yaml {canonical}: {variant}"

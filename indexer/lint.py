@@ -38,11 +38,15 @@ def reports(*codes: str) -> Callable[[Rule], Rule]:
 
 
 class SourceLines:
-    """An article file's lines, to point a problem at the exact line of a word."""
+    """A KB file's lines, to point a problem at the exact line of a word."""
 
-    def __init__(self, root: Path, article: Article):
-        self.path = root / article.path
+    def __init__(self, path: Path):
+        self.path = path
         self._lines: list[str] | None = None
+
+    @classmethod
+    def of(cls, root: Path, article: Article) -> SourceLines:
+        return cls(root / article.path)
 
     @property
     def lines(self) -> list[str]:
@@ -438,16 +442,25 @@ _LONG_NUMBER = re.compile(r"[0-9０-９]{5,}")
 
 @reports("example-duplicate", "example-number", "example-long")
 def rule_examples_clean(article: Article, kb: KnowledgeBase, src: SourceLines, today: dt.date):
-    """`examples` 是买家原话式的示例，只用来教匹配模型：同一篇里不要重复；不要带订单号、电话、单号这类长数字（写“订单号”三个字即可，长数字是个人信息，也不会在别的案例里再出现）；每条写一条消息，超过 150 字给出警告。"""
-    line = article.lines.get("examples", 2)
+    """`examples` 是买家原话式的示例，只用来教匹配模型：同一篇里不要重复；不要带订单号、电话、单号这类长数字（写“订单号”三个字即可，长数字是个人信息，也不会在别的案例里再出现）；每条写一条消息，超过 150 字给出警告。facts.yaml 里事实的 `examples`（范围外话题的买家原话）同样检查。"""
+    yield from _examples_problems(
+        article.examples, article.path, src, article.lines.get("examples", 2)
+    )
+
+
+def _examples_problems(
+    examples: tuple[str, ...], shown: str, src: SourceLines, line: int
+) -> Iterator[Problem]:
+    """Problems of a list of example messages that starts at `line` of a file (an article's
+    `examples`, or a fact's in facts.yaml)."""
     seen: dict[str, int] = {}  # example -> its line
-    for example in article.examples:
+    for example in examples:
         # Examples are in file order: look from the previous one's line (a flow list holds
         # them all on one line), and past the first copy for a repeated one.
         line = src.find(example, seen[example] + 1 if example in seen else line)
         if example in seen:
             yield Problem(
-                article.path,
+                shown,
                 line,
                 f"示例「{example}」重复：删掉这一条，或换一种买家会用的说法",
                 "example-duplicate",
@@ -456,7 +469,7 @@ def rule_examples_clean(article: Article, kb: KnowledgeBase, src: SourceLines, t
         number = _LONG_NUMBER.search(example)
         if number:
             yield Problem(
-                article.path,
+                shown,
                 line,
                 f"示例「{example}」含长数字「{number.group(0)}」：删去号码，"
                 "只写“订单号”“单号”“电话”等字样",
@@ -464,13 +477,27 @@ def rule_examples_clean(article: Article, kb: KnowledgeBase, src: SourceLines, t
             )
         if len(example) > EXAMPLE_MAX_CHARS:
             yield Problem(
-                article.path,
+                shown,
                 line,
                 f"示例「{example[:20]}…」有 {len(example)} 字：每条只写买家的一条消息"
                 f"（{EXAMPLE_MAX_CHARS} 字以内），多个问题分成几条",
                 "example-long",
                 "warning",
             )
+
+
+def _fact_examples(kb: KnowledgeBase, kb_dir: Path) -> Iterator[Problem]:
+    """The examples of facts.yaml (the out-of-scope topics' messages), checked as an
+    article's are (rule_examples_clean, whose codes they carry)."""
+    path = kb_dir / "facts.yaml"
+    src = SourceLines(path)
+    shown = str(path.relative_to(kb_dir.parent))
+    for name, spec in kb.facts.items():
+        if spec.examples:
+            start = next(
+                (n for n, text in enumerate(src.lines, 1) if text.startswith(f"{name}:")), 1
+            )
+            yield from _examples_problems(spec.examples, shown, src, start)
 
 
 @reports("sources-missing")
@@ -539,7 +566,7 @@ def _shared_examples(kb: KnowledgeBase, root: Path) -> Iterator[Problem]:
             start = article.lines.get("examples", 2)
             yield Problem(
                 article.path,
-                SourceLines(root, article).find(example, start),
+                SourceLines.of(root, article).find(example, start),
                 f"示例「{example}」也写在 {articles[0].path}：只留在处理它的那一篇",
                 "example-shared",
                 "warning",
@@ -564,9 +591,14 @@ def lint_kb(kb_dir: Path, today: dt.date | None = None) -> tuple[KnowledgeBase, 
     # turn into false errors elsewhere.
     seen = dataclasses.replace(kb, articles=kb.articles + tuple(drafts))
     root = kb_dir.parent
-    problems = [*problems, *_duplicate_ids(seen), *_shared_examples(seen, root)]
+    problems = [
+        *problems,
+        *_duplicate_ids(seen),
+        *_shared_examples(seen, root),
+        *_fact_examples(kb, kb_dir),
+    ]
     for article in seen.articles:
-        src = SourceLines(root, article)
+        src = SourceLines.of(root, article)
         for rule in RULES:
             problems.extend(
                 p for p in rule(article, seen, src, today) if _about_the_file(p, article)

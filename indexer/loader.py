@@ -697,6 +697,7 @@ def load_facts(kb_dir: Path, problems: list[Problem]) -> dict[str, FactDef]:
                 ),
                 ignore=_phrase_list(spec, "ignore", name, path, kb_dir, node, problems),
                 not_after=_phrase_list(spec, "not_after", name, path, kb_dir, node, problems),
+                examples=_phrase_list(spec, "examples", name, path, kb_dir, node, problems),
             )
         elif kind == "number" and spec.get("extractor"):
             out[name] = FactDef(
@@ -721,8 +722,8 @@ def load_facts(kb_dir: Path, problems: list[Problem]) -> dict[str, FactDef]:
 
 
 def _phrase_list(spec, key, name, path, kb_dir, node, problems) -> tuple[str, ...]:
-    """A fact's list of phrases under `key` (ignore, not_after); anything else is reported:
-    a bare string would otherwise be read one character at a time."""
+    """A fact's list of phrases under `key` (ignore, not_after, examples); anything else is
+    reported: a bare string would otherwise be read one character at a time."""
     raw = spec.get(key)
     if raw is None:
         return ()

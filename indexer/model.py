@@ -123,6 +123,10 @@ class FactDef:
     # Words after which a value's phrase says nothing: 能/必须/希望 收到 is a wish, not a
     # receipt (明天能收到吗, 必须今天收到).
     not_after: tuple[str, ...] = ()
+    # Whole messages on the fact's topic as buyers write them: not read as phrases, they teach
+    # the phrasing model what such a case reads like (read for the out-of-scope fact:
+    # ranking.reads_out_of_scope).
+    examples: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -202,9 +206,12 @@ class KnowledgeBase:
 
     def out_of_scope_phrases(self) -> tuple[str, ...]:
         """How buyers ask about what no procedure covers: the phrases of the out-of-scope
-        fact's values (facts.yaml), none when the KB declares no such fact."""
+        fact's values and its example messages (facts.yaml), none when the KB declares no
+        such fact."""
         spec = self.facts.get(OUT_OF_SCOPE_FACT)
-        return tuple(p for phrases in spec.values.values() for p in phrases) if spec else ()
+        if spec is None:
+            return ()
+        return (*(p for phrases in spec.values.values() for p in phrases), *spec.examples)
 
     def banned_in(self, text: str) -> list[tuple[str, int]]:
         """The banned phrases (banned_phrases.yaml) in `text`, ignoring case, with where each

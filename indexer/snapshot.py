@@ -268,6 +268,7 @@ def _knowledge_base(data: dict, articles: tuple[Article, ...]) -> KnowledgeBase:
                 {value: tuple(r) for value, r in v.get("patterns", {}).items()},
                 tuple(v.get("ignore", ())),
                 tuple(v.get("not_after", ())),
+                tuple(v.get("examples", ())),
             )
             for k, v in data["facts"].items()
         },

@@ -414,6 +414,25 @@ def test_an_eval_case_copied_from_an_example_fails_the_set(tmp_path):
     assert "damaged-item.md examples: 快递送来的时候箱子就塌了" in result.stdout
 
 
+def test_an_eval_case_copied_from_an_out_of_scope_example_fails_the_set(tmp_path):
+    kb = copy_mini_kb(tmp_path)
+    with open(kb / "facts.yaml", "a", encoding="utf-8") as facts:
+        facts.write(
+            "out_of_scope:\n  label: 范围外话题\n  type: enum\n"
+            "  examples: [这件外套有没有加大码的 一米八五穿]\n"
+            "  values:\n    售前咨询: [有货吗]\n"
+        )
+    root = tmp_path / "index"
+    assert run_kb("--kb", kb, "--index", root, "index").returncode == 0
+    copied = [{"case": "这件外套有没有加大码的？一米八五穿", "expected": []}]
+    write_eval(tmp_path / "eval", {"copied.yaml": copied}, {})
+
+    result = run_kb("--kb", kb, "--index", root, "eval", tmp_path / "eval" / "copied.yaml")
+
+    assert result.returncode == 1
+    assert "facts.yaml out_of_scope examples: 这件外套有没有加大码的" in result.stdout
+
+
 def test_eval_breaks_figures_down_by_shape_and_by_article(mini, tmp_path):
     kb, root = mini
     shaped = [

@@ -235,6 +235,30 @@ def test_examples_repeated_or_holding_a_number_name_their_lines(kb):
     assert next(p for p in problems if p.rule == "example-long").level == "warning"
 
 
+def test_the_out_of_scope_facts_examples_are_checked_as_an_articles_are(kb):
+    # facts.yaml's example messages teach the phrasing model too: a phone number or a repeat
+    # there is reported on its own line of facts.yaml, and the problems are counted together.
+    facts = kb / "facts.yaml"
+    facts.write_text(
+        facts.read_text(encoding="utf-8") + "out_of_scope:\n"  # line 29
+        "  label: 范围外话题\n"
+        "  type: enum\n"
+        "  examples:\n"
+        "    - 这款还有货吗 什么时候补\n"  # line 33
+        "    - 这款还有货吗 什么时候补\n"
+        "    - 我的手机号是13912345678 帮我改绑\n"
+        "  values:\n"
+        "    售前咨询: [有货吗]\n",
+        encoding="utf-8",
+    )
+    _, problems = lint_kb(kb, TODAY)
+    assert [(p.path, p.line, p.rule, p.level) for p in problems] == [
+        ("kb/facts.yaml", 34, "example-duplicate", "error"),
+        ("kb/facts.yaml", 35, "example-number", "error"),
+    ]
+    assert "13912345678" in problems[1].message
+
+
 def test_specializes_names_another_article_and_needs_a_context(kb):
     def specializing(target: str, platform: str = "") -> str:
         source = change(
