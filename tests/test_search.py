@@ -429,6 +429,31 @@ def test_a_case_worded_like_the_out_of_scope_topics_is_no_good_match(
     assert not without.no_good_match
 
 
+def test_the_out_of_scope_examples_teach_what_such_a_case_reads_like(
+    starter_engine, starter_kb_copy, tmp_path
+):
+    # Whole messages under the out-of-scope fact's `examples` (facts.yaml) are what the reading
+    # learns most from: pre-sales comparisons and account questions worded like none of the
+    # fact's phrases.
+    cases = ["这两个型号哪个更好", "我手机号换了 怎么改绑"]
+    served = starter_engine.current().kb.facts["out_of_scope"]
+    files = yaml.safe_load((starter_kb_copy / "facts.yaml").read_text(encoding="utf-8"))
+    assert list(served.examples) == files["out_of_scope"]["examples"]  # the snapshot has them
+    for case in cases:
+        result = starter_engine.search(case)
+        assert result.reads_out_of_scope and result.no_good_match, case
+    del files["out_of_scope"]["examples"]
+    (starter_kb_copy / "facts.yaml").write_text(
+        yaml.safe_dump(files, allow_unicode=True), encoding="utf-8"
+    )
+    build_index(starter_kb_copy, tmp_path / "index")
+    without = SearchEngine(tmp_path / "index")
+    assert without.current().kb.facts["out_of_scope"].examples == ()
+    for case in cases:
+        result = without.search(case)
+        assert not result.reads_out_of_scope and not result.no_good_match, case
+
+
 @pytest.mark.parametrize(
     ("case", "fact", "value"),
     [
