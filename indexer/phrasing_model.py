@@ -8,9 +8,9 @@ multinomial naive Bayes over character unigrams and bigrams, the classic text cl
 needs no training loop and learns from a few dozen phrasings.
 It is rebuilt with the index, so an editor who adds a phrasing teaches it (`kb check` shows
 the effect); nothing in it comes from code. Phrasings that belong to no article (the
-out-of-scope topics' phrases in facts.yaml) are counted on the same vocabulary when a build is
-loaded (`outside`), so a case can be asked whether it reads more like them than like its first
-procedure.
+out-of-scope topics' phrases and example messages in facts.yaml) are counted on the same
+vocabulary when a build is loaded (`outside`), so a case can be asked whether it reads more
+like them than like its first procedure.
 
 Files, in `<build>/arrays/` next to the score arrays, memory-mapped read-only (a worker holds
 no Python set of grams, which would be millions of objects at 10,000 articles):
