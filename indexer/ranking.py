@@ -321,6 +321,10 @@ def reads_out_of_scope(loaded: LoadedIndex, query: Query, hit: Hit) -> bool:
     its first procedure's phrasings, by the phrasing model, per character, by more than
     OUT_OF_SCOPE_READING_MARGIN: 这款有没有大码 holds no out-of-scope phrase (有货吗, 多大码 …)
     but is worded like them."""
+    if not loaded.out_of_scope.total:
+        # No phrasings: their likelihood would be the smoothing's alone, which can beat an
+        # article that shares few of the case's characters without saying anything.
+        return False
     outside = loaded.model.outside_likelihood(query.text, loaded.out_of_scope, MODEL_SMOOTHING)
     return outside - hit.likelihood > OUT_OF_SCOPE_READING_MARGIN
 
