@@ -117,7 +117,10 @@ class PhrasingModel:
     def _known_grams(self, text: str) -> tuple[np.ndarray, np.ndarray]:
         """The case's grams the phrasings know: their runs (positions in the vocabulary) and
         how often the case uses each."""
-        grams = model_grams(text)
+        return self._known(model_grams(text))
+
+    def _known(self, grams: Counter[int]) -> tuple[np.ndarray, np.ndarray]:
+        """Of counted grams, those the phrasings know: their runs and counts."""
         codes = np.fromiter(grams.keys(), dtype=np.int64, count=len(grams))
         times = np.fromiter(grams.values(), dtype=np.float64, count=len(grams))
         runs = np.searchsorted(self.vocabulary, codes)
@@ -155,15 +158,9 @@ class PhrasingModel:
         counts: Counter[int] = Counter()
         for phrase in phrasings:
             counts.update(model_grams(phrase))
-        codes = np.fromiter(counts, dtype=np.int64, count=len(counts))
-        runs = np.searchsorted(self.vocabulary, codes)
-        known = runs < len(self.vocabulary)
-        known[known] = self.vocabulary[runs[known]] == codes[known]
-        weights = np.fromiter(counts.values(), dtype=np.float64, count=len(counts))
-        order = np.argsort(runs[known])
-        return OutsidePhrasings(
-            runs[known][order], weights[known][order], float(sum(counts.values()))
-        )
+        runs, weights = self._known(counts)
+        order = np.argsort(runs)
+        return OutsidePhrasings(runs[order], weights[order], float(sum(counts.values())))
 
     def outside_likelihood(self, text: str, outside: OutsidePhrasings, smoothing: float) -> float:
         """The case's mean log-probability under `outside` phrasings, on the same scale as
