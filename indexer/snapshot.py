@@ -31,6 +31,7 @@ from indexer.model import (
     SlotDef,
     SlotPattern,
     Step,
+    framing,
 )
 
 
@@ -190,7 +191,7 @@ class DeferredArticle(Article):
             # would read every article's contents.
             "_links": links_in(data["body"], *(step["text"] for step in data["checklist"])),
             # Kept: the console offers every article's greetings and goodbyes.
-            "_framing": tuple(r for r in _replies(data) if r.use),
+            "_framing": framing(_replies(data)),
         }
         for name, value in fields.items():
             object.__setattr__(article, name, value)
