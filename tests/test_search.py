@@ -11,6 +11,7 @@ import datetime as dt
 import html
 import re
 import shutil
+from pathlib import Path
 
 import pytest
 import yaml
@@ -404,6 +405,13 @@ def test_the_chat_clients_order_card_fills_slots_but_does_not_match(starter_engi
     assert carded.query.facts["platform"].value == "京东"
 
 
+def indexed_with_facts(kb: Path, facts: dict, root: Path) -> SearchEngine:
+    """The KB at `kb` with `facts` as its facts.yaml, indexed at `root`."""
+    (kb / "facts.yaml").write_text(yaml.safe_dump(facts, allow_unicode=True), encoding="utf-8")
+    build_index(kb, root)
+    return SearchEngine(root)
+
+
 def test_a_case_worded_like_the_out_of_scope_topics_is_no_good_match(
     starter_engine, starter_kb_copy, tmp_path
 ):
@@ -419,11 +427,7 @@ def test_a_case_worded_like_the_out_of_scope_topics_is_no_good_match(
     # the same case is a match again.
     facts = yaml.safe_load((starter_kb_copy / "facts.yaml").read_text(encoding="utf-8"))
     del facts["out_of_scope"]
-    (starter_kb_copy / "facts.yaml").write_text(
-        yaml.safe_dump(facts, allow_unicode=True), encoding="utf-8"
-    )
-    build_index(starter_kb_copy, tmp_path / "index")
-    without = SearchEngine(tmp_path / "index").search(case)
+    without = indexed_with_facts(starter_kb_copy, facts, tmp_path / "index").search(case)
     assert [h.article.id for h in without.hits] == [h.article.id for h in result.hits]
     assert not without.reads_out_of_scope
     assert not without.no_good_match
@@ -443,11 +447,7 @@ def test_the_out_of_scope_examples_teach_what_such_a_case_reads_like(
         result = starter_engine.search(case)
         assert result.reads_out_of_scope and result.no_good_match, case
     del files["out_of_scope"]["examples"]
-    (starter_kb_copy / "facts.yaml").write_text(
-        yaml.safe_dump(files, allow_unicode=True), encoding="utf-8"
-    )
-    build_index(starter_kb_copy, tmp_path / "index")
-    without = SearchEngine(tmp_path / "index")
+    without = indexed_with_facts(starter_kb_copy, files, tmp_path / "index")
     assert without.current().kb.facts["out_of_scope"].examples == ()
     for case in cases:
         result = without.search(case)
