@@ -164,69 +164,82 @@ def _word_pinyin(word: str) -> tuple[str, str]:
 _NAME_TAGS = frozenset({"nr", "nrfg", "nrt"})
 
 
-@lru_cache(maxsize=4)
-def common_words(min_count: int = 50, max_chars: int = 4) -> frozenset[str]:
-    """Words of jieba's dictionary seen at least `min_count` times that are not people's names.
+# Words of jieba's dictionary seen this often (and this short) are common words, not names.
+_COMMON_MIN_COUNT = 50
+_COMMON_MAX_CHARS = 4
 
-    What lets personal-data masking tell 马上, 单号 or 颜色 (words) from 马兰 or 单丽 (names):
-    the dictionary's counts come from a large corpus, its tags mark names.
-    """
-    words = set()
-    with jieba.get_dict_file() as lines:
-        for raw in lines:
-            word, count, *tag = raw.decode("utf-8").split()
-            if len(word) <= max_chars and int(count) >= min_count and not _NAME_TAGS & set(tag):
-                words.add(word)
-    return frozenset(words)
-
-
+# What masking reads from jieba's dictionary, in one pass, on first use (_load_name_vocabularies).
+_common_words: frozenset[str] | None = None
 _tagger = None
 _tagger_lock = threading.Lock()
 
 
+def common_words() -> frozenset[str]:
+    """Words of jieba's dictionary seen at least 50 times that are not people's names.
+
+    What lets personal-data masking tell 马上, 单号 or 颜色 (words) from 马兰 or 单丽 (names):
+    the dictionary's counts come from a large corpus, its tags mark names.
+    """
+    if _common_words is None:
+        _load_name_vocabularies()
+    return _common_words
+
+
 def _name_tagger():
     """jieba's part-of-speech tagger, over the KB's segmenter when one is loaded, knowing only
-    the dictionary's name tags.
+    the dictionary's name tags."""
+    if _tagger is None:
+        _load_name_vocabularies()
+    return _tagger
+
+
+def _load_name_vocabularies() -> None:
+    """Read jieba's dictionary once for the common words and the name tagger's table.
 
     Not jieba.posseg's module-level tagger: that one loads a second dictionary and caches in
     the shared temp directory (fxsjy/jieba#26, see init_segmenter). And only the name tags are
     kept: the full tag table held every word of the dictionary and cost a serving process
     ~100 MB more, for a question (is this a name?) that needs only the names.
     """
-    global _tagger
+    global _common_words, _tagger
     with _tagger_lock:
-        if _tagger is None:
-            import jieba.posseg
+        if _tagger is not None:
+            return
+        import jieba.posseg
 
-            # Importing jieba.posseg builds its module-level tagger (jieba.posseg.dt) with the
-            # full tag table (every dictionary word: ~40 MB in each serving worker); we never use it.
-            jieba.posseg.dt.word_tag_tab = {}
+        # Importing jieba.posseg builds its module-level tagger (jieba.posseg.dt) with the
+        # full tag table (every dictionary word: ~40 MB in each serving worker); we never use it.
+        jieba.posseg.dt.word_tag_tab = {}
 
-            class NameTagger(jieba.posseg.POSTokenizer):
-                def load_word_tag(self, f):
-                    self.word_tag_tab = {}
-                    for raw in f:
-                        word, _, tag = raw.decode("utf-8").strip().partition(" ")
-                        tag = tag.rpartition(" ")[2]
-                        if tag in _NAME_TAGS:
-                            self.word_tag_tab[word] = tag
-                    f.close()
+        common, names = set(), {}
+        with jieba.get_dict_file() as lines:
+            for raw in lines:
+                word, count, *tag = raw.decode("utf-8").split()
+                if tag and tag[-1] in _NAME_TAGS:
+                    names[word] = tag[-1]
+                elif len(word) <= _COMMON_MAX_CHARS and int(count) >= _COMMON_MIN_COUNT:
+                    common.add(word)
 
-            jieba.setLogLevel(logging.WARNING)
-            tokenizer = _segmenter
-            if tokenizer is None:
-                tokenizer = jieba.Tokenizer()
-                # Our cache directory in the temp directory; without one (no writable temp
-                # directory) a path nobody can write: jieba then logs the failed cache dump and
-                # works from memory, where with no tmp_dir it would raise.
-                cache_dir = Path(os.sep, "nonexistent", "kb-assist-jieba")
-                with contextlib.suppress(OSError):
-                    cache_dir = default_cache_dir()
-                    cache_dir.mkdir(parents=True, exist_ok=True)
-                tokenizer.tmp_dir = str(cache_dir)
-                tokenizer.cache_file = "jieba.cache"
-            _tagger = NameTagger(tokenizer)
-        return _tagger
+        class NameTagger(jieba.posseg.POSTokenizer):
+            def load_word_tag(self, f):
+                f.close()  # the same dictionary: its names are read above
+                self.word_tag_tab = names
+
+        jieba.setLogLevel(logging.WARNING)
+        tokenizer = _segmenter
+        if tokenizer is None:
+            tokenizer = jieba.Tokenizer()
+            # Our cache directory in the temp directory; without one (no writable temp
+            # directory) a path nobody can write: jieba then logs the failed cache dump and
+            # works from memory, where with no tmp_dir it would raise.
+            cache_dir = Path(os.sep, "nonexistent", "kb-assist-jieba")
+            with contextlib.suppress(OSError):
+                cache_dir = default_cache_dir()
+                cache_dir.mkdir(parents=True, exist_ok=True)
+            tokenizer.tmp_dir = str(cache_dir)
+            tokenizer.cache_file = "jieba.cache"
+        _common_words = frozenset(common)
+        _tagger = NameTagger(tokenizer)
 
 
 def tags_a_name(text: str) -> bool:
