@@ -291,6 +291,18 @@ def _mask_bare_name(match: re.Match) -> str:
     return NAME_MASK
 
 
+def load_vocabularies() -> None:
+    """Read what telling names from words takes (jieba's common words, its name tagger) now.
+
+    Both are read from jieba's dictionary on first use: ~0.7 s of CPU that, in a serving
+    worker's insights writer, held the GIL while requests waited (POST /api/assist p99 60-100
+    ms, bench/run.py). The server calls this in its master before forking, so workers share
+    them and no request waits; after a segmenter is initialised, whose dictionary the tagger uses.
+    """
+    common_words()
+    tags_a_name("张伟")
+
+
 def mask_personal_data(text: str) -> str:
     """Mask personal data in a buyer's message.
 

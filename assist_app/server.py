@@ -215,10 +215,15 @@ def load_before_fork(app: Flask) -> None:
     the build its siblings still serve from memory instead of none: their /readyz agree. Called
     again before each fork, so a restarted worker gets the newest build there is.
     """
+    from assist_app.masking import load_vocabularies
     from indexer.search import IndexNotReady
 
     with contextlib.suppress(IndexNotReady):  # no index yet: workers say so on /readyz
         app.extensions["search_engine"].current()
+        # The insights writer masks each case: what masking reads is loaded once, here, not in
+        # each worker while it serves its first requests (after the build, whose segmenter
+        # the name tagger uses).
+        load_vocabularies()
 
 
 def run_gunicorn(settings: Settings, host: str, port: int, workers: int) -> None:

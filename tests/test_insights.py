@@ -628,6 +628,31 @@ def test_store_urls_name_their_backend(tmp_path):
 # ------------------------------------------------------------------ gunicorn
 
 
+def test_the_master_loads_what_masking_reads_before_forking(index_root, tmp_path, monkeypatch):
+    import jieba
+
+    from assist_app.server import load_before_fork
+    from indexer import analysis
+
+    # As in a fresh server process: nothing of jieba's dictionary read for masking yet.
+    monkeypatch.setattr(analysis, "_common_words", None)
+    monkeypatch.setattr(analysis, "_tagger", None)
+    app = create_app(
+        Settings(kb_dir=SHOP_KB, index_root=index_root, insights_url=str(tmp_path / "i.sqlite"))
+    )
+    load_before_fork(app)
+
+    def read_again(*args):
+        raise AssertionError("a worker's insights writer read jieba's dictionary")
+
+    # A worker's writer masking its first case must not read the dictionary (~0.7 s of CPU,
+    # holding the GIL while the worker's requests wait).
+    monkeypatch.setattr(jieba, "get_dict_file", read_again)
+    monkeypatch.setattr(jieba.Tokenizer, "get_dict_file", read_again)
+    # Both: 我是区域客服 is a word where a name could be (common words), 黄金凤 a name (tagger).
+    assert mask_personal_data("我是区域客服 黄金凤 马上到") == "我是区域客服 * 马上到"
+
+
 @pytest.mark.slow
 def test_each_gunicorn_worker_records_after_the_fork(index_root, tmp_path, monkeypatch):
     from live_helpers import kb_server
