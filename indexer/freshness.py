@@ -8,48 +8,61 @@ second on a 10,000-article KB.
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 from indexer.layout import MANIFEST_FILE
 
-# Editors' swap and backup files (vim .swp, emacs ~ and #…#) are not the KB.
-_SKIPPED_SUFFIXES = (".swp", ".swx", ".tmp", "~")
+# The KB's own files beside articles/ (facts.yaml, dict.txt …).
+_KB_FILE_SUFFIXES = (".yaml", ".yml", ".txt")
 
 
-def kb_files(kb_dir: Path) -> list[Path]:
-    """The files a build reads: articles/**/*.md and the KB's top-level .yaml/.txt files."""
-    top = [p for p in kb_dir.glob("*") if p.is_file() and p.suffix in (".yaml", ".yml", ".txt")]
-    articles = [
-        p
-        for p in (kb_dir / "articles").rglob("*.md")
-        if not any(part.startswith((".", "#")) for part in p.relative_to(kb_dir).parts)
-        and not p.name.endswith(_SKIPPED_SUFFIXES)
-    ]
-    return sorted(top + articles)
+def _kb_file_stats(kb_dir: Path) -> list[tuple[str, os.stat_result]]:
+    """The files a build reads, by path relative to the KB, each with its stat, in path order:
+    articles/**/*.md (symlinked folders not followed, as Path.rglob) and the KB's top-level
+    .yaml/.txt files. A file deleted while we look is left out: the next poll sees it gone.
+
+    With os.scandir, not Path.rglob and Path.stat: a third of the time at 10,000 articles, which
+    `kb search` spends on every start and `kb serve --watch` every second."""
+    found = []
+    folders = [("", kb_dir)]
+    while folders:
+        relative, folder = folders.pop()
+        try:
+            entries = list(os.scandir(folder))
+        except (FileNotFoundError, NotADirectoryError):
+            continue
+        for entry in entries:
+            name = f"{relative}/{entry.name}" if relative else entry.name
+            try:
+                if not relative:  # the KB folder itself: its files and articles/
+                    if entry.name == "articles" and entry.is_dir(follow_symlinks=False):
+                        folders.append((name, entry.path))
+                    elif entry.is_file() and entry.name.endswith(_KB_FILE_SUFFIXES):
+                        found.append((name, entry.stat()))
+                elif entry.name.startswith((".", "#")):
+                    continue  # hidden, and editors' backups (emacs #…#, vim .x.md.swp)
+                elif entry.is_dir(follow_symlinks=False):
+                    folders.append((name, entry.path))
+                elif entry.name.endswith(".md"):
+                    found.append((name, entry.stat()))
+            except FileNotFoundError:
+                continue
+    return sorted(found, key=lambda item: item[0])
 
 
 def fingerprint(kb_dir: Path) -> tuple[tuple[str, int, int], ...]:
     """Each KB file with its modification time and size: equal fingerprints, same files."""
-    found = []
-    for path in kb_files(kb_dir):
-        try:
-            stat = path.stat()
-        except FileNotFoundError:  # deleted while we looked: the next poll sees it gone
-            continue
-        found.append((str(path.relative_to(kb_dir)), stat.st_mtime_ns, stat.st_size))
     # A deleted file changes the fingerprint by its absence.
-    return tuple(found)
+    return tuple((name, stat.st_mtime_ns, stat.st_size) for name, stat in _kb_file_stats(kb_dir))
 
 
 def changed_since_build(kb_dir: Path, build_dir: Path) -> list[Path]:
     """KB files modified after the build was written, newest first (empty: the index is fresh)."""
     built = (build_dir / MANIFEST_FILE).stat().st_mtime_ns
-    newer = []
-    for path in kb_files(kb_dir):
-        try:
-            modified = path.stat().st_mtime_ns
-        except FileNotFoundError:
-            continue
-        if modified > built:
-            newer.append((modified, path))
+    newer = [
+        (stat.st_mtime_ns, kb_dir / name)
+        for name, stat in _kb_file_stats(kb_dir)
+        if stat.st_mtime_ns > built
+    ]
     return [path for _, path in sorted(newer, reverse=True)]

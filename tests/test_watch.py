@@ -73,6 +73,23 @@ def test_editor_backup_files_and_eval_sets_are_not_the_kb(tmp_path):
     (kb / "articles" / "product-issues" / "damaged-item.md~").write_text("x", "utf-8")
     (kb / "eval").mkdir(exist_ok=True)
     (kb / "eval" / "more.yaml").write_text("- case: x\n", "utf-8")
+    (kb / "articles" / "product-issues" / ".#damaged-item.md").write_text("x", "utf-8")
+    (kb / "articles" / ".drafts").mkdir()
+    (kb / "articles" / ".drafts" / "new-idea.md").write_text("x", "utf-8")
     assert fingerprint(kb) == before
     (kb / ARTICLE).unlink()
     assert fingerprint(kb) != before
+
+
+def test_articles_in_any_folder_and_the_kb_files_are_the_kb(tmp_path):
+    kb = copy_mini_kb(tmp_path)
+    before = fingerprint(kb)
+    nested = kb / "articles" / "product-issues" / "seasonal" / "spring"
+    nested.mkdir(parents=True)
+    (nested / "new.md").write_text("x", "utf-8")
+    with_nested = fingerprint(kb)
+    assert with_nested != before
+    assert "articles/product-issues/seasonal/spring/new.md" in {name for name, *_ in with_nested}
+    synonyms = kb / "synonyms.yaml"
+    synonyms.write_text(synonyms.read_text("utf-8") + "\n", "utf-8")
+    assert fingerprint(kb) != with_nested
