@@ -29,7 +29,7 @@ from indexer import analysis, impacts, layout, parallel, phrasing_model, whoosh_
 from indexer.lint import has_errors, lint_kb
 from indexer.markup import LINK
 from indexer.model import Article, KnowledgeBase, Problem
-from indexer.snapshot import kb_to_json
+from indexer.snapshot import heads_to_json, kb_to_json
 from indexer.weights import FIELD_BOOSTS, TEXT_FIELDS
 
 
@@ -278,6 +278,7 @@ def _build_locked(
         )
         derived = time.perf_counter()
         (partial / layout.SNAPSHOT_FILE).write_text(snapshot, encoding="utf-8")
+        (partial / layout.HEADS_FILE).write_text(heads_to_json(kb, snapshot), encoding="utf-8")
         terms = verify_build(partial, kb)
         size = sum(f.stat().st_size for f in partial.rglob("*") if f.is_file())
         manifest = {

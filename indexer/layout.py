@@ -7,6 +7,8 @@ Layout of an index root:
     builds/<build id>/arrays/       score arrays derived from it, what a server queries
                                     (indexer/impacts.py)
     builds/<build id>/kb.jsonl      the knowledge base exactly as indexed (served from here)
+    builds/<build id>/heads.jsonl   what a server keeps of each article in memory, and where
+                                    its line of kb.jsonl is (the rest is read when needed)
     builds/<build id>/manifest.json build id, KB version, time, counts, size
     builds/.partial-<build id>/     a build being written (or what a killed build left)
     jieba/jieba.cache               jieba's dictionary cache, owned by us (fxsjy/jieba#26)
@@ -30,6 +32,7 @@ PARTIAL_PREFIX = ".partial-"
 WHOOSH_DIR = "whoosh"
 ARRAYS_DIR = "arrays"
 SNAPSHOT_FILE = "kb.jsonl"
+HEADS_FILE = "heads.jsonl"
 MANIFEST_FILE = "manifest.json"
 JIEBA_DIR = "jieba"
 TOKEN_CACHE_FILE = "tokens.sqlite"

@@ -95,12 +95,17 @@ def test_kb_json_is_the_kb_as_indexed(kb, root):
     assert kb_from_json(text) == loaded
 
 
-def test_a_served_build_reads_as_the_kb_it_indexed_even_once_deleted(kb_copy, root):
+@pytest.mark.parametrize("heads_file", [True, False], ids=["heads-file", "older-build"])
+def test_a_served_build_reads_as_the_kb_it_indexed_even_once_deleted(kb_copy, root, heads_file):
     # Served articles keep their contents in the build's snapshot until read (DeferredArticle):
-    # every field, link and greeting must read as the files say, after the folder is gone too.
+    # every field, link and greeting must read as the files say, after the folder is gone too;
+    # from the build's heads file, or from the snapshot alone (a build from before heads files).
     build_index(kb_copy, root)
     files, _ = load_kb(kb_copy)
-    served = read_snapshot(current_build(root) / layout.SNAPSHOT_FILE)
+    build = current_build(root)
+    if not heads_file:
+        (build / layout.HEADS_FILE).unlink()
+    served = read_snapshot(build / layout.SNAPSHOT_FILE)
     shutil.rmtree(root)
 
     assert served == files
@@ -113,6 +118,21 @@ def test_a_served_build_reads_as_the_kb_it_indexed_even_once_deleted(kb_copy, ro
     # A changed copy is an article in memory, with the change.
     changed = dataclasses.replace(served.articles[0], body="改过的正文")
     assert changed.body == "改过的正文" and changed.checklist == files.articles[0].checklist
+
+
+def test_each_head_says_where_its_article_is_in_the_snapshot(kb, root):
+    build = build_index(kb, root).path
+    snapshot = (build / layout.SNAPSHOT_FILE).read_bytes()
+    heads = [
+        json.loads(line)
+        for line in (build / layout.HEADS_FILE).read_text(encoding="utf-8").splitlines()
+    ]
+
+    assert [h["id"] for h in heads] == [a.id for a in load_kb(kb)[0].articles]
+    for head in heads:
+        start, end = head["at"]
+        line = snapshot[start:end]
+        assert line.endswith(b"\n") and json.loads(line)["id"] == head["id"]
 
 
 def test_build_is_searchable(kb, root):
