@@ -555,7 +555,7 @@ def _duplicate_ids(kb: KnowledgeBase) -> Iterator[Problem]:
 
 
 @reports("example-shared")
-def _shared_examples(kb: KnowledgeBase, root: Path) -> Iterator[Problem]:
+def _shared_examples(kb: KnowledgeBase, sources: dict[str, SourceLines]) -> Iterator[Problem]:
     """同一条示例写进了两篇文章：它同时教匹配模型两篇都对，两篇会互相抢第一；只留在真正处理它的那篇；警告。"""
     owners: dict[str, list[Article]] = {}
     for article in kb.articles:
@@ -566,7 +566,7 @@ def _shared_examples(kb: KnowledgeBase, root: Path) -> Iterator[Problem]:
             start = article.lines.get("examples", 2)
             yield Problem(
                 article.path,
-                SourceLines.of(root, article).find(example, start),
+                sources[article.path].find(example, start),
                 f"示例「{example}」也写在 {articles[0].path}：只留在处理它的那一篇",
                 "example-shared",
                 "warning",
@@ -591,14 +591,16 @@ def lint_kb(kb_dir: Path, today: dt.date | None = None) -> tuple[KnowledgeBase, 
     # turn into false errors elsewhere.
     seen = dataclasses.replace(kb, articles=kb.articles + tuple(drafts))
     root = kb_dir.parent
+    # One per article, shared by all checks: each reads its file once, if a problem needs it.
+    sources = {article.path: SourceLines.of(root, article) for article in seen.articles}
     problems = [
         *problems,
         *_duplicate_ids(seen),
-        *_shared_examples(seen, root),
+        *_shared_examples(seen, sources),
         *_fact_examples(kb, kb_dir),
     ]
     for article in seen.articles:
-        src = SourceLines.of(root, article)
+        src = sources[article.path]
         for rule in RULES:
             problems.extend(
                 p for p in rule(article, seen, src, today) if _about_the_file(p, article)
