@@ -87,6 +87,21 @@ def test_non_personal_wording_is_kept(text):
     assert mask_personal_data(text) == text
 
 
+def test_loading_the_name_tagger_leaves_jiebas_own_tokenizer_as_it_was(monkeypatch):
+    import jieba
+
+    from indexer import analysis
+
+    monkeypatch.setattr(analysis, "_common_words", None)
+    monkeypatch.setattr(analysis, "_tagger", None)
+    assert tags_a_name("黄金凤") and not tags_a_name("马上")
+    # jieba's default tokenizer got an empty dictionary only while jieba.posseg was imported.
+    assert "get_dict_file" not in vars(jieba.dt)
+    with jieba.dt.get_dict_file() as dictionary:
+        assert dictionary.readline().strip()
+    assert "马上" in common_words() and "张伟" not in common_words()
+
+
 def test_evaluation_cases_without_numbers_are_unchanged():
     # Our own after-sales phrasings (kb/eval): what editors read must come through whole.
     changed = []
