@@ -138,26 +138,6 @@ def _head(data: dict) -> dict[str, Any]:
     }
 
 
-_HEAD_FIELDS = (
-    "id",
-    "title",
-    "category",
-    "tags",
-    "keywords",
-    "platforms",
-    "owner",
-    "reviewed",
-    "review_every_days",
-    "applies_when",
-    "path",
-    "effective_from",
-    "effective_until",
-    "audience",
-    "sources",
-    "specializes",
-)
-
-
 def _contents(data: dict) -> tuple:
     """An article's contents, in DeferredArticle.CONTENTS order."""
     return (
@@ -222,7 +202,7 @@ class DeferredArticle(Article):
 
     @classmethod
     def of(cls, head: dict, source: SnapshotContents) -> DeferredArticle:
-        """The article of a served head (heads_to_json, or _served_head of a snapshot line)."""
+        """The article of a served head (a line of heads_to_json, or of _served_heads)."""
         article = object.__new__(cls)
         start, end = head["at"]
         fields = {
@@ -255,6 +235,8 @@ class DeferredArticle(Article):
 
 
 _COMPARED = tuple(f.name for f in dataclasses.fields(Article) if f.compare)
+# An article's head: every field but its contents (what _head reads).
+_HEAD_FIELDS = tuple(n for n in _field_names(Article) if n not in DeferredArticle.CONTENTS)
 
 
 def kb_from_json(text: str) -> KnowledgeBase:
