@@ -294,10 +294,11 @@ def _mask_bare_name(match: re.Match) -> str:
 def load_vocabularies() -> None:
     """Read what telling names from words takes (jieba's common words, its name tagger) now.
 
-    Both are read from jieba's dictionary on first use: ~0.7 s of CPU that, in a serving
-    worker's insights writer, held the GIL while requests waited (POST /api/assist p99 60-100
-    ms, bench/run.py). The server calls this in its master before forking, so workers share
-    them and no request waits; after a segmenter is initialised, whose dictionary the tagger uses.
+    Both are read from jieba's dictionary on first use (0.25 s of CPU, 0.7 s before they were
+    read in one pass): in a serving worker's insights writer that held the GIL while requests
+    waited (POST /api/assist p99 60-100 ms, bench/run.py). The server calls this in its master
+    before forking, so workers share them and no request waits; after a segmenter is
+    initialised, whose dictionary the tagger uses.
     """
     common_words()
     tags_a_name("张伟")

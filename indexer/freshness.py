@@ -41,7 +41,7 @@ def _kb_file_stats(kb_dir: Path) -> list[tuple[str, os.stat_result]]:
                     elif entry.is_file() and entry.name.endswith(_KB_FILE_SUFFIXES):
                         found.append((name, entry.stat()))
                 elif entry.name.startswith((".", "#")):
-                    continue  # hidden, and editors' backups (emacs #…#, vim .x.md.swp)
+                    continue  # hidden, and emacs's lock files (.#x.md) and backups (#x.md#)
                 elif entry.is_dir(follow_symlinks=False):
                     folders.append((name, entry.path))
                 elif entry.name.endswith(".md"):
