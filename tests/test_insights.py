@@ -645,7 +645,7 @@ def test_the_master_loads_what_masking_reads_before_forking(index_root, tmp_path
     def read_again(*args):
         raise AssertionError("a worker's insights writer read jieba's dictionary")
 
-    # A worker's writer masking its first case must not read the dictionary (~0.7 s of CPU,
+    # A worker's writer masking its first case must not read the dictionary (0.25 s of CPU,
     # holding the GIL while the worker's requests wait).
     monkeypatch.setattr(jieba, "get_dict_file", read_again)
     monkeypatch.setattr(jieba.Tokenizer, "get_dict_file", read_again)
