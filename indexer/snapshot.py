@@ -21,7 +21,6 @@ from pathlib import Path
 from typing import Any, BinaryIO
 
 from indexer.layout import HEADS_FILE
-from indexer.markup import links_in
 from indexer.model import (
     Article,
     Category,
@@ -32,7 +31,6 @@ from indexer.model import (
     SlotDef,
     SlotPattern,
     Step,
-    framing,
 )
 
 
@@ -75,13 +73,20 @@ def heads_to_json(kb: KnowledgeBase, snapshot: str) -> str:
     start = len(lines[0])
     heads = []
     for article, line in zip(kb.articles, lines[1:], strict=True):
-        head = {name: _plain(getattr(article, name)) for name in _HEAD_FIELDS}
-        head["links"] = list(article.links())
-        head["framing"] = _plain(article.framing_replies())
-        head["at"] = [start, start + len(line)]
+        head = _served_head(article, start, start + len(line))
         heads.append(json.dumps(head, ensure_ascii=False) + "\n")
         start += len(line)
     return "".join(heads)
+
+
+def _served_head(article: Article, start: int, end: int) -> dict[str, Any]:
+    """One line of a heads file: the article's head, links and framing replies, and the span
+    [start, end) of its snapshot line."""
+    head = {name: _plain(getattr(article, name)) for name in _HEAD_FIELDS}
+    head["links"] = list(article.links())
+    head["framing"] = _plain(article.framing_replies())
+    head["at"] = [start, end]
+    return head
 
 
 def _date(value: str | None) -> dt.date | None:
@@ -272,12 +277,7 @@ def _served_heads(lines: BinaryIO) -> Iterator[dict]:
     for line in lines:
         end = start + len(line)
         if line.strip():
-            data = json.loads(line)
-            steps = (step["text"] for step in data["checklist"])
-            data["links"] = list(links_in(data["body"], *steps))
-            data["framing"] = _plain(framing(_replies(data)))
-            data["at"] = [start, end]
-            yield data
+            yield _served_head(_article(json.loads(line)), start, end)
         start = end
 
 
