@@ -405,6 +405,24 @@ def test_the_chat_clients_order_card_fills_slots_but_does_not_match(starter_engi
     assert carded.query.facts["platform"].value == "京东"
 
 
+@pytest.mark.parametrize(
+    ("card", "message"),
+    [
+        ("[订单编号:[数字x]，订单金额:，下单时间:] ", "收到有划痕"),
+        ("咨询订单号:[订单x] 商品ID:[数字x] ", "什么时候发货"),
+        ("咨询订单号:[订单x] 订单金额:[金额x] 下单时间:[日期x] ", "快递几天没动了"),
+    ],
+)
+def test_the_card_leaves_the_words_after_it_to_matching(starter_engine, card, message):
+    # An anonymised card value is a gap; the buyer's words right after it once went with it,
+    # and 订单编号 / 商品ID pulled procedures about orders.
+    carded = starter_engine.search(card + message)
+    assert carded.query.text.split()[-1] == message
+    assert not {"编号", "商品", "id"} & set(carded.query.tokens)
+    stub = starter_engine.search("咨询订单号:[订单x] " + message)
+    assert carded.hits[0].article.id == stub.hits[0].article.id
+
+
 def indexed_with_facts(kb: Path, facts: dict, root: Path) -> SearchEngine:
     """The KB at `kb` with `facts` as its facts.yaml, indexed at `root`."""
     (kb / "facts.yaml").write_text(yaml.safe_dump(facts, allow_unicode=True), encoding="utf-8")
@@ -466,6 +484,9 @@ def test_the_out_of_scope_examples_teach_what_such_a_case_reads_like(
         ("快递明天能收到吗", "order_status", "运输中"),
         ("这个礼物周五之前必须收到 来得及吗", "order_status", None),
         ("希望到的时候包装完好", "order_status", None),
+        # 到的 alone reads as arrived; how slowly it comes does not.
+        ("为什么我的东西到的这么慢", "order_status", "运输中"),
+        ("不想要了 今天下午下的单", "order_status", "未发货"),
     ],
 )
 def test_facts_hold_up_on_real_wording(starter_engine, case, fact, value):
