@@ -487,6 +487,8 @@ def test_the_out_of_scope_examples_teach_what_such_a_case_reads_like(
         # 到的 alone reads as arrived; how slowly it comes does not.
         ("为什么我的东西到的这么慢", "order_status", "运输中"),
         ("不想要了 今天下午下的单", "order_status", "未发货"),
+        ("快递送错城市了 那我怎么拿到货", "order_status", "运输中"),
+        ("前天收的货 包装都在 想退", "order_status", "已签收"),
     ],
 )
 def test_facts_hold_up_on_real_wording(starter_engine, case, fact, value):
