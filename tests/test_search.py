@@ -489,6 +489,11 @@ def test_the_out_of_scope_examples_teach_what_such_a_case_reads_like(
         ("不想要了 今天下午下的单", "order_status", "未发货"),
         ("快递送错城市了 那我怎么拿到货", "order_status", "运输中"),
         ("前天收的货 包装都在 想退", "order_status", "已签收"),
+        # A denial is no claim, a rhetorical question is; damage the buyer caused is no transit
+        # damage.
+        ("不是质量问题 是我摔坏的 能换吗", "reason", None),
+        ("用了三天就坏 这不是质量问题是什么", "reason", "质量问题"),
+        ("孩子摔坏了 想修一下", "reason", None),
     ],
 )
 def test_facts_hold_up_on_real_wording(starter_engine, case, fact, value):
