@@ -313,3 +313,16 @@ def test_assist_results_carry_checklist_replies_and_reasons(engine):
         assert set(result["why"]) == {"matched_terms", "facts", "closest_phrasing", "bm25"}
     assert answer["facts"]["reason"] == "破损"
     assert answer["kb_version"] == engine.current().manifest["kb_version"]
+
+
+def test_a_change_of_address_after_shipping_gets_the_reroute_branch(starter_engine):
+    # modify-order-before-shipment also covers an order already on its way (改派): the order
+    # status picks the branch, so an agent does not read "先挂起订单" for a parcel in transit.
+    answer = assist(starter_engine, "快递已经发出了 还没到 地址能改到公司吗")
+    [first] = answer["results"][:1]
+    assert answer["facts"]["order_status"] == "运输中"
+    assert first["id"] == "modify-order-before-shipment"
+    steps = {s["text"][:6]: s["applies"] for s in first["checklist"]}
+    assert steps["在后台核对订"] is False and steps["仓库回复已经"] is True
+    assert first["replies"][0]["id"] == "already-shipped-reroute"
+    assert first["replies"][0]["applies"] is True
