@@ -39,12 +39,15 @@ _PLACEHOLDER = re.compile(r"\[[^\[\]\s]{1,8}x\]|【[^【】\s]{1,8}】")
 # 时间 pull price and delivery procedures. 咨询订单号 stays: it says the case is on JD (a context
 # word, facts.yaml). On the real messages: single 377 -> 379 of 440 first, pastes 64 -> 65 of 81
 # (top-3 76 -> 78); one own realstyle chat that leaned on the prompt's 订单 lost its first place.
-# The card's other forms say which order or item too: 订单编号:… (with 订单金额 empty) and 商品ID:…
-# (the text is lower-cased by then). A value is numbers and marks only: an anonymised one is a
-# gap by now, and the buyer's words right after it are theirs.
+# The card's other forms say which order or item too: 订单编号:… (with 订单金额 empty), 查询订单号:…
+# 商品号:… and 商品ID:… (the text is lower-cased by then). A value is numbers and marks only: an
+# anonymised one is a gap by now, and the buyer's words right after it are theirs. The client
+# also names the channel a chat came in by (京东快递(移动端)): facts read it (京东), matching
+# does not, or its 快递 pulls delivery procedures.
 _CLIENT_CARD = re.compile(
     r"(?:订单金额|下单时间)[:：][ \t]*[\d.¥￥/:-]*(?:\s+\d{1,2}:\d{2}(?::\d{2})?)?"
-    r"|(?:订单编号|商品id)[:：][ \t]*[\da-z_-]*|请选择咨询订单"
+    r"|(?:订单编号|查询订单号|商品号|商品id)[:：][ \t]*[\da-z_-]*|请选择咨询订单"
+    r"|\S{0,8}[(（]移动端[)）]"
 )
 
 

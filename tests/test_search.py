@@ -411,6 +411,7 @@ def test_the_chat_clients_order_card_fills_slots_but_does_not_match(starter_engi
         ("[订单编号:[数字x]，订单金额:，下单时间:] ", "收到有划痕"),
         ("咨询订单号:[订单x] 商品ID:[数字x] ", "什么时候发货"),
         ("咨询订单号:[订单x] 订单金额:[金额x] 下单时间:[日期x] ", "快递几天没动了"),
+        ("查询订单号:[订单x]， 商品号:[数字x] ", "刚买就降价了"),
     ],
 )
 def test_the_card_leaves_the_words_after_it_to_matching(starter_engine, card, message):
@@ -421,6 +422,14 @@ def test_the_card_leaves_the_words_after_it_to_matching(starter_engine, card, me
     assert not {"编号", "商品", "id"} & set(carded.query.tokens)
     stub = starter_engine.search("咨询订单号:[订单x] " + message)
     assert carded.hits[0].article.id == stub.hits[0].article.id
+
+
+def test_the_channel_a_chat_came_in_by_says_the_platform_but_is_not_matched(starter_engine):
+    # JD's client names the channel (京东快递(移动端)) inside the buyer's text; its 快递 once
+    # pulled delivery procedures for a question about a return.
+    result = starter_engine.search("你好 京东快递(移动端) 我问下 买的手机壳现在还能退吗")
+    assert result.query.facts["platform"].value == "京东"
+    assert "快递" not in result.query.tokens and "移动" not in result.query.tokens
 
 
 def indexed_with_facts(kb: Path, facts: dict, root: Path) -> SearchEngine:
