@@ -91,7 +91,7 @@ class Article:
 
     def framing_replies(self) -> tuple[Reply, ...]:
         """Replies that open or close any composed message (`use: opening` / `closing`)."""
-        return framing(self.replies)
+        return tuple(reply for reply in self.replies if reply.use)
 
     def status_on(self, day: dt.date) -> str:
         """Return "active", "upcoming" (即将生效) or "expired" (已失效) for a time-boxed policy."""
@@ -100,11 +100,6 @@ class Article:
         if self.effective_from and day < self.effective_from:
             return "upcoming"
         return "active"
-
-
-def framing(replies: tuple[Reply, ...]) -> tuple[Reply, ...]:
-    """Of an article's replies, those that open or close any composed message (`use`)."""
-    return tuple(reply for reply in replies if reply.use)
 
 
 @dataclass(frozen=True)
