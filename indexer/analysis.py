@@ -173,7 +173,7 @@ _COMMON_MAX_CHARS = 4
 # What masking reads from jieba's dictionary, in one pass, on first use (_load_name_vocabularies).
 _common_words: frozenset[str] | None = None
 _tagger = None
-_tagger_lock = threading.Lock()
+_vocabularies_lock = threading.Lock()
 
 
 def common_words() -> frozenset[str]:
@@ -204,7 +204,7 @@ def _load_name_vocabularies() -> None:
     ~100 MB more, for a question (is this a name?) that needs only the names.
     """
     global _common_words, _tagger
-    with _tagger_lock:
+    with _vocabularies_lock:
         if _tagger is not None:
             return
         # Importing jieba.posseg builds its module-level tagger (jieba.posseg.dt) over jieba's
