@@ -498,6 +498,9 @@ def test_the_out_of_scope_examples_teach_what_such_a_case_reads_like(
         ("不想要了 今天下午下的单", "order_status", "未发货"),
         ("快递送错城市了 那我怎么拿到货", "order_status", "运输中"),
         ("前天收的货 包装都在 想退", "order_status", "已签收"),
+        # An invoice or a refund not received is no parcel on its way.
+        ("纸质发票寄了好几天 发票还没收到", "order_status", None),
+        ("退款没收到 钱去哪了", "order_status", None),
         # A denial is no claim, a rhetorical question is; damage the buyer caused is no transit
         # damage.
         ("不是质量问题 是我摔坏的 能换吗", "reason", None),
