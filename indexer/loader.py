@@ -178,6 +178,10 @@ PROBLEM_CODES = {
     "shop-entry": "shop.yaml 的每一项写成 `键: {label: 中文名, value: 值}`，可加 `example: true` 标明示例值；值留空表示未设置。",
     "shop-platform": "shop.yaml 的 `platform`（本店所在平台）要写 facts.yaml 里平台的一个取值，多平台店铺留空。",
     "fact-pattern": "facts.yaml 里事实的 `patterns` 必须是有效的正则表达式，且只用 `values` 里的取值。",
+    "fact-phrase-twice": (
+        "facts.yaml 里同一个短语只写在一个事实取值下（也不要同时写进 `ignore`）：一样长的匹配只读成"
+        "先写的那个，另一处永远不起作用；警告。"
+    ),
     "slot-pattern-linear": (
         "slots.yaml 和 facts.yaml 里的正则表达式在长串输入上要线性时间：以 `\\d+` 这类无上限重复"
         "开头的，要加否定后顾 `(?<!\\d)`；不要嵌套重复，也不要让两个无上限重复取同一串字符。"
@@ -686,6 +690,7 @@ def load_facts(kb_dir: Path, problems: list[Problem]) -> dict[str, FactDef]:
         kind = spec.get("type")
         values = spec.get("values") or {}
         if kind == "enum" and isinstance(values, dict):
+            problems += _phrases_listed_twice(name, spec, _shown(path, kb_dir), node)
             out[name] = FactDef(
                 name,
                 str(spec.get("label", name)),
@@ -719,6 +724,38 @@ def load_facts(kb_dir: Path, problems: list[Problem]) -> dict[str, FactDef]:
                 )
             )
     return out
+
+
+def _phrases_listed_twice(name: str, spec: dict, shown: str, node) -> list[Problem]:
+    """A phrase under two values of a fact, or under a value and `ignore`: of two matches as
+    long, extract_enum keeps the one listed first, so the other entry never counts."""
+    problems = []
+    first: dict[str, str] = {}  # lower-cased phrase -> the value (or ignore) it is listed under
+    listed = [
+        (str(value), index, str(phrase))
+        for value, phrases in (spec.get("values") or {}).items()
+        if isinstance(phrases, list)
+        for index, phrase in enumerate(phrases)
+    ]
+    ignore = spec.get("ignore")
+    if isinstance(ignore, list):
+        listed += [("ignore", index, str(phrase)) for index, phrase in enumerate(ignore)]
+    for value, index, phrase in listed:
+        where = first.setdefault(phrase.lower(), value)
+        if where == value:
+            continue
+        keys = ("values", value, index) if value != "ignore" else ("ignore", index)
+        problems.append(
+            Problem(
+                shown,
+                _line_of(node, name, *keys),
+                f"事实 `{name}` 的短语「{phrase}」已写在 `{where}` 下，这里（`{value}`）"
+                f"的这一条不起作用：只留在它该读成的那一处",
+                "fact-phrase-twice",
+                "warning",
+            )
+        )
+    return problems
 
 
 def _phrase_list(spec, key, name, path, kb_dir, node, problems) -> tuple[str, ...]:

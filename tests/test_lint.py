@@ -21,6 +21,7 @@ from kb_helpers import CANCEL_ORDER, copy_mini_kb, edit, run_kb, write_article
 import assist_app
 import indexer
 from assist_app.cli import main
+from indexer.extract import extract_enum
 from indexer.lint import has_errors, lint_kb, problem_codes
 from indexer.model import Problem
 
@@ -634,6 +635,30 @@ def test_a_fact_pattern_must_compile_and_name_a_declared_value(kb_copy):
     assert all(p.path == "kb/facts.yaml" for p in found)
     assert any("无效" in p.message for p in found)
     assert any("`淘特`" in p.message for p in found)
+
+
+def test_a_fact_phrase_listed_twice_is_a_warning_on_the_entry_that_never_counts(kb_copy):
+    facts = (kb_copy / "facts.yaml").read_text(encoding="utf-8")
+    facts = facts.replace(
+        "    破损: [破损, 碎了, 压坏, 压扁]", "    破损: [破损, 碎了, 压坏, 压扁, 坏了]"
+    )
+    facts = facts.replace(
+        "  ignore: [收到短信, 收到退款]", "  ignore: [收到短信, 收到退款, 已签收]"
+    )
+    (kb_copy / "facts.yaml").write_text(facts, encoding="utf-8")
+    lines = facts.splitlines()
+
+    kb_loaded, problems = lint_kb(kb_copy, TODAY)
+
+    found = sorted((p.line, p.level, p.message) for p in problems if p.rule == "fact-phrase-twice")
+    assert [(line, level) for line, level, _ in found] == [
+        (lines.index("  ignore: [收到短信, 收到退款, 已签收]") + 1, "warning"),
+        (lines.index("    破损: [破损, 碎了, 压坏, 压扁, 坏了]") + 1, "warning"),
+    ]
+    assert "「已签收」" in found[0][2] and "`ignore`" in found[0][2]
+    assert "「坏了」已写在 `质量问题` 下" in found[1][2] and "`破损`" in found[1][2]
+    # Read as the warning says: the first listing wins.
+    assert extract_enum("收到就坏了", kb_loaded.facts["reason"]).value == "质量问题"
 
 
 def test_a_slot_pattern_that_is_not_linear_safe_is_an_error_naming_the_fix(kb):
