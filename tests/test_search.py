@@ -432,6 +432,16 @@ def test_the_channel_a_chat_came_in_by_says_the_platform_but_is_not_matched(star
     assert "快递" not in result.query.tokens and "移动" not in result.query.tokens
 
 
+def test_an_invoice_not_received_is_an_invoice_question(starter_engine):
+    # 没收到 and 物流 are the delivery procedures' words; the invoice the buyer names is what the
+    # case is about (the subject fact, facts.yaml), so its procedure leads.
+    result = starter_engine.search("纸质发票说寄了 一直没收到 物流也查不到")
+    assert result.query.facts["subject"].value == "发票"
+    first = result.hits[0]
+    assert first.article.id == "invoice"
+    assert [n.effect for n in first.fact_notes if n.fact == "subject"] == [1]
+
+
 def indexed_with_facts(kb: Path, facts: dict, root: Path) -> SearchEngine:
     """The KB at `kb` with `facts` as its facts.yaml, indexed at `root`."""
     (kb / "facts.yaml").write_text(yaml.safe_dump(facts, allow_unicode=True), encoding="utf-8")
@@ -501,6 +511,9 @@ def test_the_out_of_scope_examples_teach_what_such_a_case_reads_like(
         # An invoice or a refund not received is no parcel on its way.
         ("纸质发票寄了好几天 发票还没收到", "order_status", None),
         ("退款没收到 钱去哪了", "order_status", None),
+        ("发票寄了好几天 还没收到", "subject", "发票"),
+        ("开的票抬头不对", "subject", "发票"),
+        ("快递好几天了还没收到", "subject", None),
         # A denial is no claim, a rhetorical question is; damage the buyer caused is no transit
         # damage.
         ("不是质量问题 是我摔坏的 能换吗", "reason", None),
