@@ -519,6 +519,8 @@ def test_the_out_of_scope_examples_teach_what_such_a_case_reads_like(
         ("不是质量问题 是我摔坏的 能换吗", "reason", None),
         ("用了三天就坏 这不是质量问题是什么", "reason", "质量问题"),
         ("孩子摔坏了 想修一下", "reason", None),
+        ("这款偏大还是偏小 平时穿L", "reason", None),
+        ("买的裤子偏大 想换小一码", "reason", "尺码不合适"),
     ],
 )
 def test_facts_hold_up_on_real_wording(starter_engine, case, fact, value):
