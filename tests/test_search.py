@@ -507,6 +507,8 @@ def test_the_out_of_scope_examples_teach_what_such_a_case_reads_like(
         ("为什么我的东西到的这么慢", "order_status", "运输中"),
         ("不想要了 今天下午下的单", "order_status", "未发货"),
         ("快递送错城市了 那我怎么拿到货", "order_status", "运输中"),
+        # 改派 reroutes a parcel already on its way (modify-order's in-transit branch).
+        ("原来是送到公司的 现在想改派到家里", "order_status", "运输中"),
         ("前天收的货 包装都在 想退", "order_status", "已签收"),
         # An invoice or a refund not received is no parcel on its way.
         ("纸质发票寄了好几天 发票还没收到", "order_status", None),
