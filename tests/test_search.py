@@ -523,6 +523,9 @@ def test_the_out_of_scope_examples_teach_what_such_a_case_reads_like(
         ("孩子摔坏了 想修一下", "reason", None),
         ("这款偏大还是偏小 平时穿L", "reason", None),
         ("买的裤子偏大 想换小一码", "reason", "尺码不合适"),
+        # Buying the wrong one is the buyer's own choice, not the shop sending the wrong item.
+        ("东西买错了 想换另一款", "reason", "七天无理由"),
+        ("刚拍错了 还没发吧", "reason", "七天无理由"),
     ],
 )
 def test_facts_hold_up_on_real_wording(starter_engine, case, fact, value):
