@@ -119,9 +119,21 @@ def _occurrences(text: str, needle: str) -> Iterator[int]:
 NUMBER_EXTRACTORS = {"days_since_receipt": days_since_receipt}
 
 
+# A day or time of day between a `not_after` word and the phrase: 必须今天收到 is a wish as 必须收到
+# is, 说好昨天就到的 a promise as 说好到的 is.
+_TIME_BETWEEN = re.compile(
+    r"(?:大前天|前天|昨天|今天|明天|大后天|后天|今晚|明晚|今早|明早|当天)"
+    r"(?:早上|上午|中午|下午|晚上)?就?$"
+)
+
+
 def _after_any(text: str, start: int, words: tuple[str, ...]) -> bool:
-    """Whether the text just before `start` ends with one of the words."""
-    return any(text.endswith(word, 0, start) for word in words)
+    """Whether the text just before `start` ends with one of the words, or with one of them
+    and a day between (_TIME_BETWEEN)."""
+    if any(text.endswith(word, 0, start) for word in words):
+        return True
+    between = _TIME_BETWEEN.search(text, max(0, start - 8), start)
+    return bool(between) and any(text.endswith(word, 0, between.start()) for word in words)
 
 
 def extract_enum(text: str, spec: FactDef) -> Evidence | None:

@@ -465,3 +465,21 @@ def test_a_phrase_after_a_not_after_word_says_nothing_and_ignored_phrases_hide_t
     assert extract_enum("刚收到短信", spec) is None
     assert extract_enum("昨天收到了", spec).value == "已签收"
     assert extract_enum("能收到吗 还没到", spec).value == "运输中"
+
+
+def test_a_not_after_word_holds_across_a_day_between_it_and_the_phrase():
+    spec = FactDef("status", "状态", "enum", {"已签收": ("收到",)}, not_after=("必须", "说好"))
+    assert extract_enum("必须今天收到", spec) is None
+    assert extract_enum("说好昨天下午就收到", spec) is None
+    # A day alone is no wish: what was received yesterday was received.
+    assert extract_enum("昨天收到了", spec).value == "已签收"
+    assert extract_enum("必须的 今天收到了", spec).value == "已签收"
+
+
+@pytest.mark.parametrize("case", ["说好昨天到的 现在还没到", "预计前天到的", "不是说好今天送到吗"])
+def test_a_promised_day_is_no_day_of_receipt(facts, case):
+    # 说好昨天到的 says when it should have come, not that it came.
+    read = facts(case)
+    assert "days_since_receipt" not in read
+    assert read.get("order_status") != "已签收"
+    assert facts("昨天到的 打开就是坏的")["days_since_receipt"] == 1
