@@ -47,6 +47,11 @@ _HEADER = re.compile(
 )
 # Nicknames that are the shop's side in exports: sub-accounts (`店铺:小美`) and shop names.
 _SHOP_NAME = re.compile(r"旗舰店|专卖店|专营店|官方|客服|售后|小二|:|卖家|商家|店$")
+# A nickname and a colon with no time, the message after it or on the next lines: chats copied
+# from WeChat or a shop's chat window (`小王同学：衣服大了` / `某某旗舰店：亲可以的`). Without a time
+# such a line could as well be the buyer's own `订单号：…` or `原因：…`, so these count as
+# speakers only in a chat between the shop and someone else (_nickname_labels).
+_NAME_LABEL = re.compile(r"^\s*(?P<name>[^\s:：()（），。！？,!?、]{1,20})\s*[:：]\s*(?P<rest>.*)$")
 
 
 @dataclass(frozen=True)
@@ -61,10 +66,15 @@ def split_turns(text: str) -> list[Turn]:
     """Split a case into turns; a case without speakers is one turn whose speaker is unknown."""
     turns: list[list] = []  # [speaker, name, [lines]]
     names: dict[str, str] = {}  # nickname -> side, decided after all headers are read
-    for line in text.splitlines():
+    lines = text.splitlines()
+    labels = _nickname_labels(lines)
+    for line in lines:
         header = _HEADER.match(line)
         if header and _role_of(header["name"]) is None and not _nickname_header(header):
             header = None
+        if not header and labels:
+            label = _NAME_LABEL.match(line)
+            header = label if label and label["name"] in labels else None
         if header:
             name = header["name"]
             turns.append([_role_of(name), name, [header["rest"]] if header["rest"] else []])
@@ -114,6 +124,26 @@ def _nickname_header(header: re.Match) -> bool:
     return (not header["rest"] or after_time[:1] in (":", "：", ")", "）")) and not re.search(
         r"[，。！？,!?、]", header["name"]
     )
+
+
+def _nickname_labels(lines: list[str]) -> frozenset[str]:
+    """The names of `名字：` lines (_NAME_LABEL) that head turns: some shop-like (_SHOP_NAME)
+    and some not, and one of them speaking twice, as in a chat going back and forth between the
+    shop and a buyer. A buyer's own form (`订单号：…` / `售后原因：…`) names each field once; a
+    URL's `https:` or a time's `10:21` is no name."""
+    found = []
+    for line in lines:
+        if _ROLE_LABEL.match(line) or (
+            (header := _HEADER.match(line)) and _nickname_header(header)
+        ):
+            continue
+        label = _NAME_LABEL.match(line)
+        if label and not label["name"].isdigit() and not label["rest"].startswith("//"):
+            found.append(label["name"])
+    shop = {n for n in found if _SHOP_NAME.search(n) or _role_of(n) == AGENT}
+    if not shop or shop == set(found) or len(found) == len(set(found)):
+        return frozenset()
+    return frozenset(found)
 
 
 def _decide_nicknames(turns: list[list], names: dict[str, str]) -> None:

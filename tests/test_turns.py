@@ -51,6 +51,35 @@ def test_two_plain_nicknames_the_first_to_speak_is_the_buyer():
 
 
 @pytest.mark.parametrize(
+    "chat",
+    [
+        "小王同学：衣服大了一码 能换L吗\n某某旗舰店：亲，七天无理由也可以的\n小王同学：好的 邮费谁出",
+        "小王同学:\n衣服大了一码 能换L吗\n店铺小二:\n亲，七天无理由也可以的\n小王同学:\n好的 邮费谁出",
+    ],
+)
+def test_nicknames_with_a_colon_and_no_time_are_speakers_in_a_chat_with_the_shop(chat):
+    # Copied from WeChat or a shop's chat window: no time, the shop's name says its side.
+    assert speakers(chat) == [
+        (BUYER, "衣服大了一码 能换L吗"),
+        (AGENT, "亲，七天无理由也可以的"),
+        (BUYER, "好的 邮费谁出"),
+    ]
+
+
+@pytest.mark.parametrize(
+    "message",
+    [
+        "订单号：305512345678\n原因：质量问题\n诉求：换货",
+        # Each field named once, 售后 in one of them: a form, not a chat with the shop.
+        "商品：杯子\n售后原因：破损\n诉求：补发",
+        "链接：https://item.jd.com/1.html\n链接：https://item.jd.com/2.html\n客服说的",
+    ],
+)
+def test_a_buyers_own_field_labels_are_not_speakers(message):
+    assert [t.speaker for t in split_turns(message)] == [UNKNOWN]
+
+
+@pytest.mark.parametrize(
     "message",
     ["明天10:00前能到吗", "明天 10:00 前能到吗", "退货客户：说的是真的吗", "我：想问下"],
 )
