@@ -517,10 +517,12 @@ def test_the_out_of_scope_examples_teach_what_such_a_case_reads_like(
         ("开的票抬头不对", "subject", "发票"),
         ("快递好几天了还没收到", "subject", None),
         # A denial is no claim, a rhetorical question is; damage the buyer caused is no transit
-        # damage.
-        ("不是质量问题 是我摔坏的 能换吗", "reason", None),
+        # damage but damage of its own, and denying it admits nothing.
+        ("不是质量问题 是我摔坏的 能换吗", "reason", "人为损坏"),
         ("用了三天就坏 这不是质量问题是什么", "reason", "质量问题"),
-        ("孩子摔坏了 想修一下", "reason", None),
+        ("孩子摔坏了 想修一下", "reason", "人为损坏"),
+        ("屏幕碎了 是我自己摔的 能换吗", "reason", "人为损坏"),
+        ("不是人为的 用了两天就坏了", "reason", "质量问题"),
         ("这款偏大还是偏小 平时穿L", "reason", None),
         ("买的裤子偏大 想换小一码", "reason", "尺码不合适"),
         # Buying the wrong one is the buyer's own choice, not the shop sending the wrong item.
@@ -531,6 +533,13 @@ def test_the_out_of_scope_examples_teach_what_such_a_case_reads_like(
 def test_facts_hold_up_on_real_wording(starter_engine, case, fact, value):
     read = starter_engine.search(case).query.facts.get(fact)
     assert (read.value if read else None) == value
+
+
+def test_damage_the_buyer_caused_speaks_against_the_transit_damage_procedure(starter_engine):
+    # 碎了 alone reads 破损; the buyer saying they dropped it makes it no carrier's fault.
+    hits = starter_engine.search("屏幕碎了 是我自己摔的 能换吗", limit=10).hits
+    [damaged] = [h for h in hits if h.article.id == "damaged-on-arrival"]
+    assert [(n.fact, n.value, n.effect) for n in damaged.fact_notes] == [("reason", "人为损坏", -1)]
 
 
 @pytest.mark.parametrize(
