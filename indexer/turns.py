@@ -51,6 +51,11 @@ _SHOP_NAME = re.compile(r"旗舰店|专卖店|专营店|官方|客服|售后|小
 # from WeChat or a shop's chat window (`小王同学：衣服大了` / `某某旗舰店：亲可以的`). Without a time
 # such a line could as well be the buyer's own `订单号：…` or `原因：…`, so these count as
 # speakers only in a chat between the shop and someone else (_nickname_labels).
+# What a buyer's own form names (`订单号：`, `收货地址：`, `售后原因：`): fields, not speakers.
+_FIELD_NAME = re.compile(
+    r"(?:订单|单号|编号|原因|问题|诉求|金额|价格|地址|电话|手机|姓名|名字|商品|备注|时间|日期"
+    r"|链接|型号|规格|颜色|尺码|数量|说明|描述|要求|情况)$"
+)
 _NAME_LABEL = re.compile(r"^\s*(?P<name>[^\s:：()（），。！？,!?、]{1,20})\s*[:：]\s*(?P<rest>.*)$")
 
 
@@ -127,37 +132,59 @@ def _nickname_header(header: re.Match) -> bool:
 
 
 def _nickname_labels(lines: list[str]) -> frozenset[str]:
-    """The names of `名字：` lines (_NAME_LABEL) that head turns: some shop-like (_SHOP_NAME)
-    and some not, and one of them speaking twice, as in a chat going back and forth between the
-    shop and a buyer. A buyer's own form (`订单号：…` / `售后原因：…`) names each field once; a
-    URL's `https:` or a time's `10:21` is no name."""
-    found = []
+    """The names of `名字：` lines (_NAME_LABEL) that head turns, as in a chat going back and
+    forth: someone speaks twice, and one party is known, by a role label (`顾客：`, `我：`) or a
+    shop-like name (_SHOP_NAME), next to another. A buyer's own form names each field once and
+    names fields (`订单号：…`, `售后原因：…`: _FIELD_NAME); a URL's `https:` or a time's `10:21`
+    is no name."""
+    speakers: list[str] = []  # who heads each labelled line, in order
+    known: set[str] = set()  # the sides that role words or shop-like names show
+    nicknames: set[str] = set()
     for line in lines:
-        if _ROLE_LABEL.match(line) or (
-            (header := _HEADER.match(line)) and _nickname_header(header)
+        if role := _ROLE_LABEL.match(line):
+            name = role["role"] or role["role2"]
+            known.add(_ROLES[name])
+        elif (header := _HEADER.match(line)) and (
+            _role_of(header["name"]) or _nickname_header(header)
         ):
+            name = header["name"]
+            known.add(_role_of(name) or (AGENT if _SHOP_NAME.search(name) else ""))
+        elif (label := _NAME_LABEL.match(line)) and _could_be_nickname(label):
+            name = label["name"]
+            nicknames.add(name)
+            known.add(AGENT if _SHOP_NAME.search(name) else "")
+        else:
             continue
-        label = _NAME_LABEL.match(line)
-        if label and not label["name"].isdigit() and not label["rest"].startswith("//"):
-            found.append(label["name"])
-    shop = {n for n in found if _SHOP_NAME.search(n) or _role_of(n) == AGENT}
-    if not shop or shop == set(found) or len(found) == len(set(found)):
-        return frozenset()
-    return frozenset(found)
+        speakers.append(name)
+    known.discard("")
+    two_parties = len(set(speakers)) >= 2 and bool(known)
+    someone_twice = len(speakers) > len(set(speakers))
+    return frozenset(nicknames) if two_parties and someone_twice else frozenset()
+
+
+def _could_be_nickname(label: re.Match) -> bool:
+    name = label["name"]
+    if name.isdigit() or label["rest"].startswith("//"):
+        return False
+    return bool(_SHOP_NAME.search(name)) or not _FIELD_NAME.search(name)
 
 
 def _decide_nicknames(turns: list[list], names: dict[str, str]) -> None:
     """Give nickname headers a side: shop-like names are the agent; the rest, the buyer.
 
     With two nicknames and neither shop-like, the one who spoke first is the buyer: buyers open
-    chats, and an export starts at the buyer's first message.
+    chats, and an export starts at the buyer's first message. Beside a buyer's role label
+    (`买家：`) and no agent's, a nickname is the other party, the shop.
     """
     unknown = [n for n in names if _role_of(n) is None]
     if not unknown:
         return
     sides = {n: AGENT for n in unknown if _SHOP_NAME.search(n)}
     rest = [n for n in unknown if n not in sides]
-    if len(rest) >= 2 and not sides:
+    roles = {turn[0] for turn in turns if turn[0]}
+    if roles == {BUYER}:
+        sides.update((n, AGENT) for n in rest)
+    elif len(rest) >= 2 and not sides:
         sides[rest[0]] = BUYER
         for n in rest[1:]:
             sides[n] = AGENT

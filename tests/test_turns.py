@@ -55,6 +55,10 @@ def test_two_plain_nicknames_the_first_to_speak_is_the_buyer():
     [
         "小王同学：衣服大了一码 能换L吗\n某某旗舰店：亲，七天无理由也可以的\n小王同学：好的 邮费谁出",
         "小王同学:\n衣服大了一码 能换L吗\n店铺小二:\n亲，七天无理由也可以的\n小王同学:\n好的 邮费谁出",
+        # A role label beside a nickname: the shop's name, or any name answering the buyer.
+        "我：衣服大了一码 能换L吗\n京东客服：亲，七天无理由也可以的\n我：好的 邮费谁出",
+        "买家：衣服大了一码 能换L吗\n小美：亲，七天无理由也可以的\n买家：好的 邮费谁出",
+        "买家 10:21\n衣服大了一码 能换L吗\nkefu01 10:22\n亲，七天无理由也可以的\n买家 10:25\n好的 邮费谁出",
     ],
 )
 def test_nicknames_with_a_colon_and_no_time_are_speakers_in_a_chat_with_the_shop(chat):
@@ -70,6 +74,7 @@ def test_nicknames_with_a_colon_and_no_time_are_speakers_in_a_chat_with_the_shop
     "message",
     [
         "订单号：305512345678\n原因：质量问题\n诉求：换货",
+        "订单号：305512345678\n原因：质量问题\n订单号：305512345679",
         # Each field named once, 售后 in one of them: a form, not a chat with the shop.
         "商品：杯子\n售后原因：破损\n诉求：补发",
         "链接：https://item.jd.com/1.html\n链接：https://item.jd.com/2.html\n客服说的",
@@ -77,6 +82,13 @@ def test_nicknames_with_a_colon_and_no_time_are_speakers_in_a_chat_with_the_shop
 )
 def test_a_buyers_own_field_labels_are_not_speakers(message):
     assert [t.speaker for t in split_turns(message)] == [UNKNOWN]
+
+
+def test_a_field_beside_the_buyers_role_label_stays_the_buyers():
+    assert speakers("我：快递没到\n订单号：305512345678\n我：好的") == [
+        (BUYER, "快递没到 订单号：305512345678"),
+        (BUYER, "好的"),
+    ]
 
 
 @pytest.mark.parametrize(
