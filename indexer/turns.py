@@ -50,13 +50,13 @@ _SHOP_NAME = re.compile(r"旗舰店|专卖店|专营店|官方|客服|售后|小
 # A nickname and a colon with no time, the message after it or on the next lines: chats copied
 # from WeChat or a shop's chat window (`小王同学：衣服大了` / `某某旗舰店：亲可以的`). Without a time
 # such a line could as well be the buyer's own `订单号：…` or `原因：…`, so these count as
-# speakers only in a chat between the shop and someone else (_nickname_labels).
+# speakers only in a chat between two parties (_nickname_labels).
+_NAME_LABEL = re.compile(r"^\s*(?P<name>[^\s:：()（），。！？,!?、]{1,20})\s*[:：]\s*(?P<rest>.*)$")
 # What a buyer's own form names (`订单号：`, `收货地址：`, `售后原因：`): fields, not speakers.
 _FIELD_NAME = re.compile(
     r"(?:订单|单号|编号|原因|问题|诉求|金额|价格|地址|电话|手机|姓名|名字|商品|备注|时间|日期"
     r"|链接|型号|规格|颜色|尺码|数量|说明|描述|要求|情况)$"
 )
-_NAME_LABEL = re.compile(r"^\s*(?P<name>[^\s:：()（），。！？,!?、]{1,20})\s*[:：]\s*(?P<rest>.*)$")
 
 
 @dataclass(frozen=True)
