@@ -523,6 +523,15 @@ def test_the_out_of_scope_examples_teach_what_such_a_case_reads_like(
         ("孩子摔坏了 想修一下", "reason", "人为损坏"),
         ("屏幕碎了 是我自己摔的 能换吗", "reason", "人为损坏"),
         ("不是人为的 用了两天就坏了", "reason", "质量问题"),
+        ("屏幕碎了 碎得很厉害 是我摔坏的", "reason", "人为损坏"),
+        # How buyers word a defect, a change of mind, a missing piece; and what is none of them.
+        ("这个杯子质量太差了 想退", "reason", "质量问题"),
+        ("重复下单了 退掉一个", "reason", "七天无理由"),
+        ("拍错了码 想换大一号", "reason", "尺码不合适"),
+        ("打开一数只有三个 我买的五个", "reason", "少件"),
+        ("刚才收到一条短信说退款了", "reason", None),
+        ("如果是质量问题 运费谁出", "reason", None),
+        ("你多大了 声音听着年轻", "reason", None),
         ("这款偏大还是偏小 平时穿L", "reason", None),
         ("买的裤子偏大 想换小一码", "reason", "尺码不合适"),
         # Buying the wrong one is the buyer's own choice, not the shop sending the wrong item.
