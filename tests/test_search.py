@@ -524,6 +524,10 @@ def test_the_out_of_scope_examples_teach_what_such_a_case_reads_like(
         ("屏幕碎了 是我自己摔的 能换吗", "reason", "人为损坏"),
         ("不是人为的 用了两天就坏了", "reason", "质量问题"),
         ("屏幕碎了 碎得很厉害 是我摔坏的", "reason", "人为损坏"),
+        # JD's chat client's order cards, values masked as pasted: the platform all the same.
+        ("[订单编号:[订单x]，订单金额:[金额x]，下单时间:[日期x]] 还没发货", "platform", "京东"),
+        ("查询订单号:[订单x]， 商品号:[数字x] 降价了", "platform", "京东"),
+        ("订单金额:89元 下单时间:昨天 还没发货", "platform", None),
         # How buyers word a defect, a change of mind, a missing piece; and what is none of them.
         ("这个杯子质量太差了 想退", "reason", "质量问题"),
         ("重复下单了 退掉一个", "reason", "七天无理由"),
