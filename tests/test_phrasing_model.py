@@ -41,15 +41,44 @@ def test_the_built_counts_are_the_grams_a_case_is_read_by(tmp_path_factory, phra
     phrasing_model.derive(phrasings, out)
     model = PhrasingModel(out)
     built = [Counter() for _ in phrasings]
-    for run, gram in enumerate(model.vocabulary.tolist()):
-        start, stop = model.offsets[run], model.offsets[run + 1]
-        owners, counts = model.docs[start:stop].tolist(), model.counts[start:stop].tolist()
-        for doc, n in zip(owners, counts, strict=True):
-            built[doc][gram] += n
+    for doc in range(len(phrasings)):
+        start, stop = model.doc_offsets[doc], model.doc_offsets[doc + 1]
+        positions = model.doc_grams[start:stop].tolist()
+        assert positions == sorted(set(positions))  # each gram once, in vocabulary order
+        for position, n in zip(positions, model.doc_counts[start:stop].tolist(), strict=True):
+            built[doc][int(model.vocabulary[position])] += n
     for doc, phrases in enumerate(phrasings):
         wanted = sum((phrasing_model.model_grams(p) for p in phrases), Counter())
         assert built[doc] == wanted
         assert model.totals[doc] == sum(wanted.values())
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    st.lists(st.lists(PHRASE, max_size=4), min_size=1, max_size=5),
+    PHRASE,
+    st.data(),
+)
+def test_likelihoods_are_the_smoothed_mean_log_probability_of_the_case(
+    tmp_path_factory, phrasings, case, data
+):
+    # Read by document rows for speed; checked against the formula, gram by gram, for any
+    # choice and order of documents.
+    out = tmp_path_factory.mktemp("arrays")
+    phrasing_model.derive(phrasings, out)
+    model = PhrasingModel(out)
+    docs = data.draw(st.permutations(range(len(phrasings))).map(lambda p: np.array(p[:3])))
+    counts = [sum((phrasing_model.model_grams(p) for p in ph), Counter()) for ph in phrasings]
+    vocabulary = set().union(*counts)
+    known = {g: n for g, n in phrasing_model.model_grams(case).items() if g in vocabulary}
+    got = model.likelihoods(case, docs, 0.5)
+    for doc, value in zip(docs.tolist(), got.tolist(), strict=True):
+        if not known:
+            assert value == 0.0
+            continue
+        total = sum(counts[doc].values()) + 0.5 * len(vocabulary)
+        logs = sum(n * np.log((counts[doc][g] + 0.5) / total) for g, n in known.items())
+        assert abs(value - logs / sum(known.values())) < 1e-6
 
 
 def test_prefers_the_article_whose_phrasings_share_the_case_characters(tmp_path):
