@@ -283,6 +283,7 @@ def _build_locked(
         size = sum(f.stat().st_size for f in partial.rglob("*") if f.is_file())
         manifest = {
             "build_id": build_id,
+            "format": layout.BUILD_FORMAT,
             "kb_version": version,
             "built_at": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
             "articles": len(kb.articles),

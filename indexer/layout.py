@@ -40,6 +40,10 @@ LAST_BUILD_FILE = "last-build.json"
 LOCK_FILE = ".build.lock"
 # Servers may still read an older build for a moment after a switch.
 KEEP_BUILDS = 3
+# How a build's files are laid out. Raised when code reads them differently (2: the phrasing
+# model's counts kept by document); a build of another format is not loaded, and `kb serve` /
+# `kb search` rebuild it rather than fail (format_of, open_engine).
+BUILD_FORMAT = 2
 
 
 def current_target(index_root: Path) -> str | None:
@@ -61,6 +65,11 @@ def current_build(index_root: Path) -> Path | None:
 
 def read_manifest(build_dir: Path) -> dict[str, Any]:
     return json.loads((build_dir / MANIFEST_FILE).read_text(encoding="utf-8"))
+
+
+def format_of(build_dir: Path) -> int:
+    """The format a build was written in; builds from before formats were recorded are 1."""
+    return int(read_manifest(build_dir).get("format", 1))
 
 
 def write_manifest(build_dir: Path, manifest: dict[str, Any]) -> None:

@@ -26,6 +26,11 @@ class LoadedIndex:
     def __init__(self, build_dir: Path, index_root: Path):
         self.build_dir = build_dir
         self.manifest = layout.read_manifest(build_dir)
+        written = layout.format_of(build_dir)
+        if written != layout.BUILD_FORMAT:
+            raise ValueError(
+                f"构建是旧版本程序写的（格式 {written}，当前 {layout.BUILD_FORMAT}）：运行 kb index 重新构建"
+            )
         self.kb: KnowledgeBase = read_snapshot(build_dir / layout.SNAPSHOT_FILE)
         self.impacts = ImpactIndex(build_dir / layout.ARRAYS_DIR)
         self.model = PhrasingModel(build_dir / layout.ARRAYS_DIR)

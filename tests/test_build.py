@@ -20,7 +20,7 @@ from indexer import analysis, build, layout
 from indexer.build import BuildError, build_index
 from indexer.layout import KEEP_BUILDS, current_build
 from indexer.loader import load_kb
-from indexer.search import SearchEngine
+from indexer.search import IndexNotReady, SearchEngine
 from indexer.snapshot import kb_from_json, kb_to_json, read_snapshot
 
 CASES = {
@@ -393,6 +393,21 @@ def test_a_broken_new_build_does_not_replace_the_loaded_one(kb, root):
 
     assert {case: _first(engine, case) for case in CASES} == CASES
     assert summary.build_id in engine.load_error
+
+
+def test_a_build_of_an_older_format_is_not_loaded_and_says_to_rebuild(kb, root):
+    summary = build_index(kb, root)
+    assert layout.format_of(summary.path) == layout.BUILD_FORMAT
+    manifest = layout.read_manifest(summary.path)
+    layout.write_manifest(summary.path, {k: v for k, v in manifest.items() if k != "format"})
+
+    engine = SearchEngine(root)
+    with pytest.raises(IndexNotReady):
+        engine.search("不想要了能退吗 七天无理由")
+    assert "旧版本" in engine.load_error and "kb index" in engine.load_error
+
+    build_index(kb, root)
+    assert {case: _first(engine, case) for case in CASES} == CASES
 
 
 def test_jieba_cache_lives_under_the_index_root(kb, root, tmp_path, monkeypatch):

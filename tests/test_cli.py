@@ -16,7 +16,7 @@ from assist_app.assist import assist
 from assist_app.cli import main
 from assist_app.settings import Settings
 from indexer.build import build_index
-from indexer.layout import current_build
+from indexer.layout import current_build, read_manifest, write_manifest
 
 
 @pytest.fixture(scope="module")
@@ -112,6 +112,23 @@ def test_search_refuses_an_empty_case(mini, case):
     assert result.returncode == 2
     assert "案例描述不能为空" in result.stderr
     assert result.stdout == ""
+
+
+def test_search_rebuilds_an_index_of_an_older_format(tmp_path):
+    kb = copy_mini_kb(tmp_path)
+    root = tmp_path / "index"
+    old = build_index(kb, root).path
+    manifest = read_manifest(old)
+    write_manifest(old, {**manifest, "format": 1})
+
+    result = CliRunner().invoke(
+        main, ["--kb", str(kb), "--index", str(root), "search", "不想要了能退吗", "--json"]
+    )
+
+    assert result.exit_code == 0, result.output
+    assert "索引是旧版本程序构建的，正在重新构建" in result.stderr
+    assert json.loads(result.stdout)["results"][0]["id"] == "seven-day-return"
+    assert current_build(root) != old
 
 
 def test_search_builds_the_index_when_there_is_none(tmp_path):
