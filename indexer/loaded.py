@@ -29,7 +29,7 @@ class LoadedIndex:
         written = layout.format_of(build_dir)
         if written != layout.BUILD_FORMAT:
             raise ValueError(
-                f"构建是旧版本程序写的（格式 {written}，当前 {layout.BUILD_FORMAT}）：运行 kb index 重新构建"
+                f"构建是旧版本程序写的（格式 {written}，当前 {layout.BUILD_FORMAT}），需要重新构建"
             )
         self.kb: KnowledgeBase = read_snapshot(build_dir / layout.SNAPSHOT_FILE)
         self.impacts = ImpactIndex(build_dir / layout.ARRAYS_DIR)

@@ -404,7 +404,7 @@ def test_a_build_of_an_older_format_is_not_loaded_and_says_to_rebuild(kb, root):
     engine = SearchEngine(root)
     with pytest.raises(IndexNotReady):
         engine.search("不想要了能退吗 七天无理由")
-    assert "旧版本" in engine.load_error and "kb index" in engine.load_error
+    assert "旧版本" in engine.load_error and "需要重新构建" in engine.load_error
 
     build_index(kb, root)
     assert {case: _first(engine, case) for case in CASES} == CASES
