@@ -295,11 +295,20 @@ def describe_code(start: dict, end: dict) -> str:
 # --- one KB ------------------------------------------------------------------------------------
 
 
+def _current_format(index_root: Path) -> bool:
+    """Whether the index root has a current build this code can load (an index left by an
+    older version is rebuilt, as `kb serve` would)."""
+    from indexer.layout import BUILD_FORMAT, current_build, format_of
+
+    build = current_build(index_root)
+    return build is not None and format_of(build) == BUILD_FORMAT
+
+
 def bench_kb(label: str, kb_dir: Path, cases_path: str, args) -> dict:
     index_root = args.work / f"index-{label}"
     row: dict = {"label": label, "kb": str(kb_dir), "load_before": os.getloadavg()[0]}
     knobs = ["--queries", args.queries, "--budget", args.budget, "--warmup", args.warmup]
-    if args.reuse_index and (index_root / "current").exists():
+    if args.reuse_index and _current_format(index_root):
         log(f"{label}: reusing the index in {index_root} (no build figures)")
         row["build"] = None
     else:
@@ -552,7 +561,9 @@ def main(argv: list[str] | None = None) -> None:
         help="server to measure instead of kb serve; {kb} {index} {port} filled in",
     )
     parser.add_argument(
-        "--reuse-index", action="store_true", help="keep an existing index root (no build column)"
+        "--reuse-index",
+        action="store_true",
+        help="keep an existing index root of the current format (no build column)",
     )
     parser.add_argument(
         "--profile",
