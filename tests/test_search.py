@@ -536,6 +536,8 @@ def test_the_out_of_scope_examples_teach_what_such_a_case_reads_like(
         ("刚才收到一条短信说退款了", "reason", None),
         ("如果是质量问题 运费谁出", "reason", None),
         ("你多大了 声音听着年轻", "reason", None),
+        ("不需要了 谢谢 没别的事了", "reason", None),
+        ("孩子发烧了 药什么时候能到", "reason", None),
         ("这款偏大还是偏小 平时穿L", "reason", None),
         ("买的裤子偏大 想换小一码", "reason", "尺码不合适"),
         # Buying the wrong one is the buyer's own choice, not the shop sending the wrong item.
