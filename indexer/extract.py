@@ -144,9 +144,13 @@ def extract_enum(text: str, spec: FactDef) -> Evidence | None:
     the one mentioned last (buyers end with what they want now).
     """
     spans = []
+    # A fact has hundreds of phrases and a case holds a few: `in` rules most out at C speed
+    # before their occurrences are walked (a third of a short case's answer time otherwise).
     for value, phrases in spec.values.items():
         for phrase in phrases:
             needle = phrase.lower()
+            if needle not in text:
+                continue
             for start in _occurrences(text, needle):
                 if not _after_any(text, start, spec.not_after):
                     spans.append((start, start + len(needle), value, phrase))
@@ -156,6 +160,8 @@ def extract_enum(text: str, spec: FactDef) -> Evidence | None:
                 spans.append((match.start(), match.end(), value, match.group(0)))
     for phrase in spec.ignore:
         needle = phrase.lower()
+        if needle not in text:
+            continue
         for start in _occurrences(text, needle):
             spans.append((start, start + len(needle), None, phrase))
     if not spans:
