@@ -3,8 +3,9 @@
     .venv/bin/python bench/worst_case.py [--index var/index] [--repeat 20]
 
 Each family is a run of one piece (digits, a character that is a fact phrase, a number followed
-by a unit …) as long as a case may be (Settings.max_case_chars); a plain buyer message is the
-baseline in the same run. Prints median and max ms per family, in process (no HTTP), and the median CPU time: on a
+by a unit …) as long as a case may be (Settings.max_case_chars), and, as the realistic worst
+case, the KB's own example messages end to end and as a pasted chat (varied); a plain buyer
+message is the baseline in the same run. Prints median and max ms per family, in process (no HTTP), and the median CPU time: on a
 shared machine wall time includes waiting for a core.
 """
 
@@ -53,6 +54,19 @@ FAMILIES = {
 }
 
 
+def varied(engine: SearchEngine) -> dict[str, str]:
+    """The realistic worst case: many different words, as long as a case may be. The KB's own
+    example messages end to end, and as a pasted chat with speakers (half of it the agent's).
+    Every word is new to the case, so cutting, scoring and the phrasing model all see the most
+    terms a case can bring (a run of one piece brings a few)."""
+    examples = [e for a in engine.current().kb.articles for e in a.examples]
+    chat = "\n".join(f"{'顾客' if n % 2 == 0 else '客服'}：{e}" for n, e in enumerate(examples))
+    return {
+        "KB examples end to end": " ".join(examples)[:LIMIT],
+        "KB examples as a chat": chat[:LIMIT],
+    }
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--index", type=Path, default=PROJECT_ROOT / "var" / "index")
@@ -60,7 +74,7 @@ def main() -> None:
     args = parser.parse_args()
     engine = SearchEngine(args.index)
     assist(engine, BASELINE)  # load the index and warm jieba
-    rows = [("baseline (a buyer message)", BASELINE), *FAMILIES.items()]
+    rows = [("baseline (a buyer message)", BASELINE), *FAMILIES.items(), *varied(engine).items()]
     print("| case | chars | median ms | max ms | CPU median ms |\n| --- | --- | --- | --- | --- |")
     worst = 0.0
     for name, case in rows:
@@ -73,7 +87,7 @@ def main() -> None:
         median, most, cpu_median = statistics.median(times), max(times), statistics.median(cpu)
         worst = max(worst, cpu_median) if name != rows[0][0] else worst
         print(f"| {name} | {len(case)} | {median:.1f} | {most:.1f} | {cpu_median:.1f} |")
-    print(f"\nworst adversarial case, median CPU: {worst:.1f} ms (target ≤ 50 ms)")
+    print(f"\nworst case, median CPU: {worst:.1f} ms (target ≤ 50 ms)")
 
 
 if __name__ == "__main__":
