@@ -138,28 +138,17 @@ def _build(settings: Settings, progress=None):
 def open_engine(settings: Settings):
     """A search engine over the index, building the index first when there is none, or when
     the one there was written by an older version in another format (layout.BUILD_FORMAT)."""
-    from indexer.layout import current_build
+    from indexer.layout import current_build, in_current_format
     from indexer.search import SearchEngine
 
     build = current_build(settings.index_root)
     if build is None:
         click.echo("还没有索引，正在构建……", err=True)
         _build(settings)
-    elif not _current_format(build):
+    elif not in_current_format(build):
         click.echo("索引是旧版本程序构建的，正在重新构建……", err=True)
         _build(settings)
     return SearchEngine(settings.index_root)
-
-
-def _current_format(build: Path) -> bool:
-    """Whether a build is in the format this code reads; one whose manifest cannot be read is
-    not (rebuilding it is the way back)."""
-    from indexer.layout import BUILD_FORMAT, format_of
-
-    try:
-        return format_of(build) == BUILD_FORMAT
-    except (OSError, ValueError):
-        return False
 
 
 def warn_if_stale(settings: Settings) -> None:

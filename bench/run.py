@@ -295,20 +295,20 @@ def describe_code(start: dict, end: dict) -> str:
 # --- one KB ------------------------------------------------------------------------------------
 
 
-def _current_format(index_root: Path) -> bool:
+def _reusable(index_root: Path) -> bool:
     """Whether the index root has a current build this code can load (an index left by an
     older version is rebuilt, as `kb serve` would)."""
-    from indexer.layout import BUILD_FORMAT, current_build, format_of
+    from indexer.layout import current_build, in_current_format
 
     build = current_build(index_root)
-    return build is not None and format_of(build) == BUILD_FORMAT
+    return build is not None and in_current_format(build)
 
 
 def bench_kb(label: str, kb_dir: Path, cases_path: str, args) -> dict:
     index_root = args.work / f"index-{label}"
     row: dict = {"label": label, "kb": str(kb_dir), "load_before": os.getloadavg()[0]}
     knobs = ["--queries", args.queries, "--budget", args.budget, "--warmup", args.warmup]
-    if args.reuse_index and _current_format(index_root):
+    if args.reuse_index and _reusable(index_root):
         log(f"{label}: reusing the index in {index_root} (no build figures)")
         row["build"] = None
     else:

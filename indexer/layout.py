@@ -42,7 +42,7 @@ LOCK_FILE = ".build.lock"
 KEEP_BUILDS = 3
 # How a build's files are laid out. Raised when code reads them differently (2: the phrasing
 # model's counts kept by document); a build of another format is not loaded, and `kb serve` /
-# `kb search` rebuild it rather than fail (format_of, open_engine).
+# `kb search` rebuild it rather than fail (in_current_format, open_engine).
 BUILD_FORMAT = 2
 
 
@@ -67,9 +67,18 @@ def read_manifest(build_dir: Path) -> dict[str, Any]:
     return json.loads((build_dir / MANIFEST_FILE).read_text(encoding="utf-8"))
 
 
-def format_of(build_dir: Path) -> int:
-    """The format a build was written in; builds from before formats were recorded are 1."""
-    return int(read_manifest(build_dir).get("format", 1))
+def format_of(manifest: dict[str, Any]) -> int:
+    """The format a build's manifest says it was written in; before formats were recorded, 1."""
+    return int(manifest.get("format", 1))
+
+
+def in_current_format(build_dir: Path) -> bool:
+    """Whether a build is in the format this code reads (BUILD_FORMAT); one whose manifest
+    cannot be read is not (rebuilding it is the way back)."""
+    try:
+        return format_of(read_manifest(build_dir)) == BUILD_FORMAT
+    except (OSError, ValueError):
+        return False
 
 
 def write_manifest(build_dir: Path, manifest: dict[str, Any]) -> None:

@@ -26,7 +26,7 @@ class LoadedIndex:
     def __init__(self, build_dir: Path, index_root: Path):
         self.build_dir = build_dir
         self.manifest = layout.read_manifest(build_dir)
-        written = layout.format_of(build_dir)
+        written = layout.format_of(self.manifest)
         if written != layout.BUILD_FORMAT:
             raise ValueError(
                 f"构建是旧版本程序写的（格式 {written}，当前 {layout.BUILD_FORMAT}），需要重新构建"

@@ -397,7 +397,7 @@ def test_a_broken_new_build_does_not_replace_the_loaded_one(kb, root):
 
 def test_a_build_of_an_older_format_is_not_loaded_and_says_to_rebuild(kb, root):
     summary = build_index(kb, root)
-    assert layout.format_of(summary.path) == layout.BUILD_FORMAT
+    assert layout.format_of(layout.read_manifest(summary.path)) == layout.BUILD_FORMAT
     manifest = layout.read_manifest(summary.path)
     layout.write_manifest(summary.path, {k: v for k, v in manifest.items() if k != "format"})
 
