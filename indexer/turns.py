@@ -74,9 +74,7 @@ def split_turns(text: str) -> list[Turn]:
     lines = text.splitlines()
     labels = _nickname_labels(lines)
     for line in lines:
-        header = _HEADER.match(line)
-        if header and _role_of(header["name"]) is None and not _nickname_header(header):
-            header = None
+        header = _header(line)
         if not header and labels:
             label = _NAME_LABEL.match(line)
             header = label if label and label["name"] in labels else None
@@ -121,6 +119,15 @@ def _role_of(name: str) -> str | None:
     return _ROLES.get(name.strip("【】[]"))
 
 
+def _header(line: str) -> re.Match | None:
+    """A line that heads a message with a name and a time (_HEADER): a role word's, or a
+    nickname's as _nickname_header tells it from a sentence with a time in it."""
+    header = _HEADER.match(line)
+    if header and (_role_of(header["name"]) or _nickname_header(header)):
+        return header
+    return None
+
+
 def _nickname_header(header: re.Match) -> bool:
     """Whether a name-and-time line heads a message, and is not a sentence with a time in it
     ("明天 10:00 前能到吗"): the message follows on the next line or after a colon, and a
@@ -144,9 +151,7 @@ def _nickname_labels(lines: list[str]) -> frozenset[str]:
         if role := _ROLE_LABEL.match(line):
             name = role["role"] or role["role2"]
             known.add(_ROLES[name])
-        elif (header := _HEADER.match(line)) and (
-            _role_of(header["name"]) or _nickname_header(header)
-        ):
+        elif header := _header(line):
             name = header["name"]
             known.add(_role_of(name) or (AGENT if _SHOP_NAME.search(name) else ""))
         elif (label := _NAME_LABEL.match(line)) and _could_be_nickname(label):
