@@ -5,8 +5,8 @@
 Each family is a run of one piece (digits, a character that is a fact phrase, a number followed
 by a unit …) as long as a case may be (Settings.max_case_chars), and, as the realistic worst
 case, the KB's own example messages end to end and as a pasted chat (varied); a plain buyer
-message is the baseline in the same run. Prints median and max ms per family, in process (no HTTP), and the median CPU time: on a
-shared machine wall time includes waiting for a core.
+message is the baseline in the same run. Prints median and max ms per family, in process (no
+HTTP), and the median CPU time: on a shared machine wall time includes waiting for a core.
 """
 
 from __future__ import annotations
